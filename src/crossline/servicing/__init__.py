@@ -1,0 +1,1 @@
+"""Loan servicing: schedules, statements, repayment allocation, delinquency."""
