@@ -1,0 +1,1 @@
+"""Double-entry journal: accounts, postings, balances and checks."""

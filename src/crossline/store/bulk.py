@@ -1,0 +1,75 @@
+"""Bulk movement of Polars frames into and out of the database.
+
+The batch paths move hundreds of thousands of rows per end-of-day partition;
+row-at-a-time ORM calls would dominate the run time. PostgreSQL gets COPY,
+SQLite gets one prepared statement executed over all rows, and updates go
+through a temporary table joined with UPDATE … FROM on both.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+
+from crossline.store.engine import is_sqlite
+
+
+def _dbapi(conn: sa.Connection) -> Any:
+    return conn.connection.dbapi_connection
+
+
+def insert_frame(conn: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> int:
+    """Insert every row of ``frame`` (columns named as the table's) into ``table``."""
+    if frame.is_empty():
+        return 0
+    columns = frame.columns
+    if is_sqlite(conn.engine):
+        placeholders = ", ".join("?" for _ in columns)
+        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"
+        cursor = _dbapi(conn).cursor()
+        cursor.executemany(sql, frame.iter_rows())
+        cursor.close()
+        return frame.height
+    buffer = io.BytesIO()
+    frame.write_csv(buffer, include_header=False, null_value="\\N", quote_style="necessary")
+    sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+    with _dbapi(conn).cursor() as cursor, cursor.copy(sql) as copy:
+        copy.write(buffer.getvalue())
+    return frame.height
+
+
+def update_frame(conn: sa.Connection, table: sa.Table, key: str, frame: pl.DataFrame) -> int:
+    """Set the columns of ``frame`` on the rows of ``table`` whose ``key`` matches.
+
+    Values are assigned, not added: the caller computes new values in the
+    kernel so that the database does no arithmetic the tests cannot see.
+    """
+    if frame.is_empty():
+        return 0
+    staging = f"staging_{table.name}"
+    columns = [c for c in frame.columns if c != key]
+    col_types = ", ".join(f"{c} {table.c[c].type.compile(conn.dialect)}" for c in frame.columns)
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {staging}")
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {staging} ({col_types})")
+    insert_frame(
+        conn, sa.Table(staging, sa.MetaData(), *[sa.Column(c) for c in frame.columns]), frame
+    )
+    assignments = ", ".join(f"{c} = {staging}.{c}" for c in columns)
+    conn.exec_driver_sql(
+        f"UPDATE {table.name} SET {assignments} FROM {staging} "
+        f"WHERE {table.name}.{key} = {staging}.{key}"
+    )
+    conn.exec_driver_sql(f"DROP TABLE {staging}")
+    return frame.height
+
+
+def read_frame(
+    conn: sa.Connection, statement: sa.Select[Any], schema: dict[str, Any]
+) -> pl.DataFrame:
+    """Run a SELECT and return its rows as a frame with the given column types."""
+    result = conn.execute(statement)
+    rows = result.fetchall()
+    return pl.DataFrame(rows, schema=schema, orient="row")

@@ -1,0 +1,58 @@
+"""Engines, migrations and connections for SQLite (embedded default) and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+DEFAULT_URL = "sqlite:///crossline.db"
+
+
+def database_url(url: str | None = None) -> str:
+    """The URL to use: explicit, else ``CROSSLINE_DATABASE_URL``, else the SQLite default."""
+    return url or os.environ.get("CROSSLINE_DATABASE_URL") or DEFAULT_URL
+
+
+def is_sqlite(engine: sa.Engine) -> bool:
+    """Whether the engine is the embedded SQLite backend."""
+    return engine.dialect.name == "sqlite"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets readers run beside the single writer; foreign keys are off by default in SQLite."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str | None = None) -> sa.Engine:
+    """Create an engine with the per-backend settings crossline relies on."""
+    resolved = database_url(url)
+    if resolved.startswith("postgresql://"):
+        resolved = "postgresql+psycopg://" + resolved.removeprefix("postgresql://")
+    engine = sa.create_engine(resolved, future=True)
+    if is_sqlite(engine):
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _alembic_config(engine: sa.Engine) -> Config:
+    migrations = resources.files("crossline.store") / "migrations"
+    config = Config()
+    config.set_main_option("script_location", str(Path(str(migrations))))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: sa.Engine) -> None:
+    """Bring the schema to the latest migration (idempotent)."""
+    command.upgrade(_alembic_config(engine), "head")

@@ -1,0 +1,78 @@
+"""The platform's own state: business date, catalog snapshot, batch partitioning."""
+
+from __future__ import annotations
+
+import zlib
+from datetime import date
+
+import sqlalchemy as sa
+
+from crossline.store.schema import SHARDS, platform
+
+
+class PlatformNotInitialisedError(RuntimeError):
+    """The database has no platform row yet (run a scenario or ``crossline init``)."""
+
+
+def shard_of(borrower_id: str) -> int:
+    """Stable shard of a borrower: the same on every machine and every run."""
+    return zlib.crc32(borrower_id.encode("utf-8")) % SHARDS
+
+
+def initialise(
+    conn: sa.Connection, *, business_date: date, catalog_json: str, partitions: int = 4
+) -> None:
+    """Create the platform row; refuses to overwrite an existing one."""
+    if not 1 <= partitions <= SHARDS:
+        raise ValueError(f"partitions: expected 1..{SHARDS}, got {partitions}")
+    if conn.execute(sa.select(platform.c.platform_id)).first() is not None:
+        raise ValueError("the database is already initialised")
+    conn.execute(
+        sa.insert(platform).values(
+            platform_id=1,
+            business_date=business_date,
+            partitions=partitions,
+            catalog_json=catalog_json,
+        )
+    )
+
+
+def _row(conn: sa.Connection) -> sa.Row[tuple[int, date, int, str]]:
+    row = conn.execute(
+        sa.select(
+            platform.c.platform_id,
+            platform.c.business_date,
+            platform.c.partitions,
+            platform.c.catalog_json,
+        )
+    ).first()
+    if row is None:
+        raise PlatformNotInitialisedError("the database has not been initialised")
+    return row
+
+
+def business_date(conn: sa.Connection) -> date:
+    """Today, as far as the platform is concerned."""
+    return _row(conn).business_date
+
+
+def partitions(conn: sa.Connection) -> int:
+    """How many partitions end-of-day splits the shards into."""
+    return int(_row(conn).partitions)
+
+
+def catalog_json(conn: sa.Connection) -> str:
+    """The catalog this database services its lines with."""
+    return str(_row(conn).catalog_json)
+
+
+def set_business_date(conn: sa.Connection, day: date) -> None:
+    """Move the business date (only end-of-day calls this)."""
+    conn.execute(sa.update(platform).values(business_date=day))
+
+
+def shard_range(partition: int, total: int) -> tuple[int, int]:
+    """Half-open shard range [lo, hi) of one partition."""
+    lo = partition * SHARDS // total
+    hi = (partition + 1) * SHARDS // total
+    return lo, hi

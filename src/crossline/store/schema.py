@@ -1,0 +1,237 @@
+"""The database schema (SQLAlchemy Core).
+
+Every row carries ``borrower_id`` and the borrower's ``shard`` (0..1023, a
+stable hash of the id) so that one borrower's lines, loans, postings and events
+live in one partition: cross-product effects are single-partition work, and an
+end-of-day partition is a contiguous shard range that an index can scan.
+
+Money columns are integers of fen (``*_fen``); rate columns are integers of
+1e-10 (``*_units``, see ``crossline.money.RATE_SCALE``). Identifiers that must
+be reproducible across a crash and a rerun (journal entries) come from the
+transactional ``id_counters`` table, not from database sequences.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+SHARDS = 1024
+"""Borrower hash buckets; EOD partitions are contiguous ranges of these."""
+
+Fen = sa.BigInteger
+BorrowerId = sa.String(64)
+
+
+def _borrower_columns() -> list[sa.Column[object]]:
+    return [
+        sa.Column("borrower_id", BorrowerId, nullable=False),
+        sa.Column("shard", sa.SmallInteger, nullable=False),
+    ]
+
+
+platform = sa.Table(
+    "platform",
+    metadata,
+    sa.Column("platform_id", sa.Integer, primary_key=True),
+    sa.Column("business_date", sa.Date, nullable=False),
+    sa.Column("partitions", sa.Integer, nullable=False),
+    sa.Column("catalog_json", sa.Text, nullable=False),
+    sa.CheckConstraint("platform_id = 1", name="singleton"),
+)
+
+id_counters = sa.Table(
+    "id_counters",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("next_value", sa.BigInteger, nullable=False),
+)
+
+eod_partitions = sa.Table(
+    "eod_partitions",
+    metadata,
+    sa.Column("business_date", sa.Date, primary_key=True),
+    sa.Column("partition", sa.Integer, primary_key=True),
+    sa.Column("partitions", sa.Integer, nullable=False),
+    sa.Column("postings", sa.Integer, nullable=False),
+)
+
+eod_days = sa.Table(
+    "eod_days",
+    metadata,
+    sa.Column("business_date", sa.Date, primary_key=True),
+    sa.Column("partitions", sa.Integer, nullable=False),
+)
+
+borrowers = sa.Table(
+    "borrowers",
+    metadata,
+    *_borrower_columns(),
+    sa.Column("monthly_income_fen", Fen, nullable=False),
+    sa.Column("created_on", sa.Date, nullable=False),
+    sa.PrimaryKeyConstraint("borrower_id"),
+)
+
+credit_lines = sa.Table(
+    "credit_lines",
+    metadata,
+    sa.Column("credit_line_id", sa.Integer, primary_key=True, autoincrement=True),
+    *_borrower_columns(),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("lender_group", sa.String(32), nullable=False),
+    sa.Column("product", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("limit_fen", Fen, nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("daily_rate_units", sa.BigInteger, nullable=True),
+    sa.Column("monthly_fee_rate_units", sa.BigInteger, nullable=True),
+    sa.Column("opened_on", sa.Date, nullable=False),
+    sa.Column("dpd", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("bucket", sa.String(4), nullable=False, server_default="M0"),
+    sa.Column("classification", sa.String(16), nullable=False, server_default="normal"),
+    sa.Column("pboc_status", sa.String(1), nullable=False, server_default="N"),
+    sa.Column("written_off_on", sa.Date, nullable=True),
+    sa.UniqueConstraint("borrower_id", "product"),
+    sa.CheckConstraint("status in ('active','paused','frozen','closed')", name="status"),
+    sa.CheckConstraint("limit_fen >= 0", name="limit"),
+)
+
+loans = sa.Table(
+    "loans",
+    metadata,
+    sa.Column("loan_id", sa.Integer, primary_key=True, autoincrement=True),
+    *_borrower_columns(),
+    sa.Column(
+        "credit_line_id",
+        sa.Integer,
+        sa.ForeignKey("credit_lines.credit_line_id"),
+        nullable=False,
+    ),
+    sa.Column("product", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("principal_fen", Fen, nullable=False),
+    sa.Column("method", sa.String(24), nullable=True),
+    sa.Column("term_months", sa.Integer, nullable=True),
+    sa.Column("daily_rate_units", sa.BigInteger, nullable=True),
+    sa.Column("penalty_rate_units", sa.BigInteger, nullable=False),
+    sa.Column("penalty_base", sa.String(12), nullable=False),
+    sa.Column("grace_days", sa.Integer, nullable=False),
+    sa.Column("fee_rate", sa.String(16), nullable=True),
+    sa.Column("apr", sa.String(12), nullable=True),
+    sa.Column("merchant", sa.String(64), nullable=True),
+    sa.Column("opened_on", sa.Date, nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("dpd", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("closed_on", sa.Date, nullable=True),
+    sa.CheckConstraint(
+        "kind in ('cash_loan','installment','revolving','bill_installment')", name="kind"
+    ),
+    sa.CheckConstraint("status in ('active','paid_off','written_off')", name="status"),
+    sa.CheckConstraint("penalty_base in ('principal','installment','statement')", name="base"),
+)
+
+installments = sa.Table(
+    "installments",
+    metadata,
+    sa.Column("installment_id", sa.Integer, primary_key=True, autoincrement=True),
+    *_borrower_columns(),
+    sa.Column("loan_id", sa.Integer, sa.ForeignKey("loans.loan_id"), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("due_date", sa.Date, nullable=False),
+    sa.Column("principal_fen", Fen, nullable=False),
+    sa.Column("interest_fen", Fen, nullable=False),
+    sa.Column("fee_fen", Fen, nullable=False),
+    sa.Column("penalty_fen", Fen, nullable=False, server_default="0"),
+    sa.Column("paid_principal_fen", Fen, nullable=False, server_default="0"),
+    sa.Column("paid_interest_fen", Fen, nullable=False, server_default="0"),
+    sa.Column("paid_fee_fen", Fen, nullable=False, server_default="0"),
+    sa.Column("paid_penalty_fen", Fen, nullable=False, server_default="0"),
+    sa.Column("shadow_interest_fen", Fen, nullable=False, server_default="0"),
+    sa.Column("interest_recognised_fen", Fen, nullable=False, server_default="0"),
+    sa.Column("fee_recognised_fen", Fen, nullable=False, server_default="0"),
+    sa.Column("billed_on", sa.Date, nullable=True),
+    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("paid_on", sa.Date, nullable=True),
+    sa.UniqueConstraint("loan_id", "seq"),
+    sa.Index(None, "shard", "due_date"),
+    sa.CheckConstraint("status in ('open','paid','written_off')", name="status"),
+)
+
+statements = sa.Table(
+    "statements",
+    metadata,
+    sa.Column("statement_id", sa.Integer, primary_key=True, autoincrement=True),
+    *_borrower_columns(),
+    sa.Column(
+        "credit_line_id",
+        sa.Integer,
+        sa.ForeignKey("credit_lines.credit_line_id"),
+        nullable=False,
+    ),
+    sa.Column("statement_date", sa.Date, nullable=False),
+    sa.Column("due_date", sa.Date, nullable=False),
+    sa.Column("balance_fen", Fen, nullable=False),
+    sa.Column("minimum_fen", Fen, nullable=False),
+    sa.Column("past_due_fen", Fen, nullable=False),
+    sa.Column("paid_fen", Fen, nullable=False, server_default="0"),
+    sa.Column("delinquent_since", sa.Date, nullable=True),
+    sa.UniqueConstraint("credit_line_id", "statement_date"),
+    sa.Index(None, "shard", "due_date"),
+)
+
+journal = sa.Table(
+    "journal",
+    metadata,
+    sa.Column("entry_id", sa.BigInteger, nullable=False),
+    sa.Column("line_no", sa.SmallInteger, nullable=False),
+    *_borrower_columns(),
+    sa.Column("business_date", sa.Date, nullable=False),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("credit_line_id", sa.Integer, nullable=False),
+    sa.Column("loan_id", sa.Integer, nullable=True),
+    sa.Column("account", sa.String(32), nullable=False),
+    sa.Column("amount_fen", Fen, nullable=False),
+    sa.Column("basis_fen", Fen, nullable=True),
+    sa.PrimaryKeyConstraint("entry_id", "line_no"),
+    sa.Index(None, "loan_id"),
+    sa.Index(None, "borrower_id"),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("event_id", sa.BigInteger, primary_key=True),
+    *_borrower_columns(),
+    sa.Column("business_date", sa.Date, nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("product", sa.String(32), nullable=True),
+    sa.Column("credit_line_id", sa.Integer, nullable=True),
+    sa.Column("loan_id", sa.Integer, nullable=True),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("handled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Index(None, "borrower_id"),
+    sa.Index(None, "handled"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("key", sa.String(128), primary_key=True),
+    *_borrower_columns(),
+    sa.Column("command", sa.String(32), nullable=False),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("response", sa.Text, nullable=False),
+    sa.Column("business_date", sa.Date, nullable=False),
+)
+
+APPEND_ONLY_TABLES = ("journal",)
+"""Tables that database triggers protect from UPDATE and DELETE."""
