@@ -1,0 +1,1 @@
+"""End-of-day: close the business date, partition by partition, exactly once."""

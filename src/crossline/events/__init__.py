@@ -1,0 +1,1 @@
+"""Outbox events: state changes others react to."""

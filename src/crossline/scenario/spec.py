@@ -1,0 +1,245 @@
+"""The scenario file format (a contract later checks rely on) and its validation.
+
+Everything is validated before anything runs: a file that is wrong anywhere
+is rejected with one message naming the step (counting from 1) and the field,
+and no database is touched.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from crossline.catalog import Catalog, CatalogError, load_catalog
+from crossline.money import MoneyError, parse_amount, parse_rate
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot run, with where and why."""
+
+
+def _fen(value: Any) -> int:
+    if isinstance(value, bool | float):
+        raise ValueError(f"expected an amount as a string like '300.00', got {value!r}")
+    try:
+        fen = parse_amount(value)
+    except MoneyError as exc:
+        raise ValueError(str(exc)) from exc
+    if fen <= 0:
+        raise ValueError(f"expected a positive amount, got {value!r}")
+    return fen
+
+
+def _rate(value: Any) -> Decimal:
+    if isinstance(value, bool | float):
+        raise ValueError(f"expected a rate as a string like '0.0004', got {value!r}")
+    try:
+        return parse_rate(value)
+    except MoneyError as exc:
+        raise ValueError(str(exc).removeprefix("rate: ")) from exc
+
+
+def _repay_amount(value: Any) -> int | str:
+    if value in ("all", "all_due"):
+        return str(value)
+    return _fen(value)
+
+
+Fen = Annotated[int, BeforeValidator(_fen)]
+Rate = Annotated[Decimal, BeforeValidator(_rate)]
+RepayAmount = Annotated[int | str, BeforeValidator(_repay_amount)]
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class BorrowerSpec(BaseModel):
+    """A borrower the scenario registers on its first day."""
+
+    model_config = _STRICT
+    id: str = Field(min_length=1, max_length=64)
+    monthly_income: Fen
+
+
+class OpenLine(BaseModel):
+    """Open a credit line with a limit and (for priced products) a tier."""
+
+    model_config = _STRICT
+    borrower: str
+    product: str
+    limit: Fen
+    daily_rate: Rate | None = None
+    monthly_fee_rate: Rate | None = None
+
+
+class Draw(BaseModel):
+    """Disburse a cash loan."""
+
+    model_config = _STRICT
+    borrower: str
+    product: str
+    amount: Fen
+    term_months: int = Field(ge=1)
+    method: Literal["equal_principal", "equal_installment", "interest_first"]
+
+
+class Purchase(BaseModel):
+    """A purchase on a revolving line, or a merchant installment plan."""
+
+    model_config = _STRICT
+    borrower: str
+    product: str
+    amount: Fen
+    installments: int | None = Field(default=None, ge=1)
+    monthly_fee_rate: Rate | None = None
+    merchant: str | None = None
+
+
+class Repay(BaseModel):
+    """A repayment: an amount, everything due (``all_due``) or everything owed (``all``)."""
+
+    model_config = _STRICT
+    borrower: str
+    product: str
+    amount: RepayAmount
+    key: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+STEP_KINDS: dict[str, type[BaseModel]] = {
+    "open_line": OpenLine,
+    "draw": Draw,
+    "purchase": Purchase,
+    "repay": Repay,
+}
+
+
+class Step(BaseModel):
+    """One dated step: a command, or a named snapshot of STATE."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    number: int
+    date: date
+    kind: str
+    command: BaseModel | None = None
+    snapshot: str | None = None
+
+
+class Scenario(BaseModel):
+    """A validated scenario, ready to run."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    start: date
+    end: date
+    catalog: Catalog
+    borrowers: list[BorrowerSpec]
+    steps: list[Step]
+
+
+def _where(error: ValidationError) -> str:
+    first = error.errors()[0]
+    location = ".".join(str(part) for part in first["loc"])
+    return f"{location}: {first['msg']}" if location else str(first["msg"])
+
+
+def _parse_date(value: Any, field: str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ScenarioError(f"{field}: expected a date like 2026-03-01, got {value!r}") from exc
+
+
+def _load_catalog(value: Any, base: Path) -> Catalog:
+    try:
+        if value in (None, "default"):
+            return load_catalog("default")
+        path = Path(str(value))
+        return load_catalog(path if path.is_absolute() else base / path)
+    except (CatalogError, OSError) as exc:
+        raise ScenarioError(f"catalog: {exc}") from exc
+
+
+def _step(number: int, raw: Any, scenario: dict[str, Any]) -> Step:
+    where = f"step {number}"
+    if not isinstance(raw, dict) or "date" not in raw:
+        raise ScenarioError(f"{where}: date: expected a mapping with a date and one step kind")
+    day = _parse_date(raw["date"], f"{where}: date")
+    kinds = [k for k in raw if k != "date"]
+    if len(kinds) != 1:
+        raise ScenarioError(f"{where}: expected exactly one step kind besides date, got {kinds}")
+    kind = kinds[0]
+    if kind == "snapshot":
+        if not isinstance(raw[kind], str) or not raw[kind]:
+            raise ScenarioError(f"{where}: snapshot: expected a name")
+        return Step(number=number, date=day, kind=kind, snapshot=raw[kind])
+    model = STEP_KINDS.get(kind)
+    if model is None:
+        known = ", ".join([*STEP_KINDS, "snapshot"])
+        raise ScenarioError(f"{where}: {kind}: unknown step kind; known: {known}")
+    try:
+        command = model.model_validate(raw[kind])
+    except ValidationError as exc:
+        raise ScenarioError(f"{where}: {kind}.{_where(exc)}") from exc
+    _cross_check(where, kind, command, scenario)
+    return Step(number=number, date=day, kind=kind, command=command)
+
+
+def _cross_check(where: str, kind: str, command: BaseModel, scenario: dict[str, Any]) -> None:
+    borrower = getattr(command, "borrower", None)
+    if borrower is not None and borrower not in scenario["borrower_ids"]:
+        raise ScenarioError(f"{where}: {kind}.borrower: unknown borrower {borrower!r}")
+    product = getattr(command, "product", None)
+    if product is not None:
+        try:
+            scenario["catalog"].product(product)
+        except CatalogError as exc:
+            raise ScenarioError(f"{where}: {kind}.product: {exc}") from exc
+
+
+def parse_scenario(data: Any, base: Path = Path()) -> Scenario:
+    """Validate a scenario given as parsed YAML."""
+    if not isinstance(data, dict):
+        raise ScenarioError("expected a mapping with start, end, borrowers and steps")
+    unknown = set(data) - {"start", "end", "catalog", "borrowers", "steps"}
+    if unknown:
+        raise ScenarioError(f"{sorted(unknown)[0]}: unknown top-level field")
+    start = _parse_date(data.get("start"), "start")
+    end = _parse_date(data.get("end"), "end")
+    if end < start:
+        raise ScenarioError(f"end: {end} is before start {start}")
+    catalog = _load_catalog(data.get("catalog"), base)
+    borrowers = []
+    for index, raw in enumerate(data.get("borrowers") or [], start=1):
+        try:
+            borrowers.append(BorrowerSpec.model_validate(raw))
+        except ValidationError as exc:
+            raise ScenarioError(f"borrowers[{index}].{_where(exc)}") from exc
+    ids = [b.id for b in borrowers]
+    if len(set(ids)) != len(ids):
+        raise ScenarioError("borrowers: duplicate borrower id")
+    context = {"catalog": catalog, "borrower_ids": set(ids)}
+    steps: list[Step] = []
+    for number, raw in enumerate(data.get("steps") or [], start=1):
+        step = _step(number, raw, context)
+        if step.date < start or step.date > end:
+            raise ScenarioError(f"step {number}: date: {step.date} is outside {start}–{end}")
+        if steps and step.date < steps[-1].date:
+            raise ScenarioError(
+                f"step {number}: date: {step.date} is before step {number - 1}'s "
+                f"{steps[-1].date}; steps must be in date order"
+            )
+        steps.append(step)
+    return Scenario(start=start, end=end, catalog=catalog, borrowers=borrowers, steps=steps)
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a scenario file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScenarioError(f"{path}: {exc}") from exc
+    return parse_scenario(data, path.parent)

@@ -1,0 +1,110 @@
+"""STATE: the borrower-by-borrower picture a scenario snapshot prints.
+
+Built from the state tables (which ``ledger check`` proves equal to the
+journal); money as strings with two decimals.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+
+from crossline.money import format_fen
+from crossline.store.schema import credit_lines, installments, loans, statements
+
+_COMPONENTS = ("principal", "interest", "fee", "penalty")
+
+
+def _row_status(row: Any, today: date) -> str:
+    if row.status != "open":
+        return str(row.status)
+    if row.due_date > today:
+        return "scheduled"
+    return "due" if row.due_date == today else "overdue"
+
+
+def _owed(row: Any) -> dict[str, int]:
+    if row.status == "written_off":
+        return dict.fromkeys(_COMPONENTS, 0)
+    return {
+        "principal": row.principal_fen - row.paid_principal_fen,
+        "interest": row.interest_recognised_fen - row.paid_interest_fen,
+        "fee": row.fee_recognised_fen - row.paid_fee_fen,
+        "penalty": row.penalty_fen - row.paid_penalty_fen,
+    }
+
+
+def _schedule_entry(row: Any, today: date) -> dict[str, Any]:
+    return {
+        "seq": row.seq,
+        "due_date": row.due_date.isoformat(),
+        "principal": format_fen(row.principal_fen),
+        "interest": format_fen(row.interest_fen),
+        "fee": format_fen(row.fee_fen),
+        "penalty": format_fen(row.penalty_fen),
+        "paid": {c: format_fen(getattr(row, f"paid_{c}_fen")) for c in _COMPONENTS},
+        "status": _row_status(row, today),
+    }
+
+
+def snapshot(conn: sa.Connection, today: date) -> dict[str, Any]:
+    """The whole book as STATE."""
+    rows_by_loan: dict[int, list[Any]] = defaultdict(list)
+    for row in conn.execute(
+        sa.select(installments).order_by(installments.c.loan_id, installments.c.seq)
+    ):
+        rows_by_loan[row.loan_id].append(row)
+    loans_by_line: dict[int, list[Any]] = defaultdict(list)
+    for loan in conn.execute(sa.select(loans).order_by(loans.c.loan_id)):
+        loans_by_line[loan.credit_line_id].append(loan)
+    statements_by_line: dict[int, list[Any]] = defaultdict(list)
+    for statement in conn.execute(sa.select(statements).order_by(statements.c.statement_date)):
+        statements_by_line[statement.credit_line_id].append(statement)
+    borrowers: dict[str, Any] = {}
+    for line in conn.execute(sa.select(credit_lines).order_by(credit_lines.c.credit_line_id)):
+        owed = dict.fromkeys(_COMPONENTS, 0)
+        loan_views = []
+        for loan in loans_by_line[line.credit_line_id]:
+            for row in rows_by_loan[loan.loan_id]:
+                for component, amount in _owed(row).items():
+                    owed[component] += amount
+            loan_views.append({
+                "id": loan.loan_id,
+                "kind": loan.kind,
+                "status": loan.status,
+                "principal": format_fen(loan.principal_fen),
+                "apr": loan.apr,
+                "opened_on": loan.opened_on.isoformat(),
+                "dpd": loan.dpd,
+                "schedule": [_schedule_entry(r, today) for r in rows_by_loan[loan.loan_id]],
+            })
+        used = owed["principal"]
+        borrowers.setdefault(line.borrower_id, {"lines": {}})["lines"][line.product] = {
+            "limit": format_fen(line.limit_fen),
+            "available": format_fen(max(0, line.limit_fen - used)),
+            "status": line.status,
+            "dpd": line.dpd,
+            "bucket": line.bucket,
+            "classification": line.classification,
+            "pboc_status": line.pboc_status,
+            "outstanding": {
+                "principal": format_fen(owed["principal"]),
+                "interest": format_fen(owed["interest"]),
+                "penalty": format_fen(owed["penalty"]),
+                "fees": format_fen(owed["fee"]),
+            },
+            "loans": loan_views,
+            "statements": [
+                {
+                    "date": s.statement_date.isoformat(),
+                    "due_date": s.due_date.isoformat(),
+                    "balance": format_fen(s.balance_fen),
+                    "minimum_payment": format_fen(s.minimum_fen),
+                }
+                for s in statements_by_line[line.credit_line_id]
+            ],
+        }
+    return {"business_date": today.isoformat(), "borrowers": borrowers}

@@ -1,0 +1,169 @@
+"""Line-level delinquency: from loan ageing to bucket, class, PBOC status and events.
+
+A credit line is as late as its latest loan. The same function serves a
+repayment (one borrower, right after the money moved) and end-of-day (a
+partition), and writes only the lines whose state changed.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import polars as pl
+import sqlalchemy as sa
+
+from crossline.kernels.delinquency import classify
+from crossline.kernels.frames import EVENT_SCHEMA, LINE_SCHEMA
+from crossline.kernels.installments import LOAN_AGEING_SCHEMA
+from crossline.store.bulk import read_frame, update_frame
+from crossline.store.schema import credit_lines, loans
+
+
+def line_states(ages: pl.DataFrame, lines: pl.DataFrame, day: date) -> pl.DataFrame:
+    """New delinquency state of each line given its loans' ageing.
+
+    A written-off line is reported as bad debt (B, loss) and keeps the DPD and
+    bucket it had on the day it was written off.
+    """
+    per_line = ages.group_by("credit_line_id").agg(
+        pl.col("dpd").max().alias("new_dpd"), pl.col("counted_dpd").max().alias("counted_dpd")
+    )
+    joined = lines.join(per_line, on="credit_line_id", how="left").with_columns(
+        pl.col("new_dpd").fill_null(0).cast(pl.Int32),
+        pl.col("counted_dpd").fill_null(0).cast(pl.Int32),
+    )
+    classified = classify(
+        joined.rename(
+            {
+                "bucket": "old_bucket",
+                "classification": "old_classification",
+                "pboc_status": "old_pboc_status",
+            }
+        )
+    )
+    written_off = pl.col("written_off_on").is_not_null()
+    frozen = written_off & (pl.col("written_off_on") < day)
+    return classified.with_columns(
+        pl.when(frozen).then(pl.col("dpd")).otherwise(pl.col("new_dpd")).alias("new_dpd"),
+        pl.when(frozen).then(pl.col("old_bucket")).otherwise(pl.col("bucket")).alias("bucket"),
+        pl.when(written_off)
+        .then(pl.lit("loss"))
+        .otherwise(pl.col("classification"))
+        .alias("classification"),
+        pl.when(written_off)
+        .then(pl.lit("B"))
+        .otherwise(pl.col("pboc_status"))
+        .alias("pboc_status"),
+    )
+
+
+def _event_rows(frame: pl.DataFrame, day: date, kind: str) -> pl.DataFrame:
+    return frame.select(
+        "borrower_id",
+        "shard",
+        pl.lit(day, pl.Date).alias("business_date"),
+        pl.lit(kind).alias("type"),
+        "product",
+        "credit_line_id",
+        pl.lit(None, pl.Int64).alias("loan_id"),
+        pl.struct(
+            pl.col("old_bucket").alias("from_bucket"),
+            pl.col("bucket").alias("to_bucket"),
+            pl.col("new_dpd").alias("dpd"),
+            "classification",
+            "pboc_status",
+        )
+        .struct.json_encode()
+        .alias("payload"),
+    )
+
+
+def transition_events(states: pl.DataFrame, day: date) -> pl.DataFrame:
+    """Outbox events for lines whose bucket moved: bucket_changed, plus overdue_started or cured."""
+    moved = states.filter(pl.col("bucket") != pl.col("old_bucket"))
+    started = moved.filter(pl.col("old_bucket") == "M0")
+    cured = moved.filter(pl.col("bucket") == "M0")
+    return pl.concat(
+        [
+            _event_rows(started, day, "overdue_started"),
+            _event_rows(moved, day, "bucket_changed"),
+            _event_rows(cured, day, "cured"),
+        ]
+    ).cast(EVENT_SCHEMA)  # type: ignore[arg-type]
+
+
+def apply_ageing(
+    conn: sa.Connection,
+    ages: pl.DataFrame,
+    lines: pl.DataFrame,
+    old_loan_dpd: pl.DataFrame,
+    day: date,
+) -> pl.DataFrame:
+    """Store changed line and loan DPD state; return the transition events."""
+    states = line_states(ages, lines, day)
+    changed = states.filter(
+        (pl.col("new_dpd") != pl.col("dpd"))
+        | (pl.col("bucket") != pl.col("old_bucket"))
+        | (pl.col("classification") != pl.col("old_classification"))
+        | (pl.col("pboc_status") != pl.col("old_pboc_status"))
+    )
+    update_frame(
+        conn,
+        credit_lines,
+        "credit_line_id",
+        changed.select(
+            "credit_line_id",
+            pl.col("new_dpd").alias("dpd"),
+            "bucket",
+            "classification",
+            "pboc_status",
+        ),
+    )
+    loan_changes = (
+        old_loan_dpd.join(
+            ages.select("loan_id", pl.col("dpd").alias("new_dpd")),
+            on="loan_id",
+            how="full",
+            coalesce=True,
+        )
+        .with_columns(pl.col("dpd").fill_null(0), pl.col("new_dpd").fill_null(0))
+        .filter(pl.col("dpd") != pl.col("new_dpd"))
+        .select("loan_id", pl.col("new_dpd").alias("dpd"))
+    )
+    update_frame(conn, loans, "loan_id", loan_changes)
+    return transition_events(states, day)
+
+
+def read_lines(conn: sa.Connection, where: sa.ColumnElement[bool]) -> pl.DataFrame:
+    """Stored delinquency state of the lines matching ``where``."""
+    c = credit_lines.c
+    statement = sa.select(*(c[name] for name in LINE_SCHEMA)).where(where)
+    return read_frame(conn, statement, LINE_SCHEMA)
+
+
+def read_loan_dpd(conn: sa.Connection, where: sa.ColumnElement[bool]) -> pl.DataFrame:
+    """Stored DPD of the active loans matching ``where`` that are currently late."""
+    statement = sa.select(loans.c.loan_id, loans.c.dpd).where(
+        where, loans.c.dpd > 0, loans.c.status == "active"
+    )
+    return read_frame(conn, statement, {"loan_id": pl.Int64(), "dpd": pl.Int32()})
+
+
+def events_to_payloads(events: pl.DataFrame) -> list[dict[str, object]]:
+    """Events as plain dicts (payload decoded), for callers that report them."""
+    return [
+        {**{k: v for k, v in row.items() if k != "payload"}, **json.loads(row["payload"])}
+        for row in events.iter_rows(named=True)
+    ]
+
+
+__all__ = [
+    "EVENT_SCHEMA",
+    "LOAN_AGEING_SCHEMA",
+    "apply_ageing",
+    "line_states",
+    "read_lines",
+    "read_loan_dpd",
+    "transition_events",
+]

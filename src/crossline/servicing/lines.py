@@ -1,0 +1,176 @@
+"""Borrowers and credit lines: registration, opening, limits and availability."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from crossline.catalog import CatalogError, Product
+from crossline.money import format_fen, rate_units
+from crossline.servicing.context import Context, require_borrower
+from crossline.servicing.errors import InputError, RefusedError
+from crossline.store.schema import borrowers, credit_lines, installments, loans
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """The parts of a credit line that commands decide on."""
+
+    credit_line_id: int
+    borrower_id: str
+    shard: int
+    product: str
+    kind: str
+    status: str
+    limit_fen: int
+    daily_rate_units: int | None
+    monthly_fee_rate_units: int | None
+
+
+def register_borrower(ctx: Context, borrower_id: str, monthly_income_fen: int) -> None:
+    """Add a borrower; registering the same id twice is refused."""
+    if not borrower_id or len(borrower_id) > 64:
+        raise InputError("borrower", "expected an id of 1 to 64 characters")
+    if monthly_income_fen < 0:
+        raise InputError("monthly_income", "expected a non-negative amount")
+    exists = ctx.conn.execute(
+        sa.select(borrowers.c.borrower_id).where(borrowers.c.borrower_id == borrower_id)
+    ).first()
+    if exists is not None:
+        raise RefusedError("duplicate_borrower", f"borrower {borrower_id!r} already exists")
+    ctx.conn.execute(
+        sa.insert(borrowers).values(
+            borrower_id=borrower_id,
+            shard=ctx.shard(borrower_id),
+            monthly_income_fen=monthly_income_fen,
+            created_on=ctx.today,
+        )
+    )
+
+
+def catalog_product(ctx: Context, product_id: str) -> Product:
+    """The product, or an input error naming the ``product`` field."""
+    try:
+        return ctx.catalog.product(product_id)
+    except CatalogError as exc:
+        raise InputError("product", str(exc)) from exc
+
+
+def _pricing(
+    product: Product, daily_rate: Decimal | None, monthly_fee_rate: Decimal | None
+) -> tuple[int | None, int | None]:
+    """The line's price tier; defaults to the top of the band (the list price)."""
+    if product.kind == "cash_loan":
+        if monthly_fee_rate is not None:
+            raise InputError("monthly_fee_rate", f"does not apply to cash loan {product.id!r}")
+        lo, hi = product.daily_rate_range()
+        rate = hi if daily_rate is None else daily_rate
+        if not lo <= rate <= hi:
+            raise InputError("daily_rate", f"expected {lo}–{hi} for {product.id!r}, got {rate}")
+        return rate_units(rate), None
+    if daily_rate is not None:
+        raise InputError("daily_rate", f"applies to cash loans only, not {product.id!r}")
+    if product.kind == "installment":
+        lo, hi = product.monthly_fee_rate_range()
+        fee = hi if monthly_fee_rate is None else monthly_fee_rate
+        if not lo <= fee <= hi:
+            raise InputError(
+                "monthly_fee_rate", f"expected {lo}–{hi} for {product.id!r}, got {fee}"
+            )
+        return None, rate_units(fee)
+    if monthly_fee_rate is not None:
+        raise InputError("monthly_fee_rate", f"does not apply to revolving {product.id!r}")
+    return None, None
+
+
+def open_line(
+    ctx: Context,
+    borrower_id: str,
+    product_id: str,
+    limit_fen: int,
+    daily_rate: Decimal | None = None,
+    monthly_fee_rate: Decimal | None = None,
+) -> int:
+    """Open the borrower's line for a product with a limit and a price tier."""
+    product = catalog_product(ctx, product_id)
+    require_borrower(ctx, borrower_id)
+    if limit_fen <= 0 or limit_fen > product.max_limit_fen:
+        raise InputError(
+            "limit", f"expected 0.01–{format_fen(product.max_limit_fen)} for {product_id!r}"
+        )
+    daily_units, fee_units = _pricing(product, daily_rate, monthly_fee_rate)
+    if find_line(ctx, borrower_id, product_id) is not None:
+        raise RefusedError("line_exists", f"{borrower_id!r} already has a {product_id} line")
+    provider = ctx.catalog.provider_of(product_id)
+    return int(
+        ctx.conn.execute(
+            sa.insert(credit_lines)
+            .values(
+                borrower_id=borrower_id,
+                shard=ctx.shard(borrower_id),
+                provider=provider.id,
+                lender_group=provider.group,
+                product=product_id,
+                kind=product.kind,
+                limit_fen=limit_fen,
+                status="active",
+                daily_rate_units=daily_units,
+                monthly_fee_rate_units=fee_units,
+                opened_on=ctx.today,
+            )
+            .returning(credit_lines.c.credit_line_id)
+        ).scalar_one()
+    )
+
+
+def find_line(ctx: Context, borrower_id: str, product_id: str) -> Line | None:
+    """The borrower's line for a product, if any."""
+    c = credit_lines.c
+    row = ctx.conn.execute(
+        sa.select(
+            c.credit_line_id,
+            c.borrower_id,
+            c.shard,
+            c.product,
+            c.kind,
+            c.status,
+            c.limit_fen,
+            c.daily_rate_units,
+            c.monthly_fee_rate_units,
+        ).where(c.borrower_id == borrower_id, c.product == product_id)
+    ).first()
+    return None if row is None else Line(*row)
+
+
+def get_line(ctx: Context, borrower_id: str, product_id: str) -> Line:
+    """The borrower's line for a product, or a refusal saying there is none."""
+    line = find_line(ctx, borrower_id, product_id)
+    if line is None:
+        raise RefusedError("no_line", f"{borrower_id!r} has no {product_id} line")
+    return line
+
+
+def used_fen(ctx: Context, credit_line_id: int) -> int:
+    """Principal drawn on the line and not yet repaid (what the limit is used by)."""
+    i = installments.c
+    value = ctx.conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(i.principal_fen - i.paid_principal_fen), 0))
+        .select_from(installments.join(loans, i.loan_id == loans.c.loan_id))
+        .where(
+            loans.c.credit_line_id == credit_line_id, loans.c.status == "active", i.status == "open"
+        )
+    ).scalar_one()
+    return int(value)
+
+
+def available_fen(ctx: Context, line: Line) -> int:
+    """What can still be drawn: the limit less what is used, never below zero."""
+    return max(0, line.limit_fen - used_fen(ctx, line.credit_line_id))
+
+
+def require_active(line: Line) -> None:
+    """New draws and purchases need an active line (not paused, frozen or closed)."""
+    if line.status != "active":
+        raise RefusedError("line_not_active", f"the {line.product} line is {line.status}")

@@ -1,0 +1,32 @@
+"""Purchases: merchant installment plans (and, on revolving lines, card-like spending)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from crossline.servicing import origination
+from crossline.servicing.context import Context
+from crossline.servicing.errors import InputError
+from crossline.servicing.lines import catalog_product, get_line
+
+
+def purchase(
+    ctx: Context,
+    borrower_id: str,
+    product_id: str,
+    amount_fen: int,
+    installments: int | None = None,
+    monthly_fee_rate: Decimal | None = None,
+    merchant: str | None = None,
+) -> int:
+    """Book a purchase on the borrower's line; returns the loan id."""
+    product = catalog_product(ctx, product_id)
+    if product.kind != "installment":
+        raise InputError("product", f"{product_id!r} is a {product.kind} product; "
+                                    "purchases go on installment products")
+    if installments is None:
+        raise InputError("installments", f"a purchase on {product_id!r} needs a number of months")
+    line = get_line(ctx, borrower_id, product_id)
+    return origination.purchase_installments(
+        ctx, product, line, amount_fen, installments, monthly_fee_rate, merchant
+    )

@@ -1,0 +1,28 @@
+"""Re-age one borrower right after a command moved their money."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from crossline.events.outbox import write_events
+from crossline.kernels.installments import loan_ageing
+from crossline.servicing.context import Context
+from crossline.servicing.delinquency import apply_ageing, read_lines, read_loan_dpd
+from crossline.servicing.rows import borrower_rows
+from crossline.store.schema import credit_lines, loans
+
+
+def refresh_borrower(ctx: Context, borrower_id: str) -> pl.DataFrame:
+    """Recompute the borrower's DPD, buckets and statuses as of now; emit what changed.
+
+    DPD is defined at the end of the business day; a payment during the day
+    is final for that day, so ageing it now gives the value end-of-day will
+    confirm — and lets a cure be known (and acted on) the moment it happens.
+    """
+    rows = borrower_rows(ctx.conn, borrower_id)
+    ages = loan_ageing(rows, ctx.today)
+    lines = read_lines(ctx.conn, credit_lines.c.borrower_id == borrower_id)
+    old = read_loan_dpd(ctx.conn, loans.c.borrower_id == borrower_id)
+    events = apply_ageing(ctx.conn, ages, lines, old, ctx.today)
+    write_events(ctx.conn, events)
+    return events

@@ -1,0 +1,56 @@
+"""Loading open installments (with their loan's terms) as kernel frames."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import sqlalchemy as sa
+
+from crossline.kernels.frames import ROW_SCHEMA
+from crossline.store.bulk import read_frame
+from crossline.store.schema import installments, loans
+
+_LOAN_COLUMNS = {
+    "product": loans.c.product,
+    "loan_kind": loans.c.kind,
+    "penalty_rate_units": loans.c.penalty_rate_units,
+    "penalty_base": loans.c.penalty_base,
+    "grace_days": loans.c.grace_days,
+    "credit_line_id": loans.c.credit_line_id,
+}
+
+
+def open_rows_query(where: sa.ColumnElement[bool]) -> sa.Select[tuple[object, ...]]:
+    """Open installments of active loans matching ``where``, in ``ROW_SCHEMA`` order."""
+    columns = [
+        _LOAN_COLUMNS[name].label(name) if name in _LOAN_COLUMNS else installments.c[name]
+        for name in ROW_SCHEMA
+    ]
+    return (
+        sa.select(*columns)
+        .select_from(installments.join(loans, installments.c.loan_id == loans.c.loan_id))
+        .where(installments.c.status == "open", loans.c.status == "active", where)
+    )
+
+
+def read_open_rows(conn: sa.Connection, where: sa.ColumnElement[bool]) -> pl.DataFrame:
+    """Open installment rows matching ``where`` as a kernel frame."""
+    return read_frame(conn, open_rows_query(where), ROW_SCHEMA)
+
+
+def borrower_rows(conn: sa.Connection, borrower_id: str) -> pl.DataFrame:
+    """Every open installment of one borrower, due or not."""
+    return read_open_rows(conn, installments.c.borrower_id == borrower_id)
+
+
+def partition_rows(conn: sa.Connection, lo: int, hi: int, through: date) -> pl.DataFrame:
+    """Open installments of a shard range due on or before ``through``."""
+    return read_open_rows(
+        conn,
+        sa.and_(
+            installments.c.shard >= lo,
+            installments.c.shard < hi,
+            installments.c.due_date <= through,
+        ),
+    )
