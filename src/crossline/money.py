@@ -18,7 +18,7 @@ FEN_PER_YUAN = 100
 RATE_SCALE = 10**10
 """Rates are stored as integers of 1e-10: 0.0004/day -> 4_000_000."""
 
-_AMOUNT = re.compile(r"^\d+(\.\d{1,2})?$")
+_AMOUNT = re.compile(r"^[0-9]+(\.[0-9]{1,2})?$")
 
 
 class MoneyError(ValueError):
@@ -31,7 +31,7 @@ def parse_amount(text: str | int | Decimal) -> int:
     Strings are the interchange format; a float is refused because it cannot
     be trusted to carry an exact amount.
     """
-    if isinstance(text, bool) or isinstance(text, float):
+    if isinstance(text, (bool, float)):
         raise MoneyError(f"expected an amount as a string like '3000.00', got {text!r}")
     raw = str(text).strip()
     if not _AMOUNT.match(raw):

@@ -12,6 +12,7 @@ one rule for every source ("a decimal is a string") is easier to keep than two.
 
 from __future__ import annotations
 
+import functools
 import json
 import tomllib
 from importlib import resources
@@ -71,8 +72,14 @@ def catalog_to_json(catalog: Catalog) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 
+@functools.lru_cache(maxsize=8)
 def catalog_from_json(text: str) -> Catalog:
-    """Read a snapshot written by :func:`catalog_to_json` (or any equivalent JSON)."""
+    """Read a snapshot written by :func:`catalog_to_json` (or any equivalent JSON).
+
+    Cached because every command and every end-of-day reads the database's
+    catalog, and validating it (the APR check solves dozens of IRRs) costs
+    tens of milliseconds; a ``Catalog`` is frozen, so sharing one is safe.
+    """
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -70,6 +70,8 @@ def close_partition(
     """Run every end-of-day rule for the borrowers in shards [lo, hi)."""
     tomorrow = day + timedelta(days=1)
     rows = partition_rows(conn, lo, hi, through=tomorrow)
+    if rows.is_empty():
+        return PartitionResult(postings=0, events=0)
     recognised, recognised_rows = recognition(rows, tomorrow)
     accrued, accrued_rows = penalty_accrual(rows, day)
     ages = loan_ageing(rows, day)
@@ -141,7 +143,7 @@ def close_day(engine: sa.Engine, progress: Progress | None = None) -> date:
 
 def run_eod(engine: sa.Engine, through: date, progress: Progress | None = None) -> list[date]:
     """Close every business date up to and including ``through``."""
-    closed = []
+    closed: list[date] = []
     while True:
         with engine.connect() as conn:
             day = platform.business_date(conn)

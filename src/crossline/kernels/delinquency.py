@@ -30,10 +30,10 @@ CLASSIFICATIONS: tuple[tuple[int, str], ...] = (
 
 
 def _banded(dpd: pl.Expr, bands: tuple[tuple[int, str], ...], top: str) -> pl.Expr:
-    expr = pl.when(dpd <= bands[0][0]).then(pl.lit(bands[0][1]))
-    for limit, label in bands[1:]:
-        expr = expr.when(dpd <= limit).then(pl.lit(label))
-    return expr.otherwise(pl.lit(top))
+    expr: pl.Expr = pl.lit(top)
+    for limit, label in reversed(bands):
+        expr = pl.when(dpd <= limit).then(pl.lit(label)).otherwise(expr)
+    return expr
 
 
 def bucket(dpd: pl.Expr) -> pl.Expr:

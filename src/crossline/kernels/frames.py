@@ -4,58 +4,64 @@ from __future__ import annotations
 
 import polars as pl
 
-ROW_SCHEMA: dict[str, pl.DataType] = {
-    "installment_id": pl.Int64(),
-    "loan_id": pl.Int64(),
-    "credit_line_id": pl.Int64(),
-    "borrower_id": pl.String(),
-    "shard": pl.Int16(),
-    "product": pl.String(),
-    "loan_kind": pl.String(),
-    "seq": pl.Int32(),
-    "due_date": pl.Date(),
-    "principal_fen": pl.Int64(),
-    "interest_fen": pl.Int64(),
-    "fee_fen": pl.Int64(),
-    "penalty_fen": pl.Int64(),
-    "paid_principal_fen": pl.Int64(),
-    "paid_interest_fen": pl.Int64(),
-    "paid_fee_fen": pl.Int64(),
-    "paid_penalty_fen": pl.Int64(),
-    "interest_recognised_fen": pl.Int64(),
-    "fee_recognised_fen": pl.Int64(),
-    "shadow_interest_fen": pl.Int64(),
-    "billed_on": pl.Date(),
-    "penalty_rate_units": pl.Int64(),
-    "penalty_base": pl.String(),
-    "grace_days": pl.Int32(),
-}
+ROW_SCHEMA = pl.Schema(
+    {
+        "installment_id": pl.Int64(),
+        "loan_id": pl.Int64(),
+        "credit_line_id": pl.Int64(),
+        "borrower_id": pl.String(),
+        "shard": pl.Int16(),
+        "product": pl.String(),
+        "loan_kind": pl.String(),
+        "seq": pl.Int32(),
+        "due_date": pl.Date(),
+        "principal_fen": pl.Int64(),
+        "interest_fen": pl.Int64(),
+        "fee_fen": pl.Int64(),
+        "penalty_fen": pl.Int64(),
+        "paid_principal_fen": pl.Int64(),
+        "paid_interest_fen": pl.Int64(),
+        "paid_fee_fen": pl.Int64(),
+        "paid_penalty_fen": pl.Int64(),
+        "interest_recognised_fen": pl.Int64(),
+        "fee_recognised_fen": pl.Int64(),
+        "shadow_interest_fen": pl.Int64(),
+        "billed_on": pl.Date(),
+        "penalty_rate_units": pl.Int64(),
+        "penalty_base": pl.String(),
+        "grace_days": pl.Int32(),
+    }
+)
 """An open installment joined with the loan terms the kernels need."""
 
-LINE_SCHEMA: dict[str, pl.DataType] = {
-    "credit_line_id": pl.Int64(),
-    "borrower_id": pl.String(),
-    "shard": pl.Int16(),
-    "product": pl.String(),
-    "status": pl.String(),
-    "dpd": pl.Int32(),
-    "bucket": pl.String(),
-    "classification": pl.String(),
-    "pboc_status": pl.String(),
-    "written_off_on": pl.Date(),
-}
+LINE_SCHEMA = pl.Schema(
+    {
+        "credit_line_id": pl.Int64(),
+        "borrower_id": pl.String(),
+        "shard": pl.Int16(),
+        "product": pl.String(),
+        "status": pl.String(),
+        "dpd": pl.Int32(),
+        "bucket": pl.String(),
+        "classification": pl.String(),
+        "pboc_status": pl.String(),
+        "written_off_on": pl.Date(),
+    }
+)
 """A credit line's stored delinquency state."""
 
-EVENT_SCHEMA: dict[str, pl.DataType] = {
-    "borrower_id": pl.String(),
-    "shard": pl.Int16(),
-    "business_date": pl.Date(),
-    "type": pl.String(),
-    "product": pl.String(),
-    "credit_line_id": pl.Int64(),
-    "loan_id": pl.Int64(),
-    "payload": pl.String(),
-}
+EVENT_SCHEMA = pl.Schema(
+    {
+        "borrower_id": pl.String(),
+        "shard": pl.Int16(),
+        "business_date": pl.Date(),
+        "type": pl.String(),
+        "product": pl.String(),
+        "credit_line_id": pl.Int64(),
+        "loan_id": pl.Int64(),
+        "payload": pl.String(),
+    }
+)
 """An outbox event before it has an id."""
 
 PAIR_COLUMNS = [

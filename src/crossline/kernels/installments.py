@@ -94,7 +94,7 @@ def recognition(rows: pl.DataFrame, due_on: date) -> tuple[pl.DataFrame, pl.Data
 PENALTY_BASE = (
     pl.when(pl.col("penalty_base") == "principal").then(UNPAID_PRINCIPAL).otherwise(UNPAID_DUE)
 )
-"""Penalty base per the product: overdue principal (cash loans) or the overdue installment amount."""
+"""Penalty base: overdue principal (cash loans) or the overdue installment amount."""
 
 
 def penalty_accrual(rows: pl.DataFrame, day: date) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -124,12 +124,14 @@ def penalty_accrual(rows: pl.DataFrame, day: date) -> tuple[pl.DataFrame, pl.Dat
     return pairs, updates
 
 
-LOAN_AGEING_SCHEMA: dict[str, pl.DataType] = {
-    "loan_id": pl.Int64(),
-    "credit_line_id": pl.Int64(),
-    "dpd": pl.Int32(),
-    "counted_dpd": pl.Int32(),
-}
+LOAN_AGEING_SCHEMA = pl.Schema(
+    {
+        "loan_id": pl.Int64(),
+        "credit_line_id": pl.Int64(),
+        "dpd": pl.Int32(),
+        "counted_dpd": pl.Int32(),
+    }
+)
 
 
 def loan_ageing(rows: pl.DataFrame, day: date) -> pl.DataFrame:
@@ -167,4 +169,4 @@ def loan_ageing(rows: pl.DataFrame, day: date) -> pl.DataFrame:
             .alias("counted_dpd"),
         )
         .cast(LOAN_AGEING_SCHEMA)
-    )  # type: ignore[arg-type]
+    )

@@ -47,7 +47,7 @@ class LedgerCheck:
 def _subledger(conn: sa.Connection) -> pl.DataFrame:
     live = installments.c.status != "written_off"
 
-    def owed(total: sa.ColumnElement[int], paid: sa.ColumnElement[int]) -> sa.Label[int]:
+    def owed(total: sa.ColumnElement[int], paid: sa.ColumnElement[int]) -> sa.ColumnElement[int]:
         return sa.func.coalesce(sa.func.sum(sa.case((live, total - paid), else_=0)), 0)
 
     i = installments.c
@@ -58,13 +58,9 @@ def _subledger(conn: sa.Connection) -> pl.DataFrame:
         owed(i.fee_recognised_fen, i.paid_fee_fen).label("fee"),
         owed(i.penalty_fen, i.paid_penalty_fen).label("penalty"),
     ).group_by(i.loan_id)
-    schema = {
-        "loan_id": pl.Int64,
-        "principal": pl.Int64,
-        "interest": pl.Int64,
-        "fee": pl.Int64,
-        "penalty": pl.Int64,
-    }
+    schema = pl.Schema(
+        {c: pl.Int64() for c in ("loan_id", "principal", "interest", "fee", "penalty")}
+    )
     wide = read_frame(conn, statement, schema)
     return (
         wide.unpivot(index="loan_id", variable_name="component", value_name="subledger_fen")
@@ -84,7 +80,7 @@ def _journal_by_loan(conn: sa.Connection) -> pl.DataFrame:
         .where(journal.c.loan_id.is_not(None), journal.c.account.in_(receivables))
         .group_by(journal.c.loan_id, journal.c.account)
     )
-    schema = {"loan_id": pl.Int64, "account": pl.String, "journal_fen": pl.Int64}
+    schema = pl.Schema({"loan_id": pl.Int64(), "account": pl.String(), "journal_fen": pl.Int64()})
     return read_frame(conn, statement, schema)
 
 

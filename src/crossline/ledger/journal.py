@@ -19,32 +19,36 @@ from crossline.store.bulk import insert_frame
 from crossline.store.ids import allocate_ids
 from crossline.store.schema import journal
 
-JOURNAL_SCHEMA: dict[str, pl.DataType] = {
-    "entry_id": pl.Int64(),
-    "line_no": pl.Int16(),
-    "borrower_id": pl.String(),
-    "shard": pl.Int16(),
-    "business_date": pl.Date(),
-    "event": pl.String(),
-    "credit_line_id": pl.Int64(),
-    "loan_id": pl.Int64(),
-    "account": pl.String(),
-    "amount_fen": pl.Int64(),
-    "basis_fen": pl.Int64(),
-}
+JOURNAL_SCHEMA = pl.Schema(
+    {
+        "entry_id": pl.Int64(),
+        "line_no": pl.Int16(),
+        "borrower_id": pl.String(),
+        "shard": pl.Int16(),
+        "business_date": pl.Date(),
+        "event": pl.String(),
+        "credit_line_id": pl.Int64(),
+        "loan_id": pl.Int64(),
+        "account": pl.String(),
+        "amount_fen": pl.Int64(),
+        "basis_fen": pl.Int64(),
+    }
+)
 
-PAIR_SCHEMA: dict[str, pl.DataType] = {
-    "borrower_id": pl.String(),
-    "shard": pl.Int16(),
-    "business_date": pl.Date(),
-    "event": pl.String(),
-    "credit_line_id": pl.Int64(),
-    "loan_id": pl.Int64(),
-    "debit": pl.String(),
-    "credit": pl.String(),
-    "amount_fen": pl.Int64(),
-    "basis_fen": pl.Int64(),
-}
+PAIR_SCHEMA = pl.Schema(
+    {
+        "borrower_id": pl.String(),
+        "shard": pl.Int16(),
+        "business_date": pl.Date(),
+        "event": pl.String(),
+        "credit_line_id": pl.Int64(),
+        "loan_id": pl.Int64(),
+        "debit": pl.String(),
+        "credit": pl.String(),
+        "amount_fen": pl.Int64(),
+        "basis_fen": pl.Int64(),
+    }
+)
 """One row per two-leg entry: debit ``debit`` and credit ``credit`` by ``amount_fen``."""
 
 
@@ -113,7 +117,7 @@ def post_entries(conn: sa.Connection, entries: list[Entry]) -> int:
 
 def concat_pairs(frames: list[pl.DataFrame]) -> pl.DataFrame:
     """Stack pair frames from several rules into one ``PAIR_SCHEMA`` frame (empty ones allowed)."""
-    kept = [f.select(list(PAIR_SCHEMA)).cast(PAIR_SCHEMA) for f in frames if not f.is_empty()]  # type: ignore[arg-type]
+    kept = [f.select(list(PAIR_SCHEMA)).cast(PAIR_SCHEMA) for f in frames if not f.is_empty()]
     return pl.concat(kept) if kept else pl.DataFrame(schema=PAIR_SCHEMA)
 
 
@@ -156,7 +160,7 @@ def post_pairs(conn: sa.Connection, pairs: pl.DataFrame) -> int:
     lines = (
         pl.concat([debits, credits])
         .select(list(JOURNAL_SCHEMA))
-        .cast(JOURNAL_SCHEMA)  # type: ignore[arg-type]
+        .cast(JOURNAL_SCHEMA)
         .sort(["entry_id", "line_no"])
     )
     return insert_frame(conn, journal, lines)

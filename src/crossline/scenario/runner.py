@@ -69,8 +69,12 @@ def _repay(ctx: Context, c: Repay, step: Step) -> tuple[dict[str, Any], bool]:
     request = {"borrower": c.borrower, "product": c.product, "amount": c.amount}
     key = c.key or f"scenario-step-{step.number}"
     return run_once(
-        ctx, key, c.borrower, "repay", request,
-        lambda: repay(ctx, c.borrower, c.product, c.amount).as_dict(),  # type: ignore[arg-type]
+        ctx,
+        key,
+        c.borrower,
+        "repay",
+        request,
+        lambda: repay(ctx, c.borrower, c.product, c.amount).as_dict(),
     )
 
 
@@ -123,8 +127,12 @@ def run_scenario(
     """Run the scenario on a fresh database and return the JSON-ready outcome."""
     upgrade(engine)
     with engine.begin() as conn:
-        platform.initialise(conn, business_date=scenario.start,
-                            catalog_json=catalog_to_json(scenario.catalog), partitions=1)
+        platform.initialise(
+            conn,
+            business_date=scenario.start,
+            catalog_json=catalog_to_json(scenario.catalog),
+            partitions=1,
+        )
         ctx = open_context(conn)
         for borrower in scenario.borrowers:
             register_borrower(ctx, borrower.id, borrower.monthly_income)
@@ -156,6 +164,9 @@ def run_scenario(
         "events": events,
         "snapshots": snapshots,
         "final": final,
-        "ledger": {"balanced": ledger.balanced, "entries": ledger.entries,
-                   "mismatches": len(ledger.mismatches)},
+        "ledger": {
+            "balanced": ledger.balanced,
+            "entries": ledger.entries,
+            "mismatches": len(ledger.mismatches),
+        },
     }

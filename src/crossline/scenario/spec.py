@@ -52,7 +52,7 @@ def _repay_amount(value: Any) -> int | str:
 
 Fen = Annotated[int, BeforeValidator(_fen)]
 Rate = Annotated[Decimal, BeforeValidator(_rate)]
-RepayAmount = Annotated[int | str, BeforeValidator(_repay_amount)]
+RepayAmount = Annotated[int | Literal["all_due", "all"], BeforeValidator(_repay_amount)]
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 

@@ -71,16 +71,18 @@ def snapshot(conn: sa.Connection, today: date) -> dict[str, Any]:
             for row in rows_by_loan[loan.loan_id]:
                 for component, amount in _owed(row).items():
                     owed[component] += amount
-            loan_views.append({
-                "id": loan.loan_id,
-                "kind": loan.kind,
-                "status": loan.status,
-                "principal": format_fen(loan.principal_fen),
-                "apr": loan.apr,
-                "opened_on": loan.opened_on.isoformat(),
-                "dpd": loan.dpd,
-                "schedule": [_schedule_entry(r, today) for r in rows_by_loan[loan.loan_id]],
-            })
+            loan_views.append(
+                {
+                    "id": loan.loan_id,
+                    "kind": loan.kind,
+                    "status": loan.status,
+                    "principal": format_fen(loan.principal_fen),
+                    "apr": loan.apr,
+                    "opened_on": loan.opened_on.isoformat(),
+                    "dpd": loan.dpd,
+                    "schedule": [_schedule_entry(r, today) for r in rows_by_loan[loan.loan_id]],
+                }
+            )
         used = owed["principal"]
         borrowers.setdefault(line.borrower_id, {"lines": {}})["lines"][line.product] = {
             "limit": format_fen(line.limit_fen),

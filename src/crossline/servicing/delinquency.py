@@ -90,7 +90,7 @@ def transition_events(states: pl.DataFrame, day: date) -> pl.DataFrame:
             _event_rows(moved, day, "bucket_changed"),
             _event_rows(cured, day, "cured"),
         ]
-    ).cast(EVENT_SCHEMA)  # type: ignore[arg-type]
+    ).cast(EVENT_SCHEMA)
 
 
 def apply_ageing(
@@ -147,7 +147,7 @@ def read_loan_dpd(conn: sa.Connection, where: sa.ColumnElement[bool]) -> pl.Data
     statement = sa.select(loans.c.loan_id, loans.c.dpd).where(
         where, loans.c.dpd > 0, loans.c.status == "active"
     )
-    return read_frame(conn, statement, {"loan_id": pl.Int64(), "dpd": pl.Int32()})
+    return read_frame(conn, statement, pl.Schema({"loan_id": pl.Int64(), "dpd": pl.Int32()}))
 
 
 def events_to_payloads(events: pl.DataFrame) -> list[dict[str, object]]:

@@ -22,8 +22,10 @@ def purchase(
     """Book a purchase on the borrower's line; returns the loan id."""
     product = catalog_product(ctx, product_id)
     if product.kind != "installment":
-        raise InputError("product", f"{product_id!r} is a {product.kind} product; "
-                                    "purchases go on installment products")
+        raise InputError(
+            "product",
+            f"{product_id!r} is a {product.kind} product; purchases go on installment products",
+        )
     if installments is None:
         raise InputError("installments", f"a purchase on {product_id!r} needs a number of months")
     line = get_line(ctx, borrower_id, product_id)

@@ -36,21 +36,23 @@ from crossline.store.schema import installments, journal, loans
 
 AmountSpec = int | Literal["all_due", "all"]
 
-_ROW_UPDATE_SCHEMA: dict[str, pl.DataType] = {
-    "installment_id": pl.Int64(),
-    "principal_fen": pl.Int64(),
-    "interest_fen": pl.Int64(),
-    "fee_fen": pl.Int64(),
-    "penalty_fen": pl.Int64(),
-    "paid_principal_fen": pl.Int64(),
-    "paid_interest_fen": pl.Int64(),
-    "paid_fee_fen": pl.Int64(),
-    "paid_penalty_fen": pl.Int64(),
-    "interest_recognised_fen": pl.Int64(),
-    "fee_recognised_fen": pl.Int64(),
-    "status": pl.String(),
-    "paid_on": pl.Date(),
-}
+_ROW_UPDATE_SCHEMA = pl.Schema(
+    {
+        "installment_id": pl.Int64(),
+        "principal_fen": pl.Int64(),
+        "interest_fen": pl.Int64(),
+        "fee_fen": pl.Int64(),
+        "penalty_fen": pl.Int64(),
+        "paid_principal_fen": pl.Int64(),
+        "paid_interest_fen": pl.Int64(),
+        "paid_fee_fen": pl.Int64(),
+        "paid_penalty_fen": pl.Int64(),
+        "interest_recognised_fen": pl.Int64(),
+        "fee_recognised_fen": pl.Int64(),
+        "status": pl.String(),
+        "paid_on": pl.Date(),
+    }
+)
 
 
 @dataclass(slots=True)

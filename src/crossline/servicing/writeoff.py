@@ -16,7 +16,6 @@ from crossline.catalog import Catalog
 from crossline.kernels.frames import EVENT_SCHEMA
 from crossline.kernels.installments import UNPAID_PENALTY, UNPAID_PRINCIPAL
 from crossline.ledger.accounts import RECEIVABLE_BY_COMPONENT, Account
-from crossline.ledger.journal import post_pairs
 from crossline.store.bulk import update_frame
 from crossline.store.schema import credit_lines, installments, loans
 
@@ -112,5 +111,5 @@ def write_off(
         )
         .struct.json_encode()
         .alias("payload"),
-    ).cast(EVENT_SCHEMA)  # type: ignore[arg-type]
+    ).cast(EVENT_SCHEMA)
     return pairs, events

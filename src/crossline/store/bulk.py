@@ -66,9 +66,7 @@ def update_frame(conn: sa.Connection, table: sa.Table, key: str, frame: pl.DataF
     return frame.height
 
 
-def read_frame(
-    conn: sa.Connection, statement: sa.Select[Any], schema: dict[str, Any]
-) -> pl.DataFrame:
+def read_frame(conn: sa.Connection, statement: sa.Select[Any], schema: pl.Schema) -> pl.DataFrame:
     """Run a SELECT and return its rows as a frame with the given column types."""
     result = conn.execute(statement)
     rows = result.fetchall()

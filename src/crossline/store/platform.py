@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zlib
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -37,7 +38,7 @@ def initialise(
     )
 
 
-def _row(conn: sa.Connection) -> sa.Row[tuple[int, date, int, str]]:
+def _row(conn: sa.Connection) -> sa.Row[Any, Any, Any, Any]:
     row = conn.execute(
         sa.select(
             platform.c.platform_id,
@@ -53,7 +54,8 @@ def _row(conn: sa.Connection) -> sa.Row[tuple[int, date, int, str]]:
 
 def business_date(conn: sa.Connection) -> date:
     """Today, as far as the platform is concerned."""
-    return _row(conn).business_date
+    day: date = _row(conn).business_date
+    return day
 
 
 def partitions(conn: sa.Connection) -> int:

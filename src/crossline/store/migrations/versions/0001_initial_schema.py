@@ -114,7 +114,7 @@ def upgrade() -> None:
         sa.Column("credit_line_id", sa.Integer(), nullable=True),
         sa.Column("loan_id", sa.Integer(), nullable=True),
         sa.Column("payload", sa.Text(), nullable=False),
-        sa.Column("handled", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("handled", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.PrimaryKeyConstraint("event_id", name=op.f("pk_outbox")),
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:

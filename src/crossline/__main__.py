@@ -1,0 +1,5 @@
+"""``python -m crossline``."""
+
+from crossline.cli import main
+
+main()

@@ -1,0 +1,244 @@
+"""The ``crossline`` command line.
+
+Exit codes: 0 success, 1 a check that found a problem (e.g. an unbalanced
+ledger), 2 bad input (the message names the field; nothing was written).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from dataclasses import asdict
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from crossline.catalog import CatalogError, catalog_to_json, load_catalog, offer_aprs
+from crossline.catalog.apr import format_percent
+from crossline.eod.runner import run_eod
+from crossline.ledger.check import check_ledger
+from crossline.scenario.runner import run_scenario
+from crossline.scenario.spec import ScenarioError, load_scenario
+from crossline.store import platform
+from crossline.store.engine import database_url, make_engine, upgrade
+
+app = typer.Typer(
+    help="crossline: one borrower, many credit lines, one risk view.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+scenario_app = typer.Typer(help="Run scenario files.", no_args_is_help=True)
+ledger_app = typer.Typer(help="Ledger checks.", no_args_is_help=True)
+catalog_app = typer.Typer(help="Product catalog.", no_args_is_help=True)
+app.add_typer(scenario_app, name="scenario")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(catalog_app, name="catalog")
+
+err = Console(stderr=True)
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        help="Database URL (default: CROSSLINE_DATABASE_URL or sqlite:///crossline.db).",
+    ),
+]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def _parse_date(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise _fail(f"{field}: expected a date like 2026-03-31, got {value!r}") from exc
+
+
+@app.command()
+def init(
+    start: Annotated[str, typer.Option(help="First business date, e.g. 2026-03-01.")],
+    catalog: Annotated[str, typer.Option(help="'default' or a catalog TOML path.")] = "default",
+    partitions: Annotated[int, typer.Option(help="End-of-day partitions.")] = 4,
+    database: DatabaseOption = None,
+) -> None:
+    """Create the schema and the platform's business date and catalog."""
+    first = _parse_date(start, "start")
+    try:
+        loaded = load_catalog(catalog)
+    except (CatalogError, OSError) as exc:
+        raise _fail(f"catalog: {exc}") from exc
+    engine = make_engine(database)
+    upgrade(engine)
+    try:
+        with engine.begin() as conn:
+            platform.initialise(
+                conn,
+                business_date=first,
+                catalog_json=catalog_to_json(loaded),
+                partitions=partitions,
+            )
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"initialised {database_url(database)} at business date {first}")
+
+
+@app.command()
+def eod(
+    through: Annotated[str, typer.Option(help="Close every business date up to this one.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Run end-of-day for each business date through ``--through``."""
+    last = _parse_date(through, "through")
+    engine = make_engine(database)
+    with engine.connect() as conn:
+        try:
+            first = platform.business_date(conn)
+            total = platform.partitions(conn)
+        except platform.PlatformNotInitialisedError as exc:
+            raise _fail(f"database: {exc}; run `crossline init` first") from exc
+    days = max(0, (last - first).days + 1)
+    with Progress(
+        TextColumn("EOD {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    ) as bar:
+        task = bar.add_task(str(first), total=days * total)
+        closed = run_eod(
+            engine,
+            last,
+            lambda day, _done, _total: bar.update(task, advance=1, description=str(day)),
+        )
+    with engine.connect() as conn:
+        today = platform.business_date(conn)
+    typer.echo(json.dumps({"closed": [str(d) for d in closed], "business_date": str(today)}))
+
+
+@ledger_app.command("check")
+def ledger_check(database: DatabaseOption = None) -> None:
+    """Prove the trial balance and every loan's sub-ledger against the journal."""
+    engine = make_engine(database)
+    with engine.connect() as conn:
+        result = check_ledger(conn)
+    typer.echo(
+        json.dumps(
+            {
+                "balanced": result.balanced,
+                "journal_lines": result.lines,
+                "entries": result.entries,
+                "total_fen": result.total_fen,
+                "unbalanced_entries": result.unbalanced_entries[:20],
+                "mismatches": [asdict(m) for m in result.mismatches[:20]],
+            }
+        )
+    )
+    if not result.balanced:
+        raise typer.Exit(1)
+
+
+@catalog_app.command("show")
+def catalog_show(source: Annotated[str, typer.Argument()] = "default") -> None:
+    """Load a catalog (refusing one above the APR cap) and list every offer's APR."""
+    try:
+        loaded = load_catalog(source)
+    except (CatalogError, OSError) as exc:
+        raise _fail(str(exc)) from exc
+    table = Table("product", "offer", "price", "APR")
+    for product in loaded.products:
+        for offer in offer_aprs(product):
+            table.add_row(product.id, offer.describe(), str(offer.rate), format_percent(offer.apr))
+    Console().print(table)
+
+
+def _run_file(path: Path, database: str | None) -> dict[str, Any]:
+    try:
+        scenario = load_scenario(path)
+    except ScenarioError as exc:
+        raise _fail(str(exc)) from exc
+    if database is not None:
+        return run_scenario(scenario, make_engine(database))
+    with tempfile.TemporaryDirectory(prefix="crossline-") as tmp:
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'scenario.db'}")
+        try:
+            return run_scenario(scenario, engine)
+        finally:
+            engine.dispose()
+
+
+@scenario_app.command("run")
+def scenario_run(
+    file: Annotated[Path, typer.Argument(exists=False)], database: DatabaseOption = None
+) -> None:
+    """Run a scenario file (default: on a fresh temporary SQLite database); print JSON."""
+    outcome = _run_file(file, database)
+    json.dump(outcome, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    if not outcome["ledger"]["balanced"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    examples: Annotated[Path, typer.Option(help="Folder of scenario files.")] = Path(
+        "examples/scenarios"
+    ),
+) -> None:
+    """Run every example scenario and print how each ended, as a table."""
+    files = sorted(examples.glob("*.yaml"))
+    if not files:
+        raise _fail(f"examples: no scenario files in {examples}")
+    table = Table(
+        "scenario",
+        "borrower",
+        "product",
+        "DPD",
+        "bucket",
+        "PBOC",
+        "principal",
+        "interest",
+        "penalty",
+        "fees",
+        "refused",
+        "ledger",
+        title="crossline examples",
+    )
+    for path in files:
+        outcome = _run_file(path, None)
+        refused = sum(1 for e in outcome["events"] if e.get("ok") is False)
+        balanced = "balanced" if outcome["ledger"]["balanced"] else "UNBALANCED"
+        for borrower, view in outcome["final"]["borrowers"].items():
+            for product, line in view["lines"].items():
+                owed = line["outstanding"]
+                table.add_row(
+                    path.stem,
+                    borrower,
+                    product,
+                    str(line["dpd"]),
+                    line["bucket"],
+                    line["pboc_status"],
+                    owed["principal"],
+                    owed["interest"],
+                    owed["penalty"],
+                    owed["fees"],
+                    str(refused),
+                    balanced,
+                )
+    Console(width=160).print(table)
+
+
+def main() -> None:
+    """Entry point for ``python -m crossline``."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Database fixtures: every database test runs on SQLite and, when
+``CROSSLINE_TEST_DATABASE_URL`` is set, on PostgreSQL too.
+
+With ``CROSSLINE_REQUIRE_POSTGRES=1`` (CI sets it) the session fails unless
+PostgreSQL tests actually ran and passed: a suite that silently skips
+PostgreSQL is a defect, not a green run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from crossline.catalog import catalog_to_json, load_catalog
+from crossline.store import platform
+from crossline.store.engine import make_engine, upgrade
+from crossline.store.schema import metadata
+
+PG_URL = os.environ.get("CROSSLINE_TEST_DATABASE_URL")
+REQUIRE_PG = os.environ.get("CROSSLINE_REQUIRE_POSTGRES") == "1"
+BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
+_postgres_passed = 0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if REQUIRE_PG and not PG_URL:
+        raise pytest.UsageError(
+            "CROSSLINE_REQUIRE_POSTGRES=1 but CROSSLINE_TEST_DATABASE_URL is unset"
+        )
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    global _postgres_passed
+    if report.when == "call" and report.passed and "[postgresql" in report.nodeid:
+        _postgres_passed += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is not None:
+        Path(session.config.rootpath, ".pytest_cache").mkdir(exist_ok=True)
+        marker = Path(session.config.rootpath, ".pytest_cache", f"pg-passed-{worker}")
+        marker.write_text(str(_postgres_passed))
+        return
+    if REQUIRE_PG:
+        total = _postgres_passed + sum(
+            int(p.read_text())
+            for p in Path(session.config.rootpath, ".pytest_cache").glob("pg-passed-*")
+        )
+        if total == 0:
+            print("\nFAILED: no PostgreSQL test ran and passed (CROSSLINE_REQUIRE_POSTGRES=1)")
+            session.exitstatus = 1
+        else:
+            print(f"\nPostgreSQL tests passed: {total}")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        for stale in Path(session.config.rootpath, ".pytest_cache").glob("pg-passed-*"):
+            stale.unlink()
+
+
+def _worker_pg_url() -> str:
+    assert PG_URL is not None
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    url = make_url(PG_URL)
+    name = f"{url.database}_{worker}"
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False
+    )
+    with psycopg.connect(admin, autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if found is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_engine() -> Iterator[sa.Engine]:
+    engine = make_engine(_worker_pg_url())
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _truncate(engine: sa.Engine) -> None:
+    names = ", ".join(t.name for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    """A migrated, empty database on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        engine = make_engine(f"sqlite:///{path}")
+        yield engine
+        engine.dispose()
+        return
+    pg = request.getfixturevalue("pg_engine")
+    _truncate(pg)
+    yield pg
+
+
+@pytest.fixture
+def database_url(engine: sa.Engine) -> str:
+    """The URL of the test database, for code that opens its own engine."""
+    return engine.url.render_as_string(hide_password=False)
+
+
+def initialise(engine: sa.Engine, start: date, partitions: int = 1) -> None:
+    """Set the business date and the default catalog."""
+    with engine.begin() as conn:
+        platform.initialise(
+            conn,
+            business_date=start,
+            catalog_json=catalog_to_json(load_catalog("default")),
+            partitions=partitions,
+        )

@@ -1,0 +1,174 @@
+"""End-of-day is exactly-once per date: a crash anywhere and a rerun give the same journal.
+
+Faults are injected at each write of a partition's close and between
+partitions; a real SIGKILL of a ``crossline eod`` process is tested too.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from crossline.eod import runner
+from crossline.eod.runner import run_eod
+from crossline.servicing.context import open_context
+from crossline.servicing.lines import open_line, register_borrower
+from crossline.servicing.origination import draw
+from crossline.store.engine import make_engine, upgrade
+from crossline.store.schema import eod_partitions
+from tests.conftest import initialise
+from tests.helpers import dump, journal_rows
+
+START = date(2026, 1, 15)
+THROUGH = date(2026, 3, 20)
+
+
+def _book(engine: sa.Engine, borrowers: int = 12, partitions: int = 4) -> None:
+    """Borrowers over several shards, some of whom never pay (so penalty accrues)."""
+    initialise(engine, START, partitions=partitions)
+    with engine.begin() as conn:
+        ctx = open_context(conn)
+        for n in range(borrowers):
+            who = f"b{n}"
+            register_borrower(ctx, who, 800000)
+            open_line(ctx, who, "weilidai", 3000000)
+            draw(ctx, who, "weilidai", 100000 + 1000 * n, 5, "equal_principal")
+
+
+class InjectedCrashError(RuntimeError):
+    """The injected fault."""
+
+
+@pytest.mark.parametrize("target", ["post_pairs", "update_frame", "write_events", "insert"])
+def test_crash_inside_a_partition_and_rerun(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str
+) -> None:
+    reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
+    upgrade(reference)
+    _book(reference)
+    run_eod(reference, THROUGH)
+    expected = journal_rows(reference)
+    assert expected, "the reference run must post something"
+
+    _book(engine)
+    calls = {"n": 0}
+    original = getattr(runner, target) if target != "insert" else None
+
+    def failing(*args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 37:
+            raise InjectedCrashError(target)
+        assert original is not None
+        return original(*args, **kwargs)
+
+    if target == "insert":
+        monkeypatch.setattr(runner, "close_partition", _crash_after_close(runner.close_partition))
+    else:
+        monkeypatch.setattr(runner, target, failing)
+    with pytest.raises(InjectedCrashError):
+        run_eod(engine, THROUGH)
+    monkeypatch.undo()
+    run_eod(engine, THROUGH)
+    assert journal_rows(engine) == expected
+    assert _without_ids(dump(engine)) == _without_ids(dump(reference))
+
+
+def _crash_after_close(close: object) -> object:
+    """InjectedCrashError after a partition's work but before its completion row is written."""
+    count = {"n": 0}
+
+    def wrapped(*args: object, **kwargs: object) -> object:
+        result = close(*args, **kwargs)  # type: ignore[operator]
+        count["n"] += 1
+        if count["n"] == 50:
+            raise InjectedCrashError("after close")
+        return result
+
+    return wrapped
+
+
+def _without_ids(tables: dict[str, list[tuple[object, ...]]]) -> dict[str, object]:
+    """Database content apart from autoincrement row ids (PostgreSQL sequences skip on crash)."""
+    return {
+        name: rows
+        for name, rows in tables.items()
+        if name not in {"credit_lines", "loans", "installments", "alembic_version"}
+    }
+
+
+def test_crash_between_partitions_resumes_without_repeating(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
+    upgrade(reference)
+    _book(reference)
+    run_eod(reference, THROUGH)
+
+    _book(engine)
+    done: list[int] = []
+
+    def stop_after_two(day: date, finished: int, total: int) -> None:
+        done.append(finished)
+        if day == date(2026, 3, 3) and finished == 2:
+            raise InjectedCrashError("between partitions")
+
+    with pytest.raises(InjectedCrashError):
+        run_eod(engine, THROUGH, stop_after_two)
+    with engine.connect() as conn:
+        closed = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(eod_partitions)
+            .where(eod_partitions.c.business_date == date(2026, 3, 3))
+        ).scalar_one()
+    assert closed == 2
+    run_eod(engine, THROUGH)
+    assert journal_rows(engine) == journal_rows(reference)
+
+
+def test_sigkill_during_eod_then_rerun(
+    engine: sa.Engine, database_url: str, tmp_path: Path
+) -> None:
+    reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
+    upgrade(reference)
+    _book(reference, borrowers=40, partitions=8)
+    run_eod(reference, THROUGH)
+
+    _book(engine, borrowers=40, partitions=8)
+    command = [
+        sys.executable,
+        "-m",
+        "crossline",
+        "eod",
+        "--through",
+        THROUGH.isoformat(),
+        "--database",
+        database_url,
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    killed = False
+    while time.monotonic() < deadline and process.poll() is None:
+        with engine.connect() as conn:
+            progressed = conn.execute(
+                sa.select(sa.func.count()).select_from(eod_partitions)
+            ).scalar_one()
+        if progressed >= 8 * 30 + 3:  # mid-way through a day, some 30 days in
+            os.kill(process.pid, signal.SIGKILL)
+            killed = True
+            break
+        time.sleep(0.01)
+    process.wait()
+    assert killed, "the run finished before it could be killed; lower the kill point"
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    assert journal_rows(engine) == journal_rows(reference)
