@@ -74,12 +74,16 @@ def close_partition(
         return PartitionResult(postings=0, events=0)
     recognised, recognised_rows = recognition(rows, tomorrow)
     accrued, accrued_rows = penalty_accrual(rows, day)
+    postings = post_pairs(conn, concat_pairs([recognised, accrued]))
+    update_frame(conn, installments, "installment_id", recognised_rows)
+    update_frame(conn, installments, "installment_id", accrued_rows)
     ages = loan_ageing(rows, day)
     targets = due_for_write_off(ages, rows, catalog)
     loan_filter = sa.and_(loans.c.shard >= lo, loans.c.shard < hi, loans.c.status == "active")
     old_loan_dpd = read_loan_dpd(conn, loan_filter)
     lines = read_lines(conn, _late_lines(lo, hi, day))
-    written, written_events = _write_off(conn, rows, targets, day)
+    written, written_events = _write_off(conn, targets, day)
+    postings += post_pairs(conn, concat_pairs([written]))
     lines = lines.with_columns(
         pl.when(pl.col("credit_line_id").is_in(targets["credit_line_id"].implode()))
         .then(pl.lit(day, pl.Date))
@@ -87,19 +91,16 @@ def close_partition(
         .alias("written_off_on")
     )
     events = apply_ageing(conn, ages, lines, old_loan_dpd, day)
-    postings = post_pairs(conn, concat_pairs([recognised, accrued, written]))
-    update_frame(conn, installments, "installment_id", recognised_rows)
-    update_frame(conn, installments, "installment_id", accrued_rows)
     written_count = write_events(conn, pl.concat([events, written_events]))
     return PartitionResult(postings=postings, events=written_count)
 
 
 def _write_off(
-    conn: sa.Connection, rows: pl.DataFrame, targets: pl.DataFrame, day: date
+    conn: sa.Connection, targets: pl.DataFrame, day: date
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    if targets.is_empty():
-        return write_off(conn, rows, targets, day)
-    everything = read_open_rows(conn, installments.c.loan_id.in_(targets["loan_id"].to_list()))
+    """Write off whole loans, reading their rows after today's accrual was stored."""
+    loan_ids = targets["loan_id"].to_list()
+    everything = read_open_rows(conn, installments.c.loan_id.in_(loan_ids or [-1]))
     return write_off(conn, everything, targets, day)
 
 

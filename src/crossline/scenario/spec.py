@@ -141,7 +141,8 @@ class Scenario(BaseModel):
 def _where(error: ValidationError) -> str:
     first = error.errors()[0]
     location = ".".join(str(part) for part in first["loc"])
-    return f"{location}: {first['msg']}" if location else str(first["msg"])
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{location}: {message}" if location else message
 
 
 def _parse_date(value: Any, field: str) -> date:

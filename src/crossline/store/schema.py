@@ -159,7 +159,7 @@ installments = sa.Table(
     sa.Column("interest_recognised_fen", Fen, nullable=False, server_default="0"),
     sa.Column("fee_recognised_fen", Fen, nullable=False, server_default="0"),
     sa.Column("billed_on", sa.Date, nullable=True),
-    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
     sa.Column("paid_on", sa.Date, nullable=True),
     sa.UniqueConstraint("loan_id", "seq"),
     sa.Index(None, "shard", "due_date"),

@@ -219,7 +219,7 @@ def upgrade() -> None:
         sa.Column("interest_recognised_fen", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("fee_recognised_fen", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("billed_on", sa.Date(), nullable=True),
-        sa.Column("status", sa.String(length=8), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("paid_on", sa.Date(), nullable=True),
         sa.CheckConstraint(
             "status in ('open','paid','written_off')", name=op.f("ck_installments_status")
