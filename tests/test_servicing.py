@@ -43,7 +43,7 @@ def test_refused_draw_leaves_the_database_unchanged(engine: sa.Engine) -> None:
         draw(open_context(conn), "bob", "weilidai", 2400001, 5, "equal_principal")
     with pytest.raises(InputError, match="term_months"), engine.begin() as conn:
         draw(open_context(conn), "bob", "weilidai", 1000, 7, "equal_principal")
-    with pytest.raises(InputError, match="^product"), engine.begin() as conn:
+    with pytest.raises(InputError, match=r"^product"), engine.begin() as conn:
         draw(open_context(conn), "bob", "nosuch", 1000, 5, "equal_principal")
     with pytest.raises(RefusedError, match="exceeds everything owed"), engine.begin() as conn:
         repay(open_context(conn), "bob", "weilidai", 10**9)
