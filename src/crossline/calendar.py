@@ -37,3 +37,9 @@ def next_day(day: date) -> date:
 def date_range(first: date, last: date) -> list[date]:
     """Every date from ``first`` to ``last`` inclusive."""
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def next_day_of_month(after: date, day: int) -> date:
+    """The first date strictly after ``after`` that falls on ``day`` (1–28) of its month."""
+    candidate = date(after.year, after.month, day)
+    return candidate if candidate > after else add_months(candidate, 1)

@@ -18,11 +18,18 @@ import polars as pl
 import sqlalchemy as sa
 
 from crossline.catalog import Catalog, catalog_from_json
+from crossline.eod.statements import cut_partition, products_cut_on
 from crossline.events.outbox import write_events
 from crossline.kernels.installments import loan_ageing, penalty_accrual, recognition
+from crossline.kernels.revolving import revolving_accrual, revolving_ages
 from crossline.ledger.journal import concat_pairs, post_pairs
 from crossline.servicing.delinquency import apply_ageing, read_lines, read_loan_dpd
-from crossline.servicing.rows import partition_rows, read_open_rows
+from crossline.servicing.rows import (
+    partition_rows,
+    read_cycle_rows,
+    read_late_statements,
+    read_open_rows,
+)
 from crossline.servicing.writeoff import due_for_write_off, write_off
 from crossline.store import platform
 from crossline.store.bulk import update_frame
@@ -32,6 +39,7 @@ from crossline.store.schema import (
     eod_partitions,
     installments,
     loans,
+    statements,
 )
 
 Progress = Callable[[date, int, int], None]
@@ -60,8 +68,16 @@ def _late_lines(lo: int, hi: int, day: date) -> sa.ColumnElement[bool]:
             i.due_date <= day,
         )
     )
+    s = statements.c
+    unmet = sa.select(s.credit_line_id).where(
+        s.shard >= lo, s.shard < hi, s.due_date < day, s.paid_fen < s.minimum_fen
+    )
     c = credit_lines.c
-    return sa.and_(c.shard >= lo, c.shard < hi, sa.or_(c.dpd > 0, c.credit_line_id.in_(overdue)))
+    return sa.and_(
+        c.shard >= lo,
+        c.shard < hi,
+        sa.or_(c.dpd > 0, c.credit_line_id.in_(overdue), c.credit_line_id.in_(unmet)),
+    )
 
 
 def close_partition(
@@ -69,15 +85,22 @@ def close_partition(
 ) -> PartitionResult:
     """Run every end-of-day rule for the borrowers in shards [lo, hi)."""
     tomorrow = day + timedelta(days=1)
+    cuts = products_cut_on(catalog, tomorrow)
     rows = partition_rows(conn, lo, hi, through=tomorrow)
-    if rows.is_empty():
+    if rows.is_empty() and not cuts:
         return PartitionResult(postings=0, events=0)
+    in_range = sa.and_(loans.c.shard >= lo, loans.c.shard < hi)
+    cycle = read_cycle_rows(conn, in_range)
+    late = read_late_statements(
+        conn, sa.and_(statements.c.shard >= lo, statements.c.shard < hi), day
+    )
     recognised, recognised_rows = recognition(rows, tomorrow)
     accrued, accrued_rows = penalty_accrual(rows, day)
-    postings = post_pairs(conn, concat_pairs([recognised, accrued]))
-    update_frame(conn, installments, "installment_id", recognised_rows)
-    update_frame(conn, installments, "installment_id", accrued_rows)
-    ages = loan_ageing(rows, day)
+    revolving, revolving_rows, cycle_rows = revolving_accrual(rows, cycle, late, day)
+    postings = post_pairs(conn, concat_pairs([recognised, accrued, revolving]))
+    for updates in (recognised_rows, accrued_rows, revolving_rows, cycle_rows):
+        update_frame(conn, installments, "installment_id", updates)
+    ages = pl.concat([loan_ageing(rows, day), revolving_ages(late, day)])
     targets = due_for_write_off(ages, rows, catalog)
     loan_filter = sa.and_(loans.c.shard >= lo, loans.c.shard < hi, loans.c.status == "active")
     old_loan_dpd = read_loan_dpd(conn, loan_filter)
@@ -90,8 +113,9 @@ def close_partition(
         .otherwise(pl.col("written_off_on"))
         .alias("written_off_on")
     )
-    events = apply_ageing(conn, ages, lines, old_loan_dpd, day)
-    written_count = write_events(conn, pl.concat([events, written_events]))
+    events = [apply_ageing(conn, ages, lines, old_loan_dpd, day), written_events]
+    events += [cut_partition(conn, product, tomorrow, lo, hi) for product in cuts]
+    written_count = write_events(conn, pl.concat(events))
     return PartitionResult(postings=postings, events=written_count)
 
 

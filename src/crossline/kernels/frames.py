@@ -26,6 +26,7 @@ ROW_SCHEMA = pl.Schema(
         "interest_recognised_fen": pl.Int64(),
         "fee_recognised_fen": pl.Int64(),
         "shadow_interest_fen": pl.Int64(),
+        "shadow_penalty_fen": pl.Int64(),
         "billed_on": pl.Date(),
         "penalty_rate_units": pl.Int64(),
         "penalty_base": pl.String(),
@@ -76,3 +77,11 @@ PAIR_COLUMNS = [
     "amount_fen",
     "basis_fen",
 ]
+
+
+def fen_text(fen: pl.Expr) -> pl.Expr:
+    """Fen as the interchange string ("1818.00"), for event payloads built in kernels."""
+    sign = pl.when(fen < 0).then(pl.lit("-")).otherwise(pl.lit(""))
+    whole = (fen.abs() // 100).cast(pl.String)
+    part = (fen.abs() % 100).cast(pl.String).str.zfill(2)
+    return pl.concat_str([sign, whole, pl.lit("."), part])

@@ -19,6 +19,7 @@ class Account(StrEnum):
     PENALTY_RECEIVABLE = "penalty_receivable"
     SETTLEMENT = "settlement"
     BORROWER_CREDIT = "borrower_credit"
+    CONVERSION_CLEARING = "conversion_clearing"
     INTEREST_INCOME = "interest_income"
     FEE_INCOME = "fee_income"
     PENALTY_INCOME = "penalty_income"

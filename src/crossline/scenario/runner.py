@@ -22,6 +22,7 @@ from crossline.events.outbox import read_events
 from crossline.ledger.check import check_ledger
 from crossline.money import format_fen
 from crossline.scenario.spec import (
+    ConvertStatement,
     Draw,
     OpenLine,
     Purchase,
@@ -37,6 +38,7 @@ from crossline.servicing.idempotency import run_once
 from crossline.servicing.lines import get_line, open_line, register_borrower
 from crossline.servicing.purchases import purchase
 from crossline.servicing.repayment import repay
+from crossline.servicing.revolving import convert_statement
 from crossline.store import platform
 from crossline.store.engine import upgrade
 from crossline.store.schema import loans
@@ -64,6 +66,10 @@ def _purchase(ctx: Context, c: Purchase) -> dict[str, Any]:
     return _loan_result(ctx, loan_id)
 
 
+def _convert(ctx: Context, c: ConvertStatement) -> dict[str, Any]:
+    return _loan_result(ctx, convert_statement(ctx, c.borrower, c.product, c.months))
+
+
 def _repay(ctx: Context, c: Repay, step: Step) -> tuple[dict[str, Any], bool]:
     get_line(ctx, c.borrower, c.product)
     request = {"borrower": c.borrower, "product": c.product, "amount": c.amount}
@@ -82,6 +88,7 @@ _HANDLERS: dict[type[BaseModel], Callable[[Context, Any], dict[str, Any]]] = {
     OpenLine: _open_line,
     Draw: _draw,
     Purchase: _purchase,
+    ConvertStatement: _convert,
 }
 
 
@@ -104,7 +111,7 @@ def _execute(engine: sa.Engine, step: Step) -> dict[str, Any]:
                     event["replayed"] = True
             else:
                 detail = _HANDLERS[type(command)](ctx, command)
-        event.update(ok=True, **detail)
+        event.update(ok=True, **{k: v for k, v in detail.items() if v is not None})
     except ServicingError as exc:
         event.update(ok=False, code=exc.code, reason=exc.message)
     return event

@@ -98,6 +98,15 @@ class Purchase(BaseModel):
     merchant: str | None = None
 
 
+class ConvertStatement(BaseModel):
+    """Turn the latest statement's revolving balance into bill installments."""
+
+    model_config = _STRICT
+    borrower: str
+    product: str
+    months: int = Field(ge=1)
+
+
 class Repay(BaseModel):
     """A repayment: an amount, everything due (``all_due``) or everything owed (``all``)."""
 
@@ -112,6 +121,7 @@ STEP_KINDS: dict[str, type[BaseModel]] = {
     "open_line": OpenLine,
     "draw": Draw,
     "purchase": Purchase,
+    "convert_statement": ConvertStatement,
     "repay": Repay,
 }
 

@@ -18,9 +18,16 @@ from crossline.store.schema import credit_lines, installments, loans, statements
 _COMPONENTS = ("principal", "interest", "fee", "penalty")
 
 
-def _row_status(row: Any, today: date) -> str:
+def _row_status(row: Any, kind: str, today: date) -> str:
+    """Installments: scheduled / due / overdue. A revolving row is the open ``cycle``, a
+    ``billed`` statement not yet due, or ``carried`` past its due date (whether that is
+    late is the line's delinquency, decided by the statement's minimum)."""
     if row.status != "open":
         return str(row.status)
+    if kind == "revolving":
+        if row.billed_on is None:
+            return "cycle"
+        return "billed" if row.due_date >= today else "carried"
     if row.due_date > today:
         return "scheduled"
     return "due" if row.due_date == today else "overdue"
@@ -37,7 +44,7 @@ def _owed(row: Any) -> dict[str, int]:
     }
 
 
-def _schedule_entry(row: Any, today: date) -> dict[str, Any]:
+def _schedule_entry(row: Any, kind: str, today: date) -> dict[str, Any]:
     return {
         "seq": row.seq,
         "due_date": row.due_date.isoformat(),
@@ -46,7 +53,7 @@ def _schedule_entry(row: Any, today: date) -> dict[str, Any]:
         "fee": format_fen(row.fee_fen),
         "penalty": format_fen(row.penalty_fen),
         "paid": {c: format_fen(getattr(row, f"paid_{c}_fen")) for c in _COMPONENTS},
-        "status": _row_status(row, today),
+        "status": _row_status(row, kind, today),
     }
 
 
@@ -80,7 +87,9 @@ def snapshot(conn: sa.Connection, today: date) -> dict[str, Any]:
                     "apr": loan.apr,
                     "opened_on": loan.opened_on.isoformat(),
                     "dpd": loan.dpd,
-                    "schedule": [_schedule_entry(r, today) for r in rows_by_loan[loan.loan_id]],
+                    "schedule": [
+                        _schedule_entry(r, loan.kind, today) for r in rows_by_loan[loan.loan_id]
+                    ],
                 }
             )
         used = owed["principal"]

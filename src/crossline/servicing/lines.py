@@ -11,6 +11,7 @@ from crossline.catalog import CatalogError, Product
 from crossline.money import format_fen, rate_units
 from crossline.servicing.context import Context, require_borrower
 from crossline.servicing.errors import InputError, RefusedError
+from crossline.servicing.revolving_accounts import open_revolving_loan
 from crossline.store.schema import borrowers, credit_lines, installments, loans
 
 
@@ -104,7 +105,7 @@ def open_line(
     if find_line(ctx, borrower_id, product_id) is not None:
         raise RefusedError("line_exists", f"{borrower_id!r} already has a {product_id} line")
     provider = ctx.catalog.provider_of(product_id)
-    return int(
+    line_id = int(
         ctx.conn.execute(
             sa.insert(credit_lines)
             .values(
@@ -123,6 +124,11 @@ def open_line(
             .returning(credit_lines.c.credit_line_id)
         ).scalar_one()
     )
+    if product.kind == "revolving":
+        open_revolving_loan(
+            ctx.conn, product, borrower_id, ctx.shard(borrower_id), line_id, ctx.today
+        )
+    return line_id
 
 
 def find_line(ctx: Context, borrower_id: str, product_id: str) -> Line | None:

@@ -51,7 +51,7 @@ class LoanTerms:
     merchant: str | None = None
 
 
-def _check_amount(ctx: Context, line: Line, amount_fen: int) -> None:
+def check_amount(ctx: Context, line: Line, amount_fen: int) -> None:
     if amount_fen <= 0:
         raise InputError("amount", "expected a positive amount")
     require_active(line)
@@ -69,8 +69,13 @@ def book_loan(
     principal_fen: int,
     schedule: list[ScheduledInstallment],
     terms: LoanTerms,
+    funding: Account = Account.SETTLEMENT,
 ) -> int:
-    """Write the loan, its schedule, the disbursement and the event; return the loan id."""
+    """Write the loan, its schedule, the disbursement and the event; return the loan id.
+
+    ``funding`` is the account the principal comes from: the settlement account
+    for new money, the conversion clearing account when a bill is converted.
+    """
     apr = schedule_apr(principal_fen, schedule)
     loan_id = int(
         ctx.conn.execute(
@@ -121,12 +126,12 @@ def book_loan(
                 line.borrower_id,
                 line.shard,
                 ctx.today,
-                "disbursement",
+                "disbursement" if funding == Account.SETTLEMENT else "bill_conversion",
                 line.credit_line_id,
                 loan_id,
                 (
                     Leg(Account.LOAN_PRINCIPAL, principal_fen),
-                    Leg(Account.SETTLEMENT, -principal_fen),
+                    Leg(funding, -principal_fen),
                 ),
             )
         ],
@@ -170,7 +175,7 @@ def draw(
     except CatalogError as exc:
         field = "term_months" if "term" in str(exc) else "method"
         raise InputError(field, str(exc)) from exc
-    _check_amount(ctx, line, amount_fen)
+    check_amount(ctx, line, amount_fen)
     typed_method: Method = method  # type: ignore[assignment]
     schedule = cash_loan_schedule(amount_fen, rate, term_months, typed_method, ctx.today)
     terms = LoanTerms(
@@ -205,7 +210,7 @@ def purchase_installments(
     except CatalogError as exc:
         field = "installments" if "term" in str(exc) else "monthly_fee_rate"
         raise InputError(field, str(exc)) from exc
-    _check_amount(ctx, line, amount_fen)
+    check_amount(ctx, line, amount_fen)
     schedule = merchant_installment_schedule(amount_fen, fee_rate, months, ctx.today)
     terms = LoanTerms(
         kind="installment",

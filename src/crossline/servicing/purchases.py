@@ -1,10 +1,10 @@
-"""Purchases: merchant installment plans (and, on revolving lines, card-like spending)."""
+"""Purchases: merchant installment plans, and spending or installments on revolving lines."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from crossline.servicing import origination
+from crossline.servicing import origination, revolving
 from crossline.servicing.context import Context
 from crossline.servicing.errors import InputError
 from crossline.servicing.lines import catalog_product, get_line
@@ -21,14 +21,17 @@ def purchase(
 ) -> int:
     """Book a purchase on the borrower's line; returns the loan id."""
     product = catalog_product(ctx, product_id)
-    if product.kind != "installment":
-        raise InputError(
-            "product",
-            f"{product_id!r} is a {product.kind} product; purchases go on installment products",
-        )
+    if product.kind == "cash_loan":
+        raise InputError("product", f"{product_id!r} is a cash loan; use a draw")
+    line = get_line(ctx, borrower_id, product_id)
+    if product.kind == "revolving":
+        if monthly_fee_rate is not None:
+            raise InputError("monthly_fee_rate", f"does not apply to revolving {product_id!r}")
+        if installments is None:
+            return revolving.spend(ctx, line, amount_fen)
+        return revolving.purchase_in_installments(ctx, product, line, amount_fen, installments)
     if installments is None:
         raise InputError("installments", f"a purchase on {product_id!r} needs a number of months")
-    line = get_line(ctx, borrower_id, product_id)
     return origination.purchase_installments(
         ctx, product, line, amount_fen, installments, monthly_fee_rate, merchant
     )

@@ -29,6 +29,7 @@ from crossline.servicing.errors import InputError, RefusedError
 from crossline.servicing.lines import Line, catalog_product, get_line
 from crossline.servicing.prepayment import reshape_cash_loan
 from crossline.servicing.refresh import refresh_borrower
+from crossline.servicing.revolving import record_payment
 from crossline.servicing.rows import read_open_rows
 from crossline.servicing.schedules import split_evenly
 from crossline.store.bulk import update_frame
@@ -131,8 +132,22 @@ def owed(row: dict[str, Any], component: str) -> int:
 
 
 def _in_grace(book: _Book, row: dict[str, Any]) -> bool:
+    """An installment paid within grace has its provisional penalty reversed.
+
+    Revolving rows are excluded: their grace charges are never posted, only
+    held (kernels.revolving), so there is nothing to reverse.
+    """
     late = days_between(row["due_date"], book.ctx.today)
-    return 0 < late <= int(row["grace_days"]) and int(row["penalty_fen"]) > 0
+    return (
+        row["loan_kind"] != "revolving"
+        and 0 < late <= int(row["grace_days"])
+        and int(row["penalty_fen"]) > 0
+    )
+
+
+def _is_cycle(row: dict[str, Any]) -> bool:
+    """The open cycle of a revolving loan: it stays open whatever is paid on it."""
+    return bool(row["loan_kind"] == "revolving" and row["billed_on"] is None)
 
 
 def _pay_row(book: _Book, row: dict[str, Any], funds: int) -> int:
@@ -196,11 +211,22 @@ def _accrued_to_today(book: _Book, loan_id: int) -> int:
     return accrue(outstanding, loan.daily_rate_units, days)
 
 
+def _pay_ahead(book: _Book, future: list[dict[str, Any]], funds: int) -> int:
+    """Revolving balances not yet due are paid as they stand, oldest statement first."""
+    for row in future:
+        if funds == 0:
+            break
+        funds = _pay_row(book, row, funds)
+    return funds
+
+
 def _prepay_loan(book: _Book, loan_id: int, funds: int) -> int:
     """Prepay one loan: interest accrued to today, then principal; reshape what remains."""
     future = book.future_rows(loan_id)
     if not future or funds == 0:
         return funds
+    if book.loans[loan_id].kind == "revolving":
+        return _pay_ahead(book, future, funds)
     current = future[0]
     accrued = _accrued_to_today(book, loan_id)
     if accrued:
@@ -355,7 +381,7 @@ def _close_settled(book: _Book, result: RepaymentResult) -> None:
                 and int(row["fee_fen"]) == int(row["fee_recognised_fen"])
             )
         )
-        if settled and row["status"] == "open":
+        if settled and row["status"] == "open" and not _is_cycle(row):
             row["status"] = "paid"
             row["paid_on"] = book.ctx.today
             book.touched.add(row["installment_id"])
@@ -368,8 +394,9 @@ def _close_settled(book: _Book, result: RepaymentResult) -> None:
             [{k: r[k] for k in _ROW_UPDATE_SCHEMA} for r in updates], schema=_ROW_UPDATE_SCHEMA
         ),
     )
-    for loan_id in book.loans:
-        if all(r["status"] == "paid" for r in book.rows if r["loan_id"] == loan_id):
+    for loan_id, loan in book.loans.items():
+        rows = [r for r in book.rows if r["loan_id"] == loan_id]
+        if loan.kind != "revolving" and rows and all(r["status"] == "paid" for r in rows):
             book.ctx.conn.execute(
                 sa.update(loans)
                 .where(loans.c.loan_id == loan_id)
@@ -408,5 +435,7 @@ def repay(ctx: Context, borrower_id: str, product_id: str, amount: AmountSpec) -
         raise RefusedError("unallocated", f"{format_fen(funds)} could not be allocated")
     _post(book, result)
     _close_settled(book, result)
+    if line.kind == "revolving":
+        record_payment(ctx, line, result.amount_fen)
     refresh_borrower(ctx, borrower_id)
     return result

@@ -8,8 +8,9 @@ import polars as pl
 import sqlalchemy as sa
 
 from crossline.kernels.frames import ROW_SCHEMA
+from crossline.kernels.revolving import CYCLE_SCHEMA, LATE_SCHEMA
 from crossline.store.bulk import read_frame
-from crossline.store.schema import installments, loans
+from crossline.store.schema import installments, loans, statements
 
 _LOAN_COLUMNS = {
     "product": loans.c.product,
@@ -54,3 +55,59 @@ def partition_rows(conn: sa.Connection, lo: int, hi: int, through: date) -> pl.D
             installments.c.due_date <= through,
         ),
     )
+
+
+def read_cycle_rows(conn: sa.Connection, where: sa.ColumnElement[bool]) -> pl.DataFrame:
+    """The open cycle row (not yet billed) of each revolving loan matching ``where``."""
+    i = installments.c
+    statement = (
+        sa.select(
+            i.installment_id,
+            i.loan_id,
+            loans.c.credit_line_id,
+            i.borrower_id,
+            i.shard,
+            i.seq,
+            i.due_date,
+            i.principal_fen,
+            i.interest_fen,
+            i.paid_principal_fen,
+            i.paid_interest_fen,
+            i.interest_recognised_fen,
+            i.shadow_interest_fen,
+            loans.c.daily_rate_units,
+        )
+        .select_from(installments.join(loans, i.loan_id == loans.c.loan_id))
+        .where(
+            loans.c.kind == "revolving",
+            loans.c.status == "active",
+            i.status == "open",
+            i.billed_on.is_(None),
+            where,
+        )
+    )
+    return read_frame(conn, statement, CYCLE_SCHEMA)
+
+
+def read_late_statements(
+    conn: sa.Connection, where: sa.ColumnElement[bool], day: date
+) -> pl.DataFrame:
+    """Per revolving loan, the due date of its oldest matured statement with the minimum unmet."""
+    s = statements.c
+    statement = (
+        sa.select(
+            loans.c.loan_id,
+            s.credit_line_id,
+            sa.func.min(s.due_date),
+            sa.func.min(loans.c.grace_days),
+        )
+        .select_from(
+            statements.join(
+                loans,
+                sa.and_(loans.c.credit_line_id == s.credit_line_id, loans.c.kind == "revolving"),
+            )
+        )
+        .where(s.due_date < day, s.paid_fen < s.minimum_fen, loans.c.status == "active", where)
+        .group_by(loans.c.loan_id, s.credit_line_id)
+    )
+    return read_frame(conn, statement, LATE_SCHEMA)

@@ -13,7 +13,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from crossline.catalog import Catalog
-from crossline.kernels.frames import EVENT_SCHEMA
+from crossline.kernels.frames import EVENT_SCHEMA, fen_text
 from crossline.kernels.installments import UNPAID_PENALTY, UNPAID_PRINCIPAL
 from crossline.ledger.accounts import RECEIVABLE_BY_COMPONENT, Account
 from crossline.store.bulk import update_frame
@@ -105,9 +105,9 @@ def write_off(
         "credit_line_id",
         "loan_id",
         pl.struct(
-            (pl.col("principal") + pl.col("interest") + pl.col("fee") + pl.col("penalty")).alias(
-                "amount_fen"
-            )
+            fen_text(
+                pl.col("principal") + pl.col("interest") + pl.col("fee") + pl.col("penalty")
+            ).alias("amount")
         )
         .struct.json_encode()
         .alias("payload"),

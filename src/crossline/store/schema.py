@@ -135,6 +135,7 @@ loans = sa.Table(
     sa.CheckConstraint(
         "kind in ('cash_loan','installment','revolving','bill_installment')", name="kind"
     ),
+    sa.Index(None, "kind", "shard"),
     sa.CheckConstraint("status in ('active','paid_off','written_off')", name="status"),
     sa.CheckConstraint("penalty_base in ('principal','installment','statement')", name="base"),
 )
@@ -156,6 +157,7 @@ installments = sa.Table(
     sa.Column("paid_fee_fen", Fen, nullable=False, server_default="0"),
     sa.Column("paid_penalty_fen", Fen, nullable=False, server_default="0"),
     sa.Column("shadow_interest_fen", Fen, nullable=False, server_default="0"),
+    sa.Column("shadow_penalty_fen", Fen, nullable=False, server_default="0"),
     sa.Column("interest_recognised_fen", Fen, nullable=False, server_default="0"),
     sa.Column("fee_recognised_fen", Fen, nullable=False, server_default="0"),
     sa.Column("billed_on", sa.Date, nullable=True),

@@ -169,6 +169,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("loan_id", name=op.f("pk_loans")),
     )
+    with op.batch_alter_table("loans", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_loans_kind_shard"), ["kind", "shard"], unique=False)
+
     op.create_table(
         "statements",
         sa.Column("statement_id", sa.Integer(), autoincrement=True, nullable=False),
@@ -216,6 +219,7 @@ def upgrade() -> None:
         sa.Column("paid_fee_fen", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("paid_penalty_fen", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("shadow_interest_fen", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("shadow_penalty_fen", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("interest_recognised_fen", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("fee_recognised_fen", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("billed_on", sa.Date(), nullable=True),
@@ -246,6 +250,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_statements_shard_due_date"))
 
     op.drop_table("statements")
+    with op.batch_alter_table("loans", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_loans_kind_shard"))
+
     op.drop_table("loans")
     op.drop_table("platform")
     with op.batch_alter_table("outbox", schema=None) as batch_op:

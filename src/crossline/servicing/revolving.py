@@ -1,0 +1,334 @@
+"""Revolving-line commands: spending, installment purchases, bill conversion, payments.
+
+Spending adds to the open cycle row; a purchase in installments or a bill
+conversion becomes a ``bill_installment`` loan whose installments fall due on
+the line's statement due dates. Payments count towards the statements'
+minimums, and meeting the minimum within grace charges the interest held in
+suspense instead of the overdue fee (see kernels.revolving).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+
+from crossline.catalog import CatalogError, Product
+from crossline.events.outbox import Event, emit
+from crossline.kernels.installments import half_up_accrual
+from crossline.ledger.accounts import Account
+from crossline.ledger.journal import Entry, Leg, post_entries
+from crossline.money import format_fen, rate_units
+from crossline.servicing.context import Context
+from crossline.servicing.errors import InputError, RefusedError
+from crossline.servicing.lines import Line, catalog_product, get_line
+from crossline.servicing.origination import LoanTerms, book_loan, check_amount
+from crossline.servicing.rows import read_cycle_rows, read_late_statements
+from crossline.servicing.schedules import bill_installment_schedule
+from crossline.store.schema import installments, loans, statements
+
+
+@dataclass(frozen=True, slots=True)
+class Cycle:
+    """The line's revolving loan and its open cycle row."""
+
+    loan_id: int
+    installment_id: int
+    due_date: date
+    shadow_interest_fen: int
+
+
+def cycle_of(ctx: Context, line: Line) -> Cycle:
+    """The revolving loan and open cycle of a revolving line."""
+    frame = read_cycle_rows(ctx.conn, loans.c.credit_line_id == line.credit_line_id)
+    if frame.is_empty():  # pragma: no cover - every revolving line has one
+        raise RefusedError("no_cycle", f"the {line.product} line has no open cycle")
+    row = frame.row(0, named=True)
+    return Cycle(row["loan_id"], row["installment_id"], row["due_date"], row["shadow_interest_fen"])
+
+
+def spend(ctx: Context, line: Line, amount_fen: int) -> int:
+    """A purchase on the revolving balance: free until its statement's due date."""
+    check_amount(ctx, line, amount_fen)
+    cycle = cycle_of(ctx, line)
+    ctx.conn.execute(
+        sa.update(installments)
+        .where(installments.c.installment_id == cycle.installment_id)
+        .values(principal_fen=installments.c.principal_fen + amount_fen)
+    )
+    ctx.conn.execute(
+        sa.update(loans)
+        .where(loans.c.loan_id == cycle.loan_id)
+        .values(principal_fen=loans.c.principal_fen + amount_fen)
+    )
+    post_entries(
+        ctx.conn,
+        [
+            Entry(
+                line.borrower_id,
+                line.shard,
+                ctx.today,
+                "purchase",
+                line.credit_line_id,
+                cycle.loan_id,
+                (Leg(Account.LOAN_PRINCIPAL, amount_fen), Leg(Account.SETTLEMENT, -amount_fen)),
+            )
+        ],
+    )
+    return cycle.loan_id
+
+
+def _bill_terms(product: Product, months: int, fee_field: str) -> LoanTerms:
+    try:
+        option = product.bill_installment(months)
+    except CatalogError as exc:
+        raise InputError(fee_field, str(exc)) from exc
+    return LoanTerms(
+        kind="bill_installment",
+        method=None,
+        term_months=months,
+        daily_rate_units=None,
+        penalty_rate_units=rate_units(product.penalty_daily_rate()),
+        penalty_base="installment",
+        grace_days=product.grace_days,
+        fee_rate=option.fee_rate,
+    )
+
+
+def purchase_in_installments(
+    ctx: Context, product: Product, line: Line, amount_fen: int, months: int
+) -> int:
+    """A purchase split into monthly installments billed with the line's statements."""
+    terms = _bill_terms(product, months, "installments")
+    check_amount(ctx, line, amount_fen)
+    assert terms.fee_rate is not None
+    first_due = cycle_of(ctx, line).due_date
+    schedule = bill_installment_schedule(amount_fen, terms.fee_rate, months, first_due)
+    return book_loan(ctx, line, amount_fen, schedule, terms)
+
+
+def _latest_statement(ctx: Context, line: Line) -> sa.Row[Any, Any, Any, Any, Any]:
+    s = statements.c
+    row = ctx.conn.execute(
+        sa.select(s.statement_id, s.statement_date, s.due_date, s.past_due_fen, s.paid_fen)
+        .where(s.credit_line_id == line.credit_line_id)
+        .order_by(s.statement_date.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        raise RefusedError("no_statement", f"the {line.product} line has no statement yet")
+    return row
+
+
+def convert_statement(ctx: Context, borrower_id: str, product_id: str, months: int) -> int:
+    """Turn what the latest statement bills on the revolving balance into installments.
+
+    Allowed before the statement's due date while the line is current; the
+    unpaid principal and interest move to a new bill-installment loan (through
+    a clearing account, one entry per loan) and the statement's balance and
+    minimum are recomputed with the first installment in them.
+    """
+    product = catalog_product(ctx, product_id)
+    if product.kind != "revolving":
+        raise InputError("product", f"{product_id!r} is not a revolving product")
+    terms = _bill_terms(product, months, "months")
+    line = get_line(ctx, borrower_id, product_id)
+    statement = _latest_statement(ctx, line)
+    if ctx.today > statement.due_date:
+        raise RefusedError("statement_due", f"the statement due {statement.due_date} has passed")
+    if statement.past_due_fen > 0:
+        raise RefusedError("line_overdue", "a statement with a past-due amount cannot convert")
+    cycle = cycle_of(ctx, line)
+    i = installments.c
+    billed = ctx.conn.execute(
+        sa.select(
+            i.installment_id,
+            i.principal_fen - i.paid_principal_fen,
+            i.interest_recognised_fen - i.paid_interest_fen,
+        ).where(i.loan_id == cycle.loan_id, i.status == "open", i.billed_on.is_not(None))
+    ).all()
+    principal = sum(int(r[1]) for r in billed)
+    interest = sum(int(r[2]) for r in billed)
+    if principal + interest <= 0:
+        raise RefusedError("nothing_to_convert", "the statement has nothing left to convert")
+    post_entries(
+        ctx.conn,
+        [
+            Entry(
+                line.borrower_id,
+                line.shard,
+                ctx.today,
+                "bill_conversion",
+                line.credit_line_id,
+                cycle.loan_id,
+                (
+                    Leg(Account.CONVERSION_CLEARING, principal + interest),
+                    Leg(Account.LOAN_PRINCIPAL, -principal),
+                    Leg(Account.INTEREST_RECEIVABLE, -interest),
+                ),
+            )
+        ],
+    )
+    for installment_id, row_principal, row_interest in billed:
+        ctx.conn.execute(
+            sa.update(installments)
+            .where(i.installment_id == installment_id)
+            .values(
+                paid_principal_fen=i.paid_principal_fen + row_principal,
+                paid_interest_fen=i.paid_interest_fen + row_interest,
+                status=sa.case((i.penalty_fen == i.paid_penalty_fen, "paid"), else_=i.status),
+                paid_on=ctx.today,
+            )
+        )
+    assert terms.fee_rate is not None
+    schedule = bill_installment_schedule(
+        principal + interest, terms.fee_rate, months, statement.due_date
+    )
+    loan_id = book_loan(
+        ctx, line, principal + interest, schedule, terms, funding=Account.CONVERSION_CLEARING
+    )
+    _restate(ctx, line, product, statement.statement_id, statement.due_date)
+    return loan_id
+
+
+def _restate(ctx: Context, line: Line, product: Product, statement_id: int, due: date) -> None:
+    """Recompute a statement's balance and minimum after a conversion."""
+    i, ln = installments.c, loans.c
+    joined = installments.join(loans, i.loan_id == ln.loan_id)
+    revolving = ctx.conn.execute(
+        sa.select(
+            sa.func.coalesce(
+                sa.func.sum(
+                    i.principal_fen
+                    - i.paid_principal_fen
+                    + i.interest_recognised_fen
+                    - i.paid_interest_fen
+                    + i.penalty_fen
+                    - i.paid_penalty_fen
+                ),
+                0,
+            )
+        )
+        .select_from(joined)
+        .where(
+            ln.credit_line_id == line.credit_line_id,
+            ln.kind == "revolving",
+            i.status == "open",
+            i.billed_on.is_not(None),
+        )
+    ).scalar_one()
+    due_installments = ctx.conn.execute(
+        sa.select(
+            sa.func.coalesce(
+                sa.func.sum(i.principal_fen + i.fee_fen - i.paid_principal_fen - i.paid_fee_fen), 0
+            )
+        )
+        .select_from(joined)
+        .where(
+            ln.credit_line_id == line.credit_line_id,
+            ln.kind == "bill_installment",
+            i.status == "open",
+            i.due_date == due,
+        )
+    ).scalar_one()
+    rate = rate_units(product.minimum_payment_rate)
+    minimum = pl.select(half_up_accrual(pl.lit(int(revolving)), pl.lit(rate))).item()
+    ctx.conn.execute(
+        sa.update(statements)
+        .where(statements.c.statement_id == statement_id)
+        .values(
+            balance_fen=int(revolving) + int(due_installments),
+            minimum_fen=int(minimum) + int(due_installments) + statements.c.past_due_fen,
+        )
+    )
+
+
+def record_payment(ctx: Context, line: Line, cash_fen: int) -> None:
+    """Count a payment towards the latest statement and every earlier one still unmet.
+
+    An unmet minimum is carried into the next statement's minimum, so the same
+    money rightly counts for both; this is what lets one payment cure a chain.
+    """
+    s = statements.c
+    latest = ctx.conn.execute(
+        sa.select(sa.func.max(s.statement_date)).where(s.credit_line_id == line.credit_line_id)
+    ).scalar_one_or_none()
+    if latest is None:
+        return
+    before = read_late_statements(
+        ctx.conn, loans.c.credit_line_id == line.credit_line_id, ctx.today
+    )
+    ctx.conn.execute(
+        sa.update(statements)
+        .where(
+            s.credit_line_id == line.credit_line_id,
+            sa.or_(s.statement_date == latest, s.paid_fen < s.minimum_fen),
+        )
+        .values(paid_fen=s.paid_fen + cash_fen)
+    )
+    after = read_late_statements(ctx.conn, loans.c.credit_line_id == line.credit_line_id, ctx.today)
+    if not before.is_empty() and after.is_empty():
+        _cure(ctx, line, before.row(0, named=True))
+
+
+def _cure(ctx: Context, line: Line, late: dict[str, object]) -> None:
+    """Minimum met: within grace the held interest is charged; the held fee is dropped."""
+    since = late["delinquent_from"]
+    assert isinstance(since, date)
+    cycle = cycle_of(ctx, line)
+    in_grace = (ctx.today - since).days <= int(str(late["grace_days"]))
+    if in_grace and cycle.shadow_interest_fen > 0:
+        amount = cycle.shadow_interest_fen
+        post_entries(
+            ctx.conn,
+            [
+                Entry(
+                    line.borrower_id,
+                    line.shard,
+                    ctx.today,
+                    "revolving_interest",
+                    line.credit_line_id,
+                    cycle.loan_id,
+                    (
+                        Leg(Account.INTEREST_RECEIVABLE, amount),
+                        Leg(Account.INTEREST_INCOME, -amount),
+                    ),
+                )
+            ],
+        )
+        i = installments.c
+        ctx.conn.execute(
+            sa.update(installments)
+            .where(i.installment_id == cycle.installment_id)
+            .values(
+                interest_fen=i.interest_fen + amount,
+                interest_recognised_fen=i.interest_recognised_fen + amount,
+            )
+        )
+    ctx.conn.execute(
+        sa.update(installments)
+        .where(installments.c.loan_id == cycle.loan_id)
+        .values(shadow_interest_fen=0, shadow_penalty_fen=0)
+    )
+    if in_grace:
+        emit(
+            ctx.conn,
+            [
+                Event(
+                    line.borrower_id,
+                    line.shard,
+                    ctx.today,
+                    "paid_in_grace",
+                    line.product,
+                    line.credit_line_id,
+                    cycle.loan_id,
+                    {
+                        "due_date": since.isoformat(),
+                        "interest_charged": format_fen(cycle.shadow_interest_fen),
+                    },
+                )
+            ],
+        )
