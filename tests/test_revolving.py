@@ -1,0 +1,179 @@
+"""Revolving (Huabei) servicing on both backends, to the fen.
+
+Rates from the default catalog (DOMAIN §6): revolving interest and overdue fee
+0.05%/day, grace 3 days, statement on the 1st due the 10th, minimum 10%, bill
+installments 3/6/9/12 months for 2.5/4.5/6.5/8.8% in total.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from tests.helpers import EXAMPLES, line_of, run_yaml, yuan
+
+DAILY = Decimal("0.0005")
+
+
+def _events(outcome: dict[str, object], kind: str) -> list[dict[str, object]]:
+    return [e for e in outcome["events"] if e["type"] == kind]  # type: ignore[attr-defined,index]
+
+
+def test_paid_in_full_by_the_due_date_costs_nothing(engine: sa.Engine) -> None:
+    outcome = run_yaml(engine, (EXAMPLES / "huabei_paid_in_full.yaml").read_text())
+    statement = line_of(outcome["snapshots"]["statement"], "lin", "huabei")["statements"][0]
+    assert statement == {
+        "date": "2026-04-01",
+        "due_date": "2026-04-10",
+        "balance": "1500.00",
+        "minimum_payment": yuan(Decimal(1500) / 10),
+    }
+    final = line_of(outcome["final"], "lin", "huabei")
+    assert final["outstanding"] == {
+        "principal": "0.00",
+        "interest": "0.00",
+        "penalty": "0.00",
+        "fees": "0.00",
+    }
+    assert final["available"] == "5000.00"
+    assert not _events(outcome, "paid_in_grace")
+    # Nothing was owed on 1 May, so no statement was issued.
+    assert [e["date"] for e in _events(outcome, "statement_issued")] == ["2026-04-01"]
+
+
+def test_minimum_payment_keeps_the_line_current_and_bears_interest(engine: sa.Engine) -> None:
+    outcome = run_yaml(engine, (EXAMPLES / "huabei_minimum_payment.yaml").read_text())
+    carried = Decimal(2000) - Decimal(200)
+    daily_interest = Decimal(yuan(carried * DAILY))
+    # Interest for 11..30 April (20 days) is charged on the 1 May statement.
+    april_interest = 20 * daily_interest
+    may = line_of(outcome["snapshots"]["may_statement"], "mei", "huabei")["statements"][1]
+    assert may["balance"] == yuan(carried + april_interest)
+    assert may["minimum_payment"] == yuan((carried + april_interest) / 10)
+    final = line_of(outcome["final"], "mei", "huabei")
+    assert (final["dpd"], final["bucket"], final["pboc_status"]) == (0, "M0", "N")
+    # 1..5 May accrue on the same carried principal (interest does not compound).
+    assert final["outstanding"]["interest"] == yuan(april_interest + 5 * daily_interest)
+    assert final["outstanding"]["penalty"] == "0.00"
+    assert not _events(outcome, "overdue_started")
+
+
+def test_unpaid_past_grace_charges_the_fee_from_the_day_after_due(engine: sa.Engine) -> None:
+    outcome = run_yaml(engine, (EXAMPLES / "huabei_unpaid_past_grace.yaml").read_text())
+    in_grace = line_of(outcome["snapshots"]["last_day_of_grace"], "ning", "huabei")
+    assert (in_grace["dpd"], in_grace["bucket"], in_grace["outstanding"]["penalty"]) == (
+        2,
+        "M0",
+        "0.00",
+    )
+    daily_fee = Decimal(yuan(Decimal(1000) * DAILY))
+    final = line_of(outcome["final"], "ning", "huabei")
+    assert final["outstanding"]["penalty"] == yuan(20 * daily_fee)  # 11..30 April
+    assert (final["dpd"], final["bucket"], final["pboc_status"]) == (20, "M1", "1")
+    started = _events(outcome, "overdue_started")
+    assert [(e["date"], e["dpd"]) for e in started] == [("2026-04-14", 4)]
+    may = final["statements"][1]
+    past_due = Decimal(100)
+    assert may["balance"] == yuan(Decimal(1000) + 20 * daily_fee)
+    assert may["minimum_payment"] == yuan((Decimal(1000) + 20 * daily_fee) / 10 + past_due)
+
+
+def test_minimum_met_within_grace_charges_interest_not_the_fee(engine: sa.Engine) -> None:
+    outcome = run_yaml(
+        engine,
+        """
+start: 2026-03-03
+borrowers: [{id: ou, monthly_income: "6000.00"}]
+steps:
+  - {date: 2026-03-03, open_line: {borrower: ou, product: huabei, limit: "5000.00"}}
+  - {date: 2026-03-15, purchase: {borrower: ou, product: huabei, amount: "1000.00"}}
+  - {date: 2026-04-12, repay: {borrower: ou, product: huabei, amount: "100.00"}}
+end: 2026-04-20
+""",
+    )
+    final = line_of(outcome["final"], "ou", "huabei")
+    assert final["outstanding"]["penalty"] == "0.00"
+    assert (final["dpd"], final["bucket"]) == (0, "M0")
+    # Interest runs from 11 April on 1000.00 for 11 April only (paid during 12 April),
+    # then on 900.00 from the end of 12 April through 20 April (9 days).
+    expected = Decimal(yuan(Decimal(1000) * DAILY)) + 9 * Decimal(yuan(Decimal(900) * DAILY))
+    assert final["outstanding"]["interest"] == yuan(expected)
+    cured = _events(outcome, "paid_in_grace")
+    assert [(e["date"], e["interest_charged"]) for e in cured] == [
+        ("2026-04-12", yuan(Decimal(1000) * DAILY))
+    ]
+    assert outcome["ledger"]["balanced"] is True
+
+
+def test_bill_installments_after_conversion(engine: sa.Engine) -> None:
+    outcome = run_yaml(
+        engine,
+        """
+start: 2026-03-03
+borrowers: [{id: qi, monthly_income: "9000.00"}]
+steps:
+  - {date: 2026-03-03, open_line: {borrower: qi, product: huabei, limit: "8000.00"}}
+  - {date: 2026-03-15, purchase: {borrower: qi, product: huabei, amount: "3000.00"}}
+  - {date: 2026-04-05, convert_statement: {borrower: qi, product: huabei, months: 3}}
+  - {date: 2026-04-05, snapshot: converted}
+  - {date: 2026-04-10, repay: {borrower: qi, product: huabei, amount: all_due}}
+end: 2026-04-12
+""",
+    )
+    converted = line_of(outcome["snapshots"]["converted"], "qi", "huabei")
+    plan = converted["loans"][1]
+    assert plan["kind"] == "bill_installment"
+    total_fee = Decimal(3000) * Decimal("0.025")  # 75.00 over 3 months
+    fees = [r["fee"] for r in plan["schedule"]]
+    assert fees == ["25.00", "25.00", "25.00"] and sum(map(Decimal, fees)) == total_fee
+    assert [r["principal"] for r in plan["schedule"]] == ["1000.00"] * 3
+    assert [r["due_date"] for r in plan["schedule"]] == ["2026-04-10", "2026-05-10", "2026-06-10"]
+    statement = converted["statements"][0]
+    assert (statement["balance"], statement["minimum_payment"]) == ("1025.00", "1025.00")
+    repay = next(e for e in outcome["events"] if e["type"] == "repay")
+    assert repay["amount"] == "1025.00"
+    final = line_of(outcome["final"], "qi", "huabei")
+    assert (final["dpd"], final["outstanding"]["principal"]) == (0, "2000.00")
+    assert outcome["ledger"]["balanced"] is True
+
+
+def test_huabei_purchase_in_installments_is_billed_with_statements(engine: sa.Engine) -> None:
+    outcome = run_yaml(
+        engine,
+        """
+start: 2026-03-03
+borrowers: [{id: rui, monthly_income: "9000.00"}]
+steps:
+  - {date: 2026-03-03, open_line: {borrower: rui, product: huabei, limit: "8000.00"}}
+  - {date: 2026-03-20, purchase: {borrower: rui, product: huabei, amount: "1200.00",
+                                  installments: 6}}
+  - {date: 2026-03-21, purchase: {borrower: rui, product: huabei, amount: "100.00"}}
+end: 2026-04-02
+""",
+    )
+    statement = line_of(outcome["final"], "rui", "huabei")["statements"][0]
+    # Installment 1: 1200/6 = 200.00 principal + 1200 × 4.5% / 6 = 9.00 fee, due 10 April,
+    # plus the 100.00 revolving purchase: minimum = 10% of 100.00 + 209.00.
+    assert statement["balance"] == "309.00"
+    assert statement["minimum_payment"] == "219.00"
+
+
+def test_overpayment_on_a_revolving_line_is_refused(engine: sa.Engine) -> None:
+    outcome = run_yaml(
+        engine,
+        """
+start: 2026-03-03
+borrowers: [{id: su, monthly_income: "9000.00"}]
+steps:
+  - {date: 2026-03-03, open_line: {borrower: su, product: huabei, limit: "8000.00"}}
+  - {date: 2026-03-20, purchase: {borrower: su, product: huabei, amount: "100.00"}}
+  - {date: 2026-03-21, repay: {borrower: su, product: huabei, amount: "100.01"}}
+  - {date: 2026-03-22, repay: {borrower: su, product: huabei, amount: all}}
+end: 2026-03-22
+""",
+    )
+    repays = [e for e in outcome["events"] if e["type"] == "repay"]
+    assert [e["ok"] for e in repays] == [False, True]
+    assert repays[0]["code"] == "exceeds_payoff"
+    assert line_of(outcome["final"], "su", "huabei")["available"] == "8000.00"
