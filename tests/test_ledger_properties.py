@@ -23,6 +23,7 @@ from crossline.servicing.lines import open_line, register_borrower
 from crossline.servicing.origination import draw
 from crossline.servicing.purchases import purchase
 from crossline.servicing.repayment import repay
+from crossline.servicing.revolving import convert_statement
 from crossline.store import platform
 from crossline.store.engine import make_engine
 from crossline.store.schema import journal
@@ -33,6 +34,9 @@ START = date(2026, 1, 28)
 operation = st.one_of(
     st.tuples(st.just("draw"), st.sampled_from(["weilidai", "jiebei"]), st.integers(10000, 900000)),
     st.tuples(st.just("purchase"), st.just("fenqile"), st.integers(10000, 500000)),
+    st.tuples(st.just("spend"), st.just("huabei"), st.integers(100, 300000)),
+    st.tuples(st.just("plan"), st.just("huabei"), st.sampled_from([3, 6, 12])),
+    st.tuples(st.just("convert"), st.just("huabei"), st.sampled_from([3, 9])),
     st.tuples(
         st.just("repay"),
         st.sampled_from(["weilidai", "jiebei", "fenqile"]),
@@ -69,6 +73,14 @@ def _apply(target: sa.Engine, op: tuple[str, str, object], cash: dict[str, int])
             elif kind == "purchase":
                 purchase(ctx, "pat", product, int(str(value)), 6)
                 cash["disbursed"] += int(str(value))
+            elif kind == "spend":
+                purchase(ctx, "pat", product, int(str(value)))
+                cash["disbursed"] += int(str(value))
+            elif kind == "plan":
+                purchase(ctx, "pat", product, 120000, int(str(value)))
+                cash["disbursed"] += 120000
+            elif kind == "convert":
+                convert_statement(ctx, "pat", product, int(str(value)))
             else:
                 amount = value if isinstance(value, str) else int(str(value))
                 result = repay(ctx, "pat", product, amount)  # type: ignore[arg-type]
@@ -78,11 +90,11 @@ def _apply(target: sa.Engine, op: tuple[str, str, object], cash: dict[str, int])
 
 
 @settings(
-    max_examples=12,
+    max_examples=20,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(ops=st.lists(operation, min_size=1, max_size=12))
+@given(ops=st.lists(operation, min_size=1, max_size=14))
 def test_any_sequence_keeps_the_ledger_exact(
     engine: sa.Engine, sqlite_template: Path, tmp_path: Path, ops: list[tuple[str, str, object]]
 ) -> None:
@@ -94,6 +106,7 @@ def test_any_sequence_keeps_the_ledger_exact(
         open_line(ctx, "pat", "weilidai", 2000000)
         open_line(ctx, "pat", "jiebei", 2000000)
         open_line(ctx, "pat", "fenqile", 1000000)
+        open_line(ctx, "pat", "huabei", 1000000)
     cash = {"disbursed": 0, "repaid": 0}
     for op in ops:
         _apply(target, op, cash)

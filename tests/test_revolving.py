@@ -159,7 +159,7 @@ end: 2026-04-02
     assert statement["minimum_payment"] == "219.00"
 
 
-def test_overpayment_on_a_revolving_line_is_refused(engine: sa.Engine) -> None:
+def test_overpayment_becomes_a_credit_balance_that_pays_new_spending(engine: sa.Engine) -> None:
     outcome = run_yaml(
         engine,
         """
@@ -168,12 +168,21 @@ borrowers: [{id: su, monthly_income: "9000.00"}]
 steps:
   - {date: 2026-03-03, open_line: {borrower: su, product: huabei, limit: "8000.00"}}
   - {date: 2026-03-20, purchase: {borrower: su, product: huabei, amount: "100.00"}}
-  - {date: 2026-03-21, repay: {borrower: su, product: huabei, amount: "100.01"}}
-  - {date: 2026-03-22, repay: {borrower: su, product: huabei, amount: all}}
-end: 2026-03-22
+  - {date: 2026-03-21, repay: {borrower: su, product: huabei, amount: "130.00"}}
+  - {date: 2026-03-21, snapshot: in_credit}
+  - {date: 2026-03-22, purchase: {borrower: su, product: huabei, amount: "50.00"}}
+  - {date: 2026-03-22, repay: {borrower: su, product: huabei, amount: "8030.01"}}
+end: 2026-04-02
 """,
     )
     repays = [e for e in outcome["events"] if e["type"] == "repay"]
-    assert [e["ok"] for e in repays] == [False, True]
-    assert repays[0]["code"] == "exceeds_payoff"
-    assert line_of(outcome["final"], "su", "huabei")["available"] == "8000.00"
+    assert repays[0]["credit_added"] == "30.00"
+    assert [e["ok"] for e in repays] == [True, False]  # above owed + limit
+    in_credit = line_of(outcome["snapshots"]["in_credit"], "su", "huabei")
+    assert (in_credit["credit_balance"], in_credit["available"]) == ("30.00", "8000.00")
+    final = line_of(outcome["final"], "su", "huabei")
+    # The 50.00 purchase used the 30.00 credit: 20.00 is billed on 1 April.
+    assert final["credit_balance"] == "0.00"
+    assert final["statements"][0]["balance"] == "20.00"
+    assert final["outstanding"]["principal"] == "20.00"
+    assert outcome["ledger"]["balanced"] is True

@@ -3,7 +3,9 @@
 The journal is the truth and the state tables are a fast view of it; this
 check proves they agree. For every loan, each receivable account's journal
 balance must equal what the installments say is owed: principal not yet
-repaid, interest and fees recognised but unpaid, penalty accrued but unpaid.
+repaid, interest and fees recognised but unpaid, penalty accrued but unpaid;
+and a revolving loan's credit balance must equal what the journal holds for
+the borrower in ``borrower_credit``.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from dataclasses import dataclass, field
 import polars as pl
 import sqlalchemy as sa
 
-from crossline.ledger.accounts import RECEIVABLE_BY_COMPONENT
+from crossline.ledger.accounts import RECEIVABLE_BY_COMPONENT, Account
 from crossline.store.bulk import read_frame
-from crossline.store.schema import installments, journal
+from crossline.store.schema import installments, journal, loans
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,7 @@ def _subledger(conn: sa.Connection) -> pl.DataFrame:
         {c: pl.Int64() for c in ("loan_id", "principal", "interest", "fee", "penalty")}
     )
     wide = read_frame(conn, statement, schema)
-    return (
+    receivables = (
         wide.unpivot(index="loan_id", variable_name="component", value_name="subledger_fen")
         .with_columns(
             pl.col("component")
@@ -71,10 +73,17 @@ def _subledger(conn: sa.Connection) -> pl.DataFrame:
         )
         .drop("component")
     )
+    credits = read_frame(
+        conn,
+        sa.select(loans.c.loan_id, -loans.c.credit_fen).where(loans.c.credit_fen != 0),
+        pl.Schema({"loan_id": pl.Int64(), "subledger_fen": pl.Int64()}),
+    ).with_columns(pl.lit(Account.BORROWER_CREDIT.value).alias("account"))
+    return pl.concat([receivables, credits])
 
 
 def _journal_by_loan(conn: sa.Connection) -> pl.DataFrame:
     receivables = [a.value for a in RECEIVABLE_BY_COMPONENT.values()]
+    receivables.append(Account.BORROWER_CREDIT.value)
     statement = (
         sa.select(journal.c.loan_id, journal.c.account, sa.func.sum(journal.c.amount_fen))
         .where(journal.c.loan_id.is_not(None), journal.c.account.in_(receivables))

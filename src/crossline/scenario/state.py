@@ -107,6 +107,9 @@ def snapshot(conn: sa.Connection, today: date) -> dict[str, Any]:
                 "penalty": format_fen(owed["penalty"]),
                 "fees": format_fen(owed["fee"]),
             },
+            "credit_balance": format_fen(
+                sum(loan.credit_fen for loan in loans_by_line[line.credit_line_id])
+            ),
             "loans": loan_views,
             "statements": [
                 {

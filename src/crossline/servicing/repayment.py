@@ -63,6 +63,8 @@ class RepaymentResult:
     amount_fen: int
     allocated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COMPONENTS, 0))
     penalty_reversed_fen: int = 0
+    credit_applied_fen: int = 0
+    credit_added_fen: int = 0
     loans_paid_off: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -71,6 +73,8 @@ class RepaymentResult:
             "amount": format_fen(self.amount_fen),
             "allocated": {k: format_fen(v) for k, v in self.allocated.items()},
             "penalty_reversed": format_fen(self.penalty_reversed_fen),
+            "credit_applied": format_fen(self.credit_applied_fen),
+            "credit_added": format_fen(self.credit_added_fen),
             "loans_paid_off": self.loans_paid_off,
         }
 
@@ -81,6 +85,7 @@ class _Loan:
     method: str | None
     daily_rate_units: int | None
     opened_on: date
+    credit_fen: int
 
 
 @dataclass(slots=True)
@@ -94,6 +99,8 @@ class _Book:
     loans: dict[int, _Loan]
     cash: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     reallocated: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    credit_used: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    credit_added: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     credited: dict[int, dict[str, int]] = field(
         default_factory=lambda: defaultdict(lambda: defaultdict(int))
     )
@@ -150,8 +157,14 @@ def _is_cycle(row: dict[str, Any]) -> bool:
     return bool(row["loan_kind"] == "revolving" and row["billed_on"] is None)
 
 
-def _pay_row(book: _Book, row: dict[str, Any], funds: int) -> int:
-    """Apply funds to one due row; returns the funds left. Cures within grace first."""
+def _pay_row(
+    book: _Book, row: dict[str, Any], funds: int, source: dict[int, int] | None = None
+) -> int:
+    """Apply funds to one row; returns the funds left. Cures within grace first.
+
+    ``source`` counts where the money came from: cash (default) or the
+    borrower's credit balance.
+    """
     extra = 0
     if _in_grace(book, row):
         needed = sum(owed(row, c) for c in ("principal", "interest", "fee"))
@@ -163,7 +176,7 @@ def _pay_row(book: _Book, row: dict[str, Any], funds: int) -> int:
     for component, amount in allocation.get(0, {}).items():
         row[f"paid_{component}_fen"] += amount
         book.credited[row["loan_id"]][component] += amount
-    book.cash[row["loan_id"]] += funds - left
+    (book.cash if source is None else source)[row["loan_id"]] += funds - left
     book.touched.add(row["installment_id"])
     return left
 
@@ -314,6 +327,7 @@ def _load(ctx: Context, line: Line) -> _Book:
             loans.c.method,
             loans.c.daily_rate_units,
             loans.c.opened_on,
+            loans.c.credit_fen,
         )
         .where(loans.c.credit_line_id == line.credit_line_id, loans.c.status == "active")
         .order_by(loans.c.loan_id)
@@ -323,11 +337,29 @@ def _load(ctx: Context, line: Line) -> _Book:
         line=line,
         product=catalog_product(ctx, line.product),
         rows=[{**r, "status": "open", "paid_on": None} for r in rows.iter_rows(named=True)],
-        loans={int(r[0]): _Loan(r[1], r[2], r[3], r[4]) for r in loan_rows},
+        loans={int(r[0]): _Loan(r[1], r[2], r[3], r[4], r[5]) for r in loan_rows},
     )
 
 
+def _revolving_loan(book: _Book) -> int | None:
+    return next((k for k, v in book.loans.items() if v.kind == "revolving"), None)
+
+
+def _apply_credit(book: _Book) -> None:
+    """A credit balance pays the revolving rows first, oldest first (DOMAIN §2 waterfall)."""
+    loan_id = _revolving_loan(book)
+    if loan_id is None:
+        return
+    credit = book.loans[loan_id].credit_fen
+    for row in (r for r in book.rows if r["loan_id"] == loan_id):
+        if credit == 0:
+            break
+        credit = _pay_row(book, row, credit, source=book.credit_used)
+
+
 def _resolve_amount(book: _Book, amount: AmountSpec) -> int:
+    """The cash to allocate: capped at the payoff, except that a revolving line may be
+    overpaid (the rest becomes a credit balance) by at most its limit."""
     if amount == "all":
         funds = payoff_fen(book)
     elif amount == "all_due":
@@ -337,6 +369,8 @@ def _resolve_amount(book: _Book, amount: AmountSpec) -> int:
         if funds <= 0:
             raise InputError("amount", "expected a positive amount, 'all_due' or 'all'")
         payoff = payoff_fen(book)
+        if _revolving_loan(book) is not None:
+            payoff += book.line.limit_fen
         if funds > payoff:
             raise RefusedError(
                 "exceeds_payoff",
@@ -352,9 +386,14 @@ def _resolve_amount(book: _Book, amount: AmountSpec) -> int:
 
 
 def _post(book: _Book, result: RepaymentResult) -> None:
-    for loan_id in sorted(set(book.cash) | set(book.reallocated)):
+    moved = set(book.cash) | set(book.reallocated) | set(book.credit_used) | set(book.credit_added)
+    for loan_id in sorted(moved):
         credits = book.credited[loan_id]
-        legs = [Leg(Account.SETTLEMENT, book.cash[loan_id])]
+        added, used = book.credit_added[loan_id], book.credit_used[loan_id]
+        legs = [
+            Leg(Account.SETTLEMENT, book.cash[loan_id] + added),
+            Leg(Account.BORROWER_CREDIT, used - added),
+        ]
         if book.reallocated[loan_id]:
             legs.append(Leg(Account.PENALTY_RECEIVABLE, book.reallocated[loan_id]))
         legs += [Leg(RECEIVABLE_BY_COMPONENT[c], -credits[c]) for c in COMPONENTS if credits[c]]
@@ -369,6 +408,15 @@ def _post(book: _Book, result: RepaymentResult) -> None:
         if leg.account == Account.PENALTY_INCOME
     )
     post_entries(book.ctx.conn, book.entries)
+    for loan_id in set(book.credit_used) | set(book.credit_added):
+        change = book.credit_added[loan_id] - book.credit_used[loan_id]
+        book.ctx.conn.execute(
+            sa.update(loans)
+            .where(loans.c.loan_id == loan_id)
+            .values(credit_fen=loans.c.credit_fen + change)
+        )
+    result.credit_applied_fen = sum(book.credit_used.values())
+    result.credit_added_fen = sum(book.credit_added.values())
 
 
 def _close_settled(book: _Book, result: RepaymentResult) -> None:
@@ -425,17 +473,21 @@ def repay(ctx: Context, borrower_id: str, product_id: str, amount: AmountSpec) -
     """Take a payment on the borrower's line for ``product_id``."""
     line = get_line(ctx, borrower_id, product_id)
     book = _load(ctx, line)
+    _apply_credit(book)
     funds = _resolve_amount(book, amount)
     result = RepaymentResult(amount_fen=funds)
     for row in book.due_rows():
         funds = _pay_row(book, row, funds)
     for loan_id in book.loans:
         funds = _prepay_loan(book, loan_id, funds)
-    if funds:  # pragma: no cover - _resolve_amount caps the amount at the payoff
+    revolving = _revolving_loan(book)
+    if funds and revolving is not None:
+        book.credit_added[revolving] += funds
+    elif funds:  # pragma: no cover - _resolve_amount caps the amount at the payoff
         raise RefusedError("unallocated", f"{format_fen(funds)} could not be allocated")
     _post(book, result)
     _close_settled(book, result)
     if line.kind == "revolving":
-        record_payment(ctx, line, result.amount_fen)
+        record_payment(ctx, line, result.amount_fen + result.credit_applied_fen)
     refresh_borrower(ctx, borrower_id)
     return result

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Any
 
 import polars as pl
@@ -51,31 +52,51 @@ def cycle_of(ctx: Context, line: Line) -> Cycle:
 
 
 def spend(ctx: Context, line: Line, amount_fen: int) -> int:
-    """A purchase on the revolving balance: free until its statement's due date."""
+    """A purchase on the revolving balance: free until its statement's due date.
+
+    A credit balance left by an overpayment pays for it first (DOMAIN §2).
+    """
     check_amount(ctx, line, amount_fen)
     cycle = cycle_of(ctx, line)
+    credit = int(
+        ctx.conn.execute(
+            sa.select(loans.c.credit_fen).where(loans.c.loan_id == cycle.loan_id)
+        ).scalar_one()
+    )
+    applied = min(credit, amount_fen)
+    i = installments.c
     ctx.conn.execute(
         sa.update(installments)
-        .where(installments.c.installment_id == cycle.installment_id)
-        .values(principal_fen=installments.c.principal_fen + amount_fen)
+        .where(i.installment_id == cycle.installment_id)
+        .values(
+            principal_fen=i.principal_fen + amount_fen,
+            paid_principal_fen=i.paid_principal_fen + applied,
+        )
     )
     ctx.conn.execute(
         sa.update(loans)
         .where(loans.c.loan_id == cycle.loan_id)
-        .values(principal_fen=loans.c.principal_fen + amount_fen)
+        .values(
+            principal_fen=loans.c.principal_fen + amount_fen,
+            credit_fen=loans.c.credit_fen - applied,
+        )
     )
+    entry = partial(Entry, line.borrower_id, line.shard, ctx.today)
     post_entries(
         ctx.conn,
         [
-            Entry(
-                line.borrower_id,
-                line.shard,
-                ctx.today,
+            entry(
                 "purchase",
                 line.credit_line_id,
                 cycle.loan_id,
                 (Leg(Account.LOAN_PRINCIPAL, amount_fen), Leg(Account.SETTLEMENT, -amount_fen)),
-            )
+            ),
+            entry(
+                "credit_applied",
+                line.credit_line_id,
+                cycle.loan_id,
+                (Leg(Account.BORROWER_CREDIT, applied), Leg(Account.LOAN_PRINCIPAL, -applied)),
+            ),
         ],
     )
     return cycle.loan_id

@@ -131,6 +131,7 @@ loans = sa.Table(
     sa.Column("opened_on", sa.Date, nullable=False),
     sa.Column("status", sa.String(12), nullable=False),
     sa.Column("dpd", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("credit_fen", Fen, nullable=False, server_default="0"),
     sa.Column("closed_on", sa.Date, nullable=True),
     sa.CheckConstraint(
         "kind in ('cash_loan','installment','revolving','bill_installment')", name="kind"

@@ -151,6 +151,7 @@ def upgrade() -> None:
         sa.Column("opened_on", sa.Date(), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("dpd", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("credit_fen", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("closed_on", sa.Date(), nullable=True),
         sa.CheckConstraint(
             "kind in ('cash_loan','installment','revolving','bill_installment')",
