@@ -23,7 +23,7 @@ from crossline.events.outbox import write_events
 from crossline.kernels.installments import loan_ageing, penalty_accrual, recognition
 from crossline.kernels.revolving import revolving_accrual, revolving_ages
 from crossline.ledger.journal import concat_pairs, post_pairs
-from crossline.servicing.delinquency import apply_ageing, read_lines, read_loan_dpd
+from crossline.servicing.delinquency import apply_ageing, read_loan_dpd, read_partition_lines
 from crossline.servicing.rows import (
     partition_rows,
     read_cycle_rows,
@@ -34,7 +34,6 @@ from crossline.servicing.writeoff import due_for_write_off, write_off
 from crossline.store import platform
 from crossline.store.bulk import update_frame
 from crossline.store.schema import (
-    credit_lines,
     eod_days,
     eod_partitions,
     installments,
@@ -52,32 +51,6 @@ class PartitionResult:
 
     postings: int
     events: int
-
-
-def _late_lines(lo: int, hi: int, day: date) -> sa.ColumnElement[bool]:
-    """Lines that are late now, or were late at the last close (so a cure is seen)."""
-    i, ln = installments.c, loans.c
-    overdue = (
-        sa.select(ln.credit_line_id)
-        .select_from(installments.join(loans, i.loan_id == ln.loan_id))
-        .where(
-            i.shard >= lo,
-            i.shard < hi,
-            i.status == "open",
-            ln.status == "active",
-            i.due_date <= day,
-        )
-    )
-    s = statements.c
-    unmet = sa.select(s.credit_line_id).where(
-        s.shard >= lo, s.shard < hi, s.due_date < day, s.paid_fen < s.minimum_fen
-    )
-    c = credit_lines.c
-    return sa.and_(
-        c.shard >= lo,
-        c.shard < hi,
-        sa.or_(c.dpd > 0, c.credit_line_id.in_(overdue), c.credit_line_id.in_(unmet)),
-    )
 
 
 def close_partition(
@@ -104,7 +77,7 @@ def close_partition(
     targets = due_for_write_off(ages, rows, catalog)
     loan_filter = sa.and_(loans.c.shard >= lo, loans.c.shard < hi, loans.c.status == "active")
     old_loan_dpd = read_loan_dpd(conn, loan_filter)
-    lines = read_lines(conn, _late_lines(lo, hi, day))
+    lines = read_partition_lines(conn, lo, hi, ages)
     written, written_events = _write_off(conn, targets, day)
     postings += post_pairs(conn, concat_pairs([written]))
     lines = lines.with_columns(

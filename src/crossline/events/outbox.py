@@ -57,9 +57,14 @@ def events_frame(events: list[Event]) -> pl.DataFrame:
 
 
 def write_events(conn: sa.Connection, events: pl.DataFrame) -> int:
-    """Append events (``EVENT_SCHEMA``) to the outbox."""
+    """Append events (``EVENT_SCHEMA``) to the outbox.
+
+    Sorted by borrower and line (stable, so a line's events keep their order)
+    before ids are given, so a rerun numbers them as the first run did.
+    """
     if events.is_empty():
         return 0
+    events = events.sort("borrower_id", "credit_line_id", maintain_order=True)
     first = allocate_ids(conn, "outbox", events.height)
     framed = events.with_columns(
         (pl.int_range(pl.len(), dtype=pl.Int64) + first).alias("event_id"),

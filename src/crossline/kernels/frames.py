@@ -85,3 +85,17 @@ def fen_text(fen: pl.Expr) -> pl.Expr:
     whole = (fen.abs() // 100).cast(pl.String)
     part = (fen.abs() % 100).cast(pl.String).str.zfill(2)
     return pl.concat_str([sign, whole, pl.lit("."), part])
+
+
+def per_loan(pairs: pl.DataFrame) -> pl.DataFrame:
+    """One entry per loan, day, event and accounts: amounts (and bases) summed.
+
+    Each installment's accrual is rounded on its own before the sum, so the
+    sub-ledger's per-installment figures add up exactly to the posting.
+    """
+    keys = [c for c in PAIR_COLUMNS if c not in ("amount_fen", "basis_fen")]
+    return (
+        pairs.group_by(keys, maintain_order=True)
+        .agg(pl.col("amount_fen").sum(), pl.col("basis_fen").sum())
+        .select(PAIR_COLUMNS)
+    )

@@ -11,6 +11,7 @@ from datetime import date
 
 import polars as pl
 
+from crossline.kernels.frames import per_loan
 from crossline.ledger.accounts import Account
 from crossline.money import RATE_SCALE
 
@@ -121,7 +122,7 @@ def penalty_accrual(rows: pl.DataFrame, day: date) -> tuple[pl.DataFrame, pl.Dat
     updates = overdue.filter(pl.col("accrued") > 0).select(
         "installment_id", (pl.col("penalty_fen") + pl.col("accrued")).alias("penalty_fen")
     )
-    return pairs, updates
+    return per_loan(pairs), updates
 
 
 LOAN_AGEING_SCHEMA = pl.Schema(

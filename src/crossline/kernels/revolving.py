@@ -23,7 +23,7 @@ from datetime import date
 
 import polars as pl
 
-from crossline.kernels.frames import PAIR_COLUMNS
+from crossline.kernels.frames import PAIR_COLUMNS, per_loan
 from crossline.kernels.installments import (
     LOAN_AGEING_SCHEMA,
     UNPAID_DUE,
@@ -171,7 +171,7 @@ def revolving_accrual(
         (pl.col("interest_recognised_fen") + pl.col("posted")).alias("interest_recognised_fen"),
         pl.col("new_shadow").alias("shadow_interest_fen"),
     )
-    return pl.concat([fee_pairs, interest_pairs]), row_updates, cycle_updates
+    return pl.concat([per_loan(fee_pairs), interest_pairs]), row_updates, cycle_updates
 
 
 def _interest(

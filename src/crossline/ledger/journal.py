@@ -124,10 +124,15 @@ def concat_pairs(frames: list[pl.DataFrame]) -> pl.DataFrame:
 def post_pairs(conn: sa.Connection, pairs: pl.DataFrame) -> int:
     """Append one two-leg entry per row of ``pairs`` (see ``PAIR_SCHEMA``).
 
+    Rows are sorted first so that entry ids do not depend on the order a
+    kernel or the database produced them in: a rerun numbers them the same.
+
     Rows with a zero amount are dropped; a negative amount is refused because
     a reversal must say so by swapping its accounts, not by its sign.
     """
-    pairs = pairs.filter(pl.col("amount_fen") != 0)
+    pairs = pairs.filter(pl.col("amount_fen") != 0).sort(
+        "borrower_id", "loan_id", "event", "debit", "credit", maintain_order=True
+    )
     if pairs.is_empty():
         return 0
     if (pairs["amount_fen"] < 0).any():

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from crossline.kernels.delinquency import classify
 from crossline.kernels.frames import EVENT_SCHEMA, LINE_SCHEMA
 from crossline.kernels.installments import LOAN_AGEING_SCHEMA
-from crossline.store.bulk import read_frame, update_frame
+from crossline.store.bulk import read_frame, stage_ids, update_frame
 from crossline.store.schema import credit_lines, loans
 
 
@@ -140,6 +140,22 @@ def read_lines(conn: sa.Connection, where: sa.ColumnElement[bool]) -> pl.DataFra
     c = credit_lines.c
     statement = sa.select(*(c[name] for name in LINE_SCHEMA)).where(where)
     return read_frame(conn, statement, LINE_SCHEMA)
+
+
+def read_partition_lines(conn: sa.Connection, lo: int, hi: int, ages: pl.DataFrame) -> pl.DataFrame:
+    """Lines of shards [lo, hi) that are late now (in ``ages``) or were late at the last
+    close (so that a cure is seen); a partial index serves the second set."""
+    c = credit_lines.c
+    was_late = read_lines(
+        conn, sa.and_(c.shard >= lo, c.shard < hi, c.dpd > sa.literal_column("0"))
+    )
+    missing = ages["credit_line_id"].filter(
+        ~ages["credit_line_id"].is_in(was_late["credit_line_id"].implode())
+    )
+    if missing.is_empty():
+        return was_late
+    staged = stage_ids(conn, "late_lines", missing)
+    return pl.concat([was_late, read_lines(conn, c.credit_line_id.in_(sa.select(staged.c.id)))])
 
 
 def read_loan_dpd(conn: sa.Connection, where: sa.ColumnElement[bool]) -> pl.DataFrame:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from crossline.kernels.frames import ROW_SCHEMA
 from crossline.kernels.revolving import CYCLE_SCHEMA, LATE_SCHEMA
 from crossline.store.bulk import read_frame
-from crossline.store.schema import installments, loans, statements
+from crossline.store.schema import OPEN, installments, loans, statements
 
 _LOAN_COLUMNS = {
     "product": loans.c.product,
@@ -31,7 +31,7 @@ def open_rows_query(where: sa.ColumnElement[bool]) -> sa.Select[tuple[object, ..
     return (
         sa.select(*columns)
         .select_from(installments.join(loans, installments.c.loan_id == loans.c.loan_id))
-        .where(installments.c.status == "open", loans.c.status == "active", where)
+        .where(installments.c.status == OPEN, loans.c.status == "active", where)
     )
 
 
@@ -81,7 +81,7 @@ def read_cycle_rows(conn: sa.Connection, where: sa.ColumnElement[bool]) -> pl.Da
         .where(
             loans.c.kind == "revolving",
             loans.c.status == "active",
-            i.status == "open",
+            i.status == OPEN,
             i.billed_on.is_(None),
             where,
         )

@@ -71,3 +71,17 @@ def read_frame(conn: sa.Connection, statement: sa.Select[Any], schema: pl.Schema
     result = conn.execute(statement)
     rows = result.fetchall()
     return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def stage_ids(conn: sa.Connection, name: str, ids: pl.Series) -> sa.Table:
+    """A temporary one-column table of ids, to join with instead of a long IN list.
+
+    SQLite caps bound parameters and both planners handle a join far better
+    than a list of a hundred thousand literals.
+    """
+    staging = f"staging_{name}"
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {staging}")
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {staging} (id BIGINT PRIMARY KEY)")
+    table = sa.Table(staging, sa.MetaData(), sa.Column("id", sa.BigInteger))
+    insert_frame(conn, table, pl.DataFrame({"id": ids.unique().cast(pl.Int64)}))
+    return table

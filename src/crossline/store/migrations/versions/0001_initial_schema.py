@@ -53,6 +53,15 @@ def upgrade() -> None:
             "borrower_id", "product", name=op.f("uq_credit_lines_borrower_id_product")
         ),
     )
+    with op.batch_alter_table("credit_lines", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_credit_lines_late_shard",
+            ["shard"],
+            unique=False,
+            sqlite_where=sa.text("dpd > 0"),
+            postgresql_where=sa.text("dpd > 0"),
+        )
+
     op.create_table(
         "eod_days",
         sa.Column("business_date", sa.Date(), nullable=False),
@@ -100,7 +109,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("entry_id", "line_no", name=op.f("pk_journal")),
     )
     with op.batch_alter_table("journal", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_journal_borrower_id"), ["borrower_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_journal_loan_id"), ["loan_id"], unique=False)
 
     op.create_table(
@@ -237,14 +245,22 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("installments", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_installments_shard_due_date"), ["shard", "due_date"], unique=False
+            "ix_installments_open_shard_due_date",
+            ["shard", "due_date"],
+            unique=False,
+            sqlite_where=sa.text("status = 'open'"),
+            postgresql_where=sa.text("status = 'open'"),
         )
 
 
 def downgrade() -> None:
 
     with op.batch_alter_table("installments", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_installments_shard_due_date"))
+        batch_op.drop_index(
+            "ix_installments_open_shard_due_date",
+            sqlite_where=sa.text("status = 'open'"),
+            postgresql_where=sa.text("status = 'open'"),
+        )
 
     op.drop_table("installments")
     with op.batch_alter_table("statements", schema=None) as batch_op:
@@ -263,12 +279,18 @@ def downgrade() -> None:
     op.drop_table("outbox")
     with op.batch_alter_table("journal", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_journal_loan_id"))
-        batch_op.drop_index(batch_op.f("ix_journal_borrower_id"))
 
     op.drop_table("journal")
     op.drop_table("idempotency_keys")
     op.drop_table("id_counters")
     op.drop_table("eod_partitions")
     op.drop_table("eod_days")
+    with op.batch_alter_table("credit_lines", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_credit_lines_late_shard",
+            sqlite_where=sa.text("dpd > 0"),
+            postgresql_where=sa.text("dpd > 0"),
+        )
+
     op.drop_table("credit_lines")
     op.drop_table("borrowers")
