@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck unit serve bench clean
+.PHONY: demo test lint typecheck unit bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,8 @@ unit: $(STAMP_DEV)
 
 test: lint typecheck unit
 
-bench: $(STAMP_RUN)
-	$(BIN)/python benchmarks/eod.py --loans 100000 --database sqlite:///benchmarks-eod.db
+bench: $(STAMP_DEV)
+	$(BIN)/python benchmarks/eod.py --loans 100000 --database sqlite:///benchmarks-eod.db --partitions 8
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
