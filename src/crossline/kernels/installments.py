@@ -31,7 +31,7 @@ def half_up_accrual(base: pl.Expr, units: pl.Expr) -> pl.Expr:
     return (base * units + RATE_SCALE // 2) // RATE_SCALE
 
 
-def _pairs(
+def pairs_frame(
     frame: pl.DataFrame,
     *,
     day: date,
@@ -41,6 +41,7 @@ def _pairs(
     amount: pl.Expr,
     basis: pl.Expr | None = None,
 ) -> pl.DataFrame:
+    """One two-leg pair per row of ``frame`` with a positive amount (``PAIR_COLUMNS``)."""
     return frame.select(
         "borrower_id",
         "shard",
@@ -68,7 +69,7 @@ def recognition(rows: pl.DataFrame, due_on: date) -> tuple[pl.DataFrame, pl.Data
             | (pl.col("fee_recognised_fen") < pl.col("fee_fen"))
         )
     )
-    interest = _pairs(
+    interest = pairs_frame(
         due,
         day=due_on,
         event="interest_due",
@@ -76,7 +77,7 @@ def recognition(rows: pl.DataFrame, due_on: date) -> tuple[pl.DataFrame, pl.Data
         credit=Account.INTEREST_INCOME,
         amount=pl.col("interest_fen") - pl.col("interest_recognised_fen"),
     )
-    fees = _pairs(
+    fees = pairs_frame(
         due,
         day=due_on,
         event="fee_due",
@@ -110,7 +111,7 @@ def penalty_accrual(rows: pl.DataFrame, day: date) -> tuple[pl.DataFrame, pl.Dat
     overdue = overdue.filter(pl.col("base") > 0).with_columns(
         half_up_accrual(pl.col("base"), pl.col("penalty_rate_units")).alias("accrued")
     )
-    pairs = _pairs(
+    pairs = pairs_frame(
         overdue,
         day=day,
         event="penalty_accrual",

@@ -23,13 +23,14 @@ from datetime import date
 
 import polars as pl
 
-from crossline.kernels.frames import PAIR_COLUMNS, per_loan
+from crossline.kernels.frames import per_loan
 from crossline.kernels.installments import (
     LOAN_AGEING_SCHEMA,
     UNPAID_DUE,
     UNPAID_PRINCIPAL,
     UNPAID_TOTAL,
     half_up_accrual,
+    pairs_frame,
 )
 from crossline.ledger.accounts import Account
 
@@ -82,33 +83,6 @@ def _first_grace_day(day: date) -> pl.Expr:
     return (pl.lit(day, pl.Date) - pl.col("delinquent_from")).dt.total_days() == 1
 
 
-def _pair_frame(
-    frame: pl.DataFrame,
-    day: date,
-    event: str,
-    debit: Account,
-    credit: Account,
-    amount: str,
-    basis: str,
-) -> pl.DataFrame:
-    return (
-        frame.select(
-            "borrower_id",
-            "shard",
-            pl.lit(day, pl.Date).alias("business_date"),
-            pl.lit(event).alias("event"),
-            "credit_line_id",
-            "loan_id",
-            pl.lit(debit.value).alias("debit"),
-            pl.lit(credit.value).alias("credit"),
-            pl.col(amount).cast(pl.Int64).alias("amount_fen"),
-            pl.col(basis).cast(pl.Int64).alias("basis_fen"),
-        )
-        .filter(pl.col("amount_fen") > 0)
-        .select(PAIR_COLUMNS)
-    )
-
-
 def revolving_accrual(
     rows: pl.DataFrame, cycle: pl.DataFrame, late: pl.DataFrame, day: date
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -141,14 +115,14 @@ def revolving_accrual(
         .alias("new_shadow"),
         UNPAID_DUE.alias("base"),
     )
-    fee_pairs = _pair_frame(
+    fee_pairs = pairs_frame(
         fee_rows,
-        day,
-        "penalty_accrual",
-        Account.PENALTY_RECEIVABLE,
-        Account.PENALTY_INCOME,
-        "posted",
-        "base",
+        day=day,
+        event="penalty_accrual",
+        debit=Account.PENALTY_RECEIVABLE,
+        credit=Account.PENALTY_INCOME,
+        amount=pl.col("posted"),
+        basis=pl.col("base"),
     )
     row_updates = fee_rows.select(
         "installment_id",
@@ -156,14 +130,14 @@ def revolving_accrual(
         pl.col("new_shadow").alias("shadow_penalty_fen"),
     )
     interest = _interest(matured, cycle, late, day)
-    interest_pairs = _pair_frame(
+    interest_pairs = pairs_frame(
         interest,
-        day,
-        "revolving_interest",
-        Account.INTEREST_RECEIVABLE,
-        Account.INTEREST_INCOME,
-        "posted",
-        "base",
+        day=day,
+        event="revolving_interest",
+        debit=Account.INTEREST_RECEIVABLE,
+        credit=Account.INTEREST_INCOME,
+        amount=pl.col("posted"),
+        basis=pl.col("base"),
     )
     cycle_updates = interest.select(
         "installment_id",

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from crossline.calendar import add_months, days_between
 from crossline.catalog import Product
 from crossline.events.outbox import Event, emit
+from crossline.kernels.frames import ROW_SCHEMA
 from crossline.ledger.accounts import RECEIVABLE_BY_COMPONENT, Account
 from crossline.ledger.journal import Entry, Leg, post_entries
 from crossline.money import accrue, format_fen
@@ -39,21 +40,12 @@ AmountSpec = int | Literal["all_due", "all"]
 
 _ROW_UPDATE_SCHEMA = pl.Schema(
     {
-        "installment_id": pl.Int64(),
-        "principal_fen": pl.Int64(),
-        "interest_fen": pl.Int64(),
-        "fee_fen": pl.Int64(),
-        "penalty_fen": pl.Int64(),
-        "paid_principal_fen": pl.Int64(),
-        "paid_interest_fen": pl.Int64(),
-        "paid_fee_fen": pl.Int64(),
-        "paid_penalty_fen": pl.Int64(),
-        "interest_recognised_fen": pl.Int64(),
-        "fee_recognised_fen": pl.Int64(),
+        **{c: ROW_SCHEMA[c] for c in ROW_SCHEMA if c.endswith("_fen") or c == "installment_id"},
         "status": pl.String(),
         "paid_on": pl.Date(),
     }
 )
+"""What a repayment may change on an installment: its amounts, status and paid date."""
 
 
 @dataclass(slots=True)
