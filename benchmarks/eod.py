@@ -27,7 +27,6 @@ import json
 import resource
 import sys
 import time
-import zlib
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -313,17 +312,16 @@ def _lines_and_loans(
     n_borrowers = drawn["borrower_idx"].max()
     assert isinstance(n_borrowers, int)
     ids = [f"b{i:09d}" for i in range(n_borrowers + 1)]
-    # Shards must be the platform's own CRC (the command path recomputes them);
-    # one crc32 per borrower is the only per-row Python work in the build.
+    # Shards must be the platform's own (the command path recomputes them); one
+    # call per borrower is the only per-row Python work in the build.
     borrower_frame = pl.DataFrame(
         {
             "borrower_idx": pl.int_range(n_borrowers + 1, eager=True, dtype=pl.Int64),
             "borrower_id": ids,
-            "shard": [zlib.crc32(b.encode()) % SHARDS for b in ids],
+            "shard": [platform.shard_of(b) for b in ids],
         },
         schema_overrides={"shard": pl.Int16},
     )
-    assert platform.shard_of(ids[0]) == borrower_frame["shard"][0]
     drawn = drawn.with_columns(
         pl.len().over("borrower_idx", "product").alias("on_line"),
     ).with_columns(
@@ -728,7 +726,7 @@ def journal_lines(headers: pl.DataFrame, first_id: int) -> pl.DataFrame:
         pl.concat(parts)
         .sort("entry_id", "line_no")
         .select(list(JOURNAL_SCHEMA))
-        .cast(dict(JOURNAL_SCHEMA))
+        .cast(pl.Schema(JOURNAL_SCHEMA))
     )
 
 

@@ -23,7 +23,12 @@ from crossline.events.outbox import write_events
 from crossline.kernels.installments import loan_ageing, penalty_accrual, recognition
 from crossline.kernels.revolving import revolving_accrual, revolving_ages
 from crossline.ledger.journal import concat_pairs, post_pairs
-from crossline.servicing.delinquency import apply_ageing, read_loan_dpd, read_partition_lines
+from crossline.servicing.delinquency import (
+    apply_ageing,
+    has_live_late_lines,
+    read_loan_dpd,
+    read_partition_lines,
+)
 from crossline.servicing.rows import (
     partition_rows,
     read_cycle_rows,
@@ -60,7 +65,7 @@ def close_partition(
     tomorrow = day + timedelta(days=1)
     cuts = products_cut_on(catalog, tomorrow)
     rows = partition_rows(conn, lo, hi, through=tomorrow)
-    if rows.is_empty() and not cuts:
+    if rows.is_empty() and not cuts and not has_live_late_lines(conn, lo, hi):
         return PartitionResult(postings=0, events=0)
     in_range = sa.and_(loans.c.shard >= lo, loans.c.shard < hi)
     cycle = read_cycle_rows(conn, in_range)

@@ -142,6 +142,23 @@ def read_lines(conn: sa.Connection, where: sa.ColumnElement[bool]) -> pl.DataFra
     return read_frame(conn, statement, LINE_SCHEMA)
 
 
+def has_live_late_lines(conn: sa.Connection, lo: int, hi: int) -> bool:
+    """Whether shards [lo, hi) hold a late line that is not written off (and so must age).
+
+    Lets end-of-day skip a partition with nothing due and nobody late without
+    relying on every cure having been applied at payment time.
+    """
+    c = credit_lines.c
+    found = conn.execute(
+        sa.select(c.credit_line_id)
+        .where(
+            c.shard >= lo, c.shard < hi, c.dpd > sa.literal_column("0"), c.written_off_on.is_(None)
+        )
+        .limit(1)
+    ).first()
+    return found is not None
+
+
 def read_partition_lines(conn: sa.Connection, lo: int, hi: int, ages: pl.DataFrame) -> pl.DataFrame:
     """Lines of shards [lo, hi) that are late now (in ``ages``) or were late at the last
     close (so that a cure is seen); a partial index serves the second set."""
