@@ -32,6 +32,19 @@ from crossline.servicing.schedules import bill_installment_schedule
 from crossline.store.schema import installments, loans, statements
 
 
+def add_to(conn: sa.Connection, key: sa.Column[int], value: int, **deltas: int) -> None:
+    """Add ``deltas`` to the named columns of the row whose ``key`` is ``value``.
+
+    The database adds, so a concurrent change to another column is not lost.
+    """
+    table = key.table
+    conn.execute(
+        sa.update(table)
+        .where(key == value)
+        .values({name: table.c[name] + delta for name, delta in deltas.items()})
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Cycle:
     """The line's revolving loan and its open cycle row."""
@@ -64,23 +77,14 @@ def spend(ctx: Context, line: Line, amount_fen: int) -> int:
         ).scalar_one()
     )
     applied = min(credit, amount_fen)
-    i = installments.c
-    ctx.conn.execute(
-        sa.update(installments)
-        .where(i.installment_id == cycle.installment_id)
-        .values(
-            principal_fen=i.principal_fen + amount_fen,
-            paid_principal_fen=i.paid_principal_fen + applied,
-        )
+    add_to(
+        ctx.conn,
+        installments.c.installment_id,
+        cycle.installment_id,
+        principal_fen=amount_fen,
+        paid_principal_fen=applied,
     )
-    ctx.conn.execute(
-        sa.update(loans)
-        .where(loans.c.loan_id == cycle.loan_id)
-        .values(
-            principal_fen=loans.c.principal_fen + amount_fen,
-            credit_fen=loans.c.credit_fen - applied,
-        )
-    )
+    add_to(ctx.conn, loans.c.loan_id, cycle.loan_id, principal_fen=amount_fen, credit_fen=-applied)
     entry = partial(Entry, line.borrower_id, line.shard, ctx.today)
     post_entries(
         ctx.conn,
@@ -320,14 +324,12 @@ def _cure(ctx: Context, line: Line, late: dict[str, object]) -> None:
                 )
             ],
         )
-        i = installments.c
-        ctx.conn.execute(
-            sa.update(installments)
-            .where(i.installment_id == cycle.installment_id)
-            .values(
-                interest_fen=i.interest_fen + amount,
-                interest_recognised_fen=i.interest_recognised_fen + amount,
-            )
+        add_to(
+            ctx.conn,
+            installments.c.installment_id,
+            cycle.installment_id,
+            interest_fen=amount,
+            interest_recognised_fen=amount,
         )
     ctx.conn.execute(
         sa.update(installments)
