@@ -12,7 +12,7 @@ accrual (or to each schedule figure) separately.
 from __future__ import annotations
 
 import re
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 FEN_PER_YUAN = 100
 RATE_SCALE = 10**10
@@ -79,11 +79,6 @@ def units_to_rate(units: int) -> Decimal:
 def half_up(value: Decimal) -> int:
     """Round a fen amount given as a Decimal half-up to a whole fen."""
     return int(value.to_integral_value(rounding=ROUND_HALF_UP))
-
-
-def floor_fen(value: Decimal) -> int:
-    """Round a fen amount down to a whole fen (used where the convention says 'rounded down')."""
-    return int(value.to_integral_value(rounding=ROUND_FLOOR))
 
 
 def accrue(base_fen: int, units: int, days: int = 1) -> int:

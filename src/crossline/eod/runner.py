@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from crossline.catalog import Catalog, catalog_from_json
 from crossline.eod.statements import cut_partition, products_cut_on
 from crossline.events.outbox import write_events
+from crossline.kernels.frames import EVENT_SCHEMA
 from crossline.kernels.installments import loan_ageing, penalty_accrual, recognition
 from crossline.kernels.revolving import revolving_accrual, revolving_ages
 from crossline.ledger.journal import concat_pairs, post_pairs
@@ -101,8 +102,9 @@ def _write_off(
     conn: sa.Connection, targets: pl.DataFrame, day: date
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Write off whole loans, reading their rows after today's accrual was stored."""
-    loan_ids = targets["loan_id"].to_list()
-    everything = read_open_rows(conn, installments.c.loan_id.in_(loan_ids or [-1]))
+    if targets.is_empty():
+        return pl.DataFrame(), pl.DataFrame(schema=EVENT_SCHEMA)
+    everything = read_open_rows(conn, installments.c.loan_id.in_(targets["loan_id"].to_list()))
     return write_off(conn, everything, targets, day)
 
 

@@ -169,13 +169,3 @@ def post_pairs(conn: sa.Connection, pairs: pl.DataFrame) -> int:
         .sort(["entry_id", "line_no"])
     )
     return insert_frame(conn, journal, lines)
-
-
-def loan_balances(conn: sa.Connection, loan_ids: list[int]) -> dict[tuple[int, str], int]:
-    """Journal balance per (loan, account) for the given loans."""
-    rows = conn.execute(
-        sa.select(journal.c.loan_id, journal.c.account, sa.func.sum(journal.c.amount_fen))
-        .where(journal.c.loan_id.in_(loan_ids))
-        .group_by(journal.c.loan_id, journal.c.account)
-    ).all()
-    return {(int(r[0]), str(r[1])): int(r[2]) for r in rows}

@@ -35,7 +35,7 @@ from crossline.servicing import origination
 from crossline.servicing.context import Context, open_context
 from crossline.servicing.errors import ServicingError
 from crossline.servicing.idempotency import run_once
-from crossline.servicing.lines import get_line, open_line, register_borrower
+from crossline.servicing.lines import open_line, register_borrower
 from crossline.servicing.purchases import purchase
 from crossline.servicing.repayment import repay
 from crossline.servicing.revolving import convert_statement
@@ -71,7 +71,6 @@ def _convert(ctx: Context, c: ConvertStatement) -> dict[str, Any]:
 
 
 def _repay(ctx: Context, c: Repay, step: Step) -> tuple[dict[str, Any], bool]:
-    get_line(ctx, c.borrower, c.product)
     request = {"borrower": c.borrower, "product": c.product, "amount": c.amount}
     key = c.key or f"scenario-step-{step.number}"
     return run_once(

@@ -7,7 +7,6 @@ partition), and writes only the lines whose state changed.
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 import polars as pl
@@ -15,7 +14,6 @@ import sqlalchemy as sa
 
 from crossline.kernels.delinquency import classify
 from crossline.kernels.frames import EVENT_SCHEMA, LINE_SCHEMA
-from crossline.kernels.installments import LOAN_AGEING_SCHEMA
 from crossline.store.bulk import read_frame, stage_ids, update_frame
 from crossline.store.schema import credit_lines, loans
 
@@ -181,22 +179,3 @@ def read_loan_dpd(conn: sa.Connection, where: sa.ColumnElement[bool]) -> pl.Data
         where, loans.c.dpd > 0, loans.c.status == "active"
     )
     return read_frame(conn, statement, pl.Schema({"loan_id": pl.Int64(), "dpd": pl.Int32()}))
-
-
-def events_to_payloads(events: pl.DataFrame) -> list[dict[str, object]]:
-    """Events as plain dicts (payload decoded), for callers that report them."""
-    return [
-        {**{k: v for k, v in row.items() if k != "payload"}, **json.loads(row["payload"])}
-        for row in events.iter_rows(named=True)
-    ]
-
-
-__all__ = [
-    "EVENT_SCHEMA",
-    "LOAN_AGEING_SCHEMA",
-    "apply_ageing",
-    "line_states",
-    "read_lines",
-    "read_loan_dpd",
-    "transition_events",
-]

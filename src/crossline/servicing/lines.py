@@ -8,6 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from crossline.catalog import CatalogError, Product
+from crossline.ledger.journal import Entry, Leg
 from crossline.money import format_fen, rate_units
 from crossline.servicing.context import Context, require_borrower
 from crossline.servicing.errors import InputError, RefusedError
@@ -28,6 +29,13 @@ class Line:
     limit_fen: int
     daily_rate_units: int | None
     monthly_fee_rate_units: int | None
+
+
+def line_entry(
+    ctx: Context, line: Line, event: str, loan_id: int | None, legs: tuple[Leg, ...]
+) -> Entry:
+    """A journal entry for one of the line's loans, dated today."""
+    return Entry(line.borrower_id, line.shard, ctx.today, event, line.credit_line_id, loan_id, legs)
 
 
 def register_borrower(ctx: Context, borrower_id: str, monthly_income_fen: int) -> None:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from crossline.catalog import CatalogError, Product, schedule_apr
 from crossline.events.outbox import Event, emit
 from crossline.ledger.accounts import Account
-from crossline.ledger.journal import Entry, Leg, post_entries
+from crossline.ledger.journal import Leg, post_entries
 from crossline.money import format_fen, rate_units, units_to_rate
 from crossline.servicing.context import Context
 from crossline.servicing.errors import InputError, RefusedError
@@ -24,6 +24,7 @@ from crossline.servicing.lines import (
     available_fen,
     catalog_product,
     get_line,
+    line_entry,
     require_active,
 )
 from crossline.servicing.schedules import (
@@ -122,12 +123,10 @@ def book_loan(
     post_entries(
         ctx.conn,
         [
-            Entry(
-                line.borrower_id,
-                line.shard,
-                ctx.today,
+            line_entry(
+                ctx,
+                line,
                 "disbursement" if funding == Account.SETTLEMENT else "bill_conversion",
-                line.credit_line_id,
                 loan_id,
                 (
                     Leg(Account.LOAN_PRINCIPAL, principal_fen),

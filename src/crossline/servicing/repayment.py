@@ -27,7 +27,7 @@ from crossline.money import accrue, format_fen
 from crossline.servicing.allocation import COMPONENTS, Owed, allocate
 from crossline.servicing.context import Context
 from crossline.servicing.errors import InputError, RefusedError
-from crossline.servicing.lines import Line, catalog_product, get_line
+from crossline.servicing.lines import Line, catalog_product, get_line, line_entry
 from crossline.servicing.prepayment import reshape_cash_loan
 from crossline.servicing.refresh import refresh_borrower
 from crossline.servicing.revolving import record_payment
@@ -100,17 +100,7 @@ class _Book:
     touched: set[int] = field(default_factory=set)
 
     def entry(self, event: str, loan_id: int, legs: tuple[Leg, ...]) -> None:
-        self.entries.append(
-            Entry(
-                self.line.borrower_id,
-                self.line.shard,
-                self.ctx.today,
-                event,
-                self.line.credit_line_id,
-                loan_id,
-                legs,
-            )
-        )
+        self.entries.append(line_entry(self.ctx, self.line, event, loan_id, legs))
 
     def due_rows(self) -> list[dict[str, Any]]:
         return [r for r in self.rows if r["due_date"] <= self.ctx.today]
@@ -283,14 +273,20 @@ def _reshape(
     first["paid_principal_fen"] += principal_paid
 
 
-def payoff_fen(book: _Book) -> int:
-    """Everything the line owes today: due rows (penalty in grace excluded when it would be
-    reversed), interest accrued to today and all principal not yet due."""
+def _due_total(book: _Book) -> int:
+    """What the due rows ask for, less penalty that paying them in grace would reverse."""
     total = 0
     for row in book.due_rows():
         total += sum(owed(row, c) for c in COMPONENTS)
         if _in_grace(book, row):
             total -= owed(row, "penalty") + int(row["paid_penalty_fen"])
+    return total
+
+
+def payoff_fen(book: _Book) -> int:
+    """Everything the line owes today: the due rows, interest accrued to today and all
+    principal (and recognised interest) not yet due."""
+    total = _due_total(book)
     for loan_id in book.loans:
         future = book.future_rows(loan_id)
         total += _accrued_to_today(book, loan_id)
@@ -299,13 +295,8 @@ def payoff_fen(book: _Book) -> int:
 
 
 def all_due_fen(book: _Book) -> int:
-    """What is due today or overdue, with penalty that paying in grace would reverse left out."""
-    total = 0
-    for row in book.due_rows():
-        total += sum(owed(row, c) for c in COMPONENTS)
-        if _in_grace(book, row):
-            total -= owed(row, "penalty") + int(row["paid_penalty_fen"])
-    return max(total, 0)
+    """What is due today or overdue."""
+    return max(_due_total(book), 0)
 
 
 def _load(ctx: Context, line: Line) -> _Book:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from functools import partial
 from typing import Any
 
 import polars as pl
@@ -21,11 +20,11 @@ from crossline.catalog import CatalogError, Product
 from crossline.events.outbox import Event, emit
 from crossline.kernels.installments import half_up_accrual
 from crossline.ledger.accounts import Account
-from crossline.ledger.journal import Entry, Leg, post_entries
+from crossline.ledger.journal import Leg, post_entries
 from crossline.money import format_fen, rate_units
 from crossline.servicing.context import Context
 from crossline.servicing.errors import InputError, RefusedError
-from crossline.servicing.lines import Line, catalog_product, get_line
+from crossline.servicing.lines import Line, catalog_product, get_line, line_entry
 from crossline.servicing.origination import LoanTerms, book_loan, check_amount
 from crossline.servicing.rows import read_cycle_rows, read_late_statements
 from crossline.servicing.schedules import bill_installment_schedule
@@ -85,19 +84,20 @@ def spend(ctx: Context, line: Line, amount_fen: int) -> int:
         paid_principal_fen=applied,
     )
     add_to(ctx.conn, loans.c.loan_id, cycle.loan_id, principal_fen=amount_fen, credit_fen=-applied)
-    entry = partial(Entry, line.borrower_id, line.shard, ctx.today)
     post_entries(
         ctx.conn,
         [
-            entry(
+            line_entry(
+                ctx,
+                line,
                 "purchase",
-                line.credit_line_id,
                 cycle.loan_id,
                 (Leg(Account.LOAN_PRINCIPAL, amount_fen), Leg(Account.SETTLEMENT, -amount_fen)),
             ),
-            entry(
+            line_entry(
+                ctx,
+                line,
                 "credit_applied",
-                line.credit_line_id,
                 cycle.loan_id,
                 (Leg(Account.BORROWER_CREDIT, applied), Leg(Account.LOAN_PRINCIPAL, -applied)),
             ),
@@ -182,12 +182,10 @@ def convert_statement(ctx: Context, borrower_id: str, product_id: str, months: i
     post_entries(
         ctx.conn,
         [
-            Entry(
-                line.borrower_id,
-                line.shard,
-                ctx.today,
+            line_entry(
+                ctx,
+                line,
                 "bill_conversion",
-                line.credit_line_id,
                 cycle.loan_id,
                 (
                     Leg(Account.CONVERSION_CLEARING, principal + interest),
@@ -310,12 +308,10 @@ def _cure(ctx: Context, line: Line, late: dict[str, object]) -> None:
         post_entries(
             ctx.conn,
             [
-                Entry(
-                    line.borrower_id,
-                    line.shard,
-                    ctx.today,
+                line_entry(
+                    ctx,
+                    line,
                     "revolving_interest",
-                    line.credit_line_id,
                     cycle.loan_id,
                     (
                         Leg(Account.INTEREST_RECEIVABLE, amount),

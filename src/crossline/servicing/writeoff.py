@@ -43,8 +43,6 @@ def write_off(
 
     Returns (pairs to post, events).
     """
-    if targets.is_empty():
-        return pl.DataFrame(), pl.DataFrame(schema=EVENT_SCHEMA)
     mine = rows.join(targets.select("loan_id"), on="loan_id")
     owed = mine.group_by("loan_id", "credit_line_id", "borrower_id", "shard", "product").agg(
         UNPAID_PRINCIPAL.sum().alias("principal"),
