@@ -41,6 +41,14 @@ def parse_amount(text: str | int | Decimal) -> int:
     return int((Decimal(raw) * FEN_PER_YUAN).to_integral_value())
 
 
+def parse_positive_amount(text: str | int | Decimal) -> int:
+    """Like :func:`parse_amount`, for amounts that must be above zero (limits, draws, payments)."""
+    fen = parse_amount(text)
+    if fen <= 0:
+        raise MoneyError(f"expected a positive amount, got {text!r}")
+    return fen
+
+
 def format_fen(fen: int) -> str:
     """Format fen as a yuan string with exactly two decimals ("-12.05" for negatives)."""
     sign = "-" if fen < 0 else ""

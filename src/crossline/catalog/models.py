@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from crossline.money import RATE_SCALE, MoneyError, parse_amount, parse_rate
+from crossline.money import RATE_SCALE, MoneyError, parse_positive_amount, parse_rate
 from crossline.servicing.schedules import Method
 
 Kind = Literal["revolving", "cash_loan", "installment"]
@@ -51,18 +51,7 @@ def _optional_rate(value: Any) -> Decimal | None:
 
 def _yuan(value: Any) -> Decimal:
     """A positive yuan amount with at most two decimals, kept as a Decimal at the edge."""
-    if isinstance(value, bool | float):
-        raise ValueError(
-            f"expected an amount as a string like '50000.00', got the number {value!r} "
-            "(a float would lose exactness; quote it)"
-        )
-    try:
-        fen = parse_amount(value)
-    except MoneyError as exc:
-        raise ValueError(str(exc)) from exc
-    if fen <= 0:
-        raise ValueError(f"expected a positive amount, got {value!r}")
-    return Decimal(fen).scaleb(-2)
+    return Decimal(parse_positive_amount(value)).scaleb(-2)
 
 
 Rate = Annotated[Decimal, BeforeValidator(_decimal_rate)]

@@ -65,18 +65,23 @@ EVENT_SCHEMA = pl.Schema(
 )
 """An outbox event before it has an id."""
 
-PAIR_COLUMNS = [
-    "borrower_id",
-    "shard",
-    "business_date",
-    "event",
-    "credit_line_id",
-    "loan_id",
-    "debit",
-    "credit",
-    "amount_fen",
-    "basis_fen",
-]
+PAIR_SCHEMA = pl.Schema(
+    {
+        "borrower_id": pl.String(),
+        "shard": pl.Int16(),
+        "business_date": pl.Date(),
+        "event": pl.String(),
+        "credit_line_id": pl.Int64(),
+        "loan_id": pl.Int64(),
+        "debit": pl.String(),
+        "credit": pl.String(),
+        "amount_fen": pl.Int64(),
+        "basis_fen": pl.Int64(),
+    }
+)
+"""One row per two-leg entry: debit ``debit`` and credit ``credit`` by ``amount_fen``."""
+
+PAIR_COLUMNS = list(PAIR_SCHEMA)
 
 
 def fen_text(fen: pl.Expr) -> pl.Expr:

@@ -14,6 +14,7 @@ from datetime import date
 import polars as pl
 import sqlalchemy as sa
 
+from crossline.kernels.frames import PAIR_SCHEMA
 from crossline.ledger.accounts import Account
 from crossline.store.bulk import insert_frame
 from crossline.store.ids import allocate_ids
@@ -34,22 +35,6 @@ JOURNAL_SCHEMA = pl.Schema(
         "basis_fen": pl.Int64(),
     }
 )
-
-PAIR_SCHEMA = pl.Schema(
-    {
-        "borrower_id": pl.String(),
-        "shard": pl.Int16(),
-        "business_date": pl.Date(),
-        "event": pl.String(),
-        "credit_line_id": pl.Int64(),
-        "loan_id": pl.Int64(),
-        "debit": pl.String(),
-        "credit": pl.String(),
-        "amount_fen": pl.Int64(),
-        "basis_fen": pl.Int64(),
-    }
-)
-"""One row per two-leg entry: debit ``debit`` and credit ``credit`` by ``amount_fen``."""
 
 
 class UnbalancedEntryError(ValueError):

@@ -16,23 +16,11 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from crossline.catalog import Catalog, CatalogError, load_catalog
-from crossline.money import MoneyError, parse_amount, parse_rate
+from crossline.money import MoneyError, parse_positive_amount, parse_rate
 
 
 class ScenarioError(ValueError):
     """A scenario file that cannot run, with where and why."""
-
-
-def _fen(value: Any) -> int:
-    if isinstance(value, bool | float):
-        raise ValueError(f"expected an amount as a string like '300.00', got {value!r}")
-    try:
-        fen = parse_amount(value)
-    except MoneyError as exc:
-        raise ValueError(str(exc)) from exc
-    if fen <= 0:
-        raise ValueError(f"expected a positive amount, got {value!r}")
-    return fen
 
 
 def _rate(value: Any) -> Decimal:
@@ -47,10 +35,10 @@ def _rate(value: Any) -> Decimal:
 def _repay_amount(value: Any) -> int | str:
     if value in ("all", "all_due"):
         return str(value)
-    return _fen(value)
+    return parse_positive_amount(value)
 
 
-Fen = Annotated[int, BeforeValidator(_fen)]
+Fen = Annotated[int, BeforeValidator(parse_positive_amount)]
 Rate = Annotated[Decimal, BeforeValidator(_rate)]
 RepayAmount = Annotated[int | Literal["all_due", "all"], BeforeValidator(_repay_amount)]
 _STRICT = ConfigDict(extra="forbid", frozen=True)
