@@ -47,6 +47,8 @@ LINE_SCHEMA = pl.Schema(
         "classification": pl.String(),
         "pboc_status": pl.String(),
         "written_off_on": pl.Date(),
+        "month_max_dpd": pl.Int32(),
+        "cured_on": pl.Date(),
     }
 )
 """A credit line's stored delinquency state."""

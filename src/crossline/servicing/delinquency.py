@@ -98,7 +98,11 @@ def apply_ageing(
     old_loan_dpd: pl.DataFrame,
     day: date,
 ) -> pl.DataFrame:
-    """Store changed line and loan DPD state; return the transition events."""
+    """Store changed line and loan DPD state; return the transition events.
+
+    Also keeps the two facts the bureau needs and a daily DPD overwrites: the
+    worst DPD since the last month-end report, and the day the line was cured.
+    """
     states = line_states(ages, lines, day)
     changed = states.filter(
         (pl.col("new_dpd") != pl.col("dpd"))
@@ -116,6 +120,11 @@ def apply_ageing(
             "bucket",
             "classification",
             "pboc_status",
+            pl.max_horizontal("month_max_dpd", "new_dpd").alias("month_max_dpd"),
+            pl.when((pl.col("dpd") > 0) & (pl.col("new_dpd") == 0))
+            .then(pl.lit(day, pl.Date))
+            .otherwise(pl.col("cured_on"))
+            .alias("cured_on"),
         ),
     )
     loan_changes = (

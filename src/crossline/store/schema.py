@@ -77,6 +77,7 @@ borrowers = sa.Table(
     metadata,
     *_borrower_columns(),
     sa.Column("monthly_income_fen", Fen, nullable=False),
+    sa.Column("verified_income_fen", Fen, nullable=True),
     sa.Column("created_on", sa.Date, nullable=False),
     sa.PrimaryKeyConstraint("borrower_id"),
 )
@@ -100,6 +101,8 @@ credit_lines = sa.Table(
     sa.Column("classification", sa.String(16), nullable=False, server_default="normal"),
     sa.Column("pboc_status", sa.String(1), nullable=False, server_default="N"),
     sa.Column("written_off_on", sa.Date, nullable=True),
+    sa.Column("month_max_dpd", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("cured_on", sa.Date, nullable=True),
     sa.UniqueConstraint("borrower_id", "product"),
     sa.CheckConstraint("status in ('active','paused','frozen','closed')", name="status"),
     sa.Index(
@@ -245,6 +248,139 @@ idempotency_keys = sa.Table(
     sa.Column("request_hash", sa.String(64), nullable=False),
     sa.Column("response", sa.Text, nullable=False),
     sa.Column("business_date", sa.Date, nullable=False),
+)
+
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("notification_id", sa.BigInteger, primary_key=True),
+    *_borrower_columns(),
+    sa.Column("business_date", sa.Date, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("product", sa.String(32), nullable=True),
+    sa.Column("credit_line_id", sa.Integer, nullable=True),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Index(None, "borrower_id"),
+    sa.Index(None, "credit_line_id", "kind"),
+)
+
+bureau_records = sa.Table(
+    "bureau_records",
+    metadata,
+    sa.Column("credit_line_id", sa.Integer, nullable=False),
+    sa.Column("period_end", sa.Date, nullable=False),
+    *_borrower_columns(),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("lender_group", sa.String(32), nullable=False),
+    sa.Column("product", sa.String(32), nullable=False),
+    sa.Column("opened_on", sa.Date, nullable=False),
+    sa.Column("status", sa.String(1), nullable=False),
+    sa.Column("actual_status", sa.String(1), nullable=False),
+    sa.Column("dpd", sa.Integer, nullable=False),
+    sa.Column("max_dpd", sa.Integer, nullable=False),
+    sa.Column("balance_fen", Fen, nullable=False),
+    sa.Column("limit_fen", Fen, nullable=False),
+    sa.Column("overdue_fen", Fen, nullable=False),
+    sa.Column("reported_on", sa.Date, nullable=False),
+    sa.Column("delinquency_ended_on", sa.Date, nullable=True),
+    sa.PrimaryKeyConstraint("credit_line_id", "period_end"),
+    sa.Index(None, "borrower_id", "period_end"),
+    sa.Index(None, "shard", "period_end"),
+)
+
+bureau_disputes = sa.Table(
+    "bureau_disputes",
+    metadata,
+    sa.Column("dispute_id", sa.Integer, primary_key=True, autoincrement=True),
+    *_borrower_columns(),
+    sa.Column("credit_line_id", sa.Integer, nullable=False),
+    sa.Column("product", sa.String(32), nullable=False),
+    sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("claim", sa.Text, nullable=False),
+    sa.Column("filed_on", sa.Date, nullable=False),
+    sa.Column("due_on", sa.Date, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=True),
+    sa.Column("previous_status", sa.String(1), nullable=True),
+    sa.Column("resolved_on", sa.Date, nullable=True),
+    sa.Column("alerted_on", sa.Date, nullable=True),
+    sa.Index(None, "borrower_id"),
+    sa.Index(None, "due_on"),
+    sa.CheckConstraint(
+        "outcome is null or outcome in ('corrected','confirmed','unverifiable')", name="outcome"
+    ),
+)
+
+bureau_explanations = sa.Table(
+    "bureau_explanations",
+    metadata,
+    sa.Column("explanation_id", sa.Integer, primary_key=True, autoincrement=True),
+    *_borrower_columns(),
+    sa.Column("credit_line_id", sa.Integer, nullable=False),
+    sa.Column("product", sa.String(32), nullable=False),
+    sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("filed_on", sa.Date, nullable=False),
+    sa.Index(None, "borrower_id"),
+)
+
+bureau_inquiries = sa.Table(
+    "bureau_inquiries",
+    metadata,
+    sa.Column("inquiry_id", sa.Integer, primary_key=True, autoincrement=True),
+    *_borrower_columns(),
+    sa.Column("inquired_on", sa.Date, nullable=False),
+    sa.Column("inquirer", sa.String(32), nullable=False),
+    sa.Column("reason", sa.String(24), nullable=False),
+    sa.Column("hard", sa.Boolean, nullable=False),
+    sa.Column("charged", sa.Boolean, nullable=False),
+    sa.Index(None, "borrower_id", "inquired_on"),
+    sa.CheckConstraint(
+        "reason in ('loan_approval','post_loan_management','self_query')", name="reason"
+    ),
+)
+
+current_scores = sa.Table(
+    "current_scores",
+    metadata,
+    *_borrower_columns(),
+    sa.Column("lender_group", sa.String(32), nullable=False),
+    sa.Column("score_id", sa.BigInteger, nullable=False),
+    sa.Column("business_date", sa.Date, nullable=False),
+    sa.Column("score", sa.Integer, nullable=False),
+    sa.Column("band", sa.String(12), nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.PrimaryKeyConstraint("borrower_id", "lender_group"),
+    sa.Index(None, "shard"),
+)
+
+score_history = sa.Table(
+    "score_history",
+    metadata,
+    sa.Column("score_id", sa.BigInteger, primary_key=True),
+    *_borrower_columns(),
+    sa.Column("lender_group", sa.String(32), nullable=False),
+    sa.Column("business_date", sa.Date, nullable=False),
+    sa.Column("score", sa.Integer, nullable=False),
+    sa.Column("band", sa.String(12), nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("trigger", sa.String(32), nullable=False),
+    sa.Index(None, "borrower_id", "lender_group"),
+)
+
+feature_snapshots = sa.Table(
+    "feature_snapshots",
+    metadata,
+    *_borrower_columns(),
+    sa.Column("lender_group", sa.String(32), nullable=False),
+    sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("score", sa.Integer, nullable=False),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("features", sa.Text, nullable=False),
+    sa.PrimaryKeyConstraint("borrower_id", "lender_group", "period_end"),
+    sa.Index(None, "period_end"),
 )
 
 OPEN: sa.ColumnElement[str] = sa.literal_column("'open'")
