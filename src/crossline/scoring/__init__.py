@@ -1,0 +1,1 @@
+"""Scoring: group views, features, the scorecard, scores in use and monitoring."""
