@@ -17,6 +17,7 @@ from datetime import date, timedelta
 import polars as pl
 import sqlalchemy as sa
 
+from crossline.bureau.cycle import close_bureau
 from crossline.catalog import Catalog, catalog_from_json
 from crossline.eod.statements import cut_partition, products_cut_on
 from crossline.events.outbox import write_events
@@ -63,11 +64,20 @@ def close_partition(
     conn: sa.Connection, catalog: Catalog, day: date, lo: int, hi: int
 ) -> PartitionResult:
     """Run every end-of-day rule for the borrowers in shards [lo, hi)."""
+    postings, events = _close_servicing(conn, catalog, day, lo, hi)
+    events.append(close_bureau(conn, catalog, day, lo, hi))
+    return PartitionResult(postings=postings, events=write_events(conn, pl.concat(events)))
+
+
+def _close_servicing(
+    conn: sa.Connection, catalog: Catalog, day: date, lo: int, hi: int
+) -> tuple[int, list[pl.DataFrame]]:
+    """Accrue, age, write off and cut statements; the postings made and the events."""
     tomorrow = day + timedelta(days=1)
     cuts = products_cut_on(catalog, tomorrow)
     rows = partition_rows(conn, lo, hi, through=tomorrow)
     if rows.is_empty() and not cuts and not has_live_late_lines(conn, lo, hi):
-        return PartitionResult(postings=0, events=0)
+        return 0, []
     in_range = sa.and_(loans.c.shard >= lo, loans.c.shard < hi)
     cycle = read_cycle_rows(conn, in_range)
     late = read_late_statements(
@@ -94,8 +104,7 @@ def close_partition(
     )
     events = [apply_ageing(conn, ages, lines, old_loan_dpd, day), written_events]
     events += [cut_partition(conn, product, tomorrow, lo, hi) for product in cuts]
-    written_count = write_events(conn, pl.concat(events))
-    return PartitionResult(postings=postings, events=written_count)
+    return postings, events
 
 
 def _write_off(

@@ -15,6 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel
 
+from crossline.bureau.disputes import file_dispute, resolve_dispute
+from crossline.bureau.explanations import add_explanation
+from crossline.bureau.inquiries import SELF, record_inquiry
 from crossline.calendar import date_range
 from crossline.catalog import catalog_to_json
 from crossline.eod.runner import Progress, close_day
@@ -23,11 +26,15 @@ from crossline.ledger.check import check_ledger
 from crossline.money import format_fen
 from crossline.scenario.spec import (
     ConvertStatement,
+    Dispute,
     Draw,
     OpenLine,
     Purchase,
     Repay,
+    ResolveDispute,
     Scenario,
+    SelfQuery,
+    Statement,
     Step,
 )
 from crossline.scenario.state import snapshot
@@ -83,11 +90,31 @@ def _repay(ctx: Context, c: Repay, step: Step) -> tuple[dict[str, Any], bool]:
     )
 
 
+def _self_query(ctx: Context, c: SelfQuery) -> dict[str, Any]:
+    return record_inquiry(ctx, c.borrower, SELF, "self_query")
+
+
+def _dispute(ctx: Context, c: Dispute) -> dict[str, Any]:
+    return file_dispute(ctx, c.borrower, c.product, c.month, c.claim)
+
+
+def _resolve(ctx: Context, c: ResolveDispute) -> dict[str, Any]:
+    return resolve_dispute(ctx, c.borrower, c.product, c.month, c.outcome, c.status)
+
+
+def _statement(ctx: Context, c: Statement) -> dict[str, Any]:
+    return add_explanation(ctx, c.borrower, c.product, c.month, c.text)
+
+
 _HANDLERS: dict[type[BaseModel], Callable[[Context, Any], dict[str, Any]]] = {
     OpenLine: _open_line,
     Draw: _draw,
     Purchase: _purchase,
     ConvertStatement: _convert,
+    SelfQuery: _self_query,
+    Dispute: _dispute,
+    ResolveDispute: _resolve,
+    Statement: _statement,
 }
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from crossline.calendar import last_day_of_month
 from crossline.catalog import Catalog, CatalogError, load_catalog
 from crossline.money import MoneyError, parse_positive_amount, parse_rate
 
@@ -38,7 +39,18 @@ def _repay_amount(value: Any) -> int | str:
     return parse_positive_amount(value)
 
 
+def _month(value: Any) -> date:
+    """A reporting month written ``2026-04``, as its reporting date (the month's last day)."""
+    text = str(value)
+    try:
+        first = date.fromisoformat(f"{text}-01")
+    except ValueError as exc:
+        raise ValueError(f"expected a month like 2026-04, got {value!r}") from exc
+    return first.replace(day=last_day_of_month(first.year, first.month))
+
+
 Fen = Annotated[int, BeforeValidator(parse_positive_amount)]
+Month = Annotated[date, BeforeValidator(_month)]
 Rate = Annotated[Decimal, BeforeValidator(_rate)]
 RepayAmount = Annotated[int | Literal["all_due", "all"], BeforeValidator(_repay_amount)]
 _STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -105,12 +117,54 @@ class Repay(BaseModel):
     key: str | None = Field(default=None, min_length=1, max_length=128)
 
 
+class SelfQuery(BaseModel):
+    """The borrower pulls their own credit report (two free a year)."""
+
+    model_config = _STRICT
+    borrower: str
+
+
+class Dispute(BaseModel):
+    """The borrower disputes the record reported for a product in a month."""
+
+    model_config = _STRICT
+    borrower: str
+    product: str
+    month: Month
+    claim: str = Field(min_length=1, max_length=500)
+
+
+class ResolveDispute(BaseModel):
+    """The provider answers a dispute; ``corrected`` sets the record's status to ``status``."""
+
+    model_config = _STRICT
+    borrower: str
+    product: str
+    month: Month
+    outcome: Literal["corrected", "confirmed", "unverifiable"]
+    status: str = "N"
+
+
+class Statement(BaseModel):
+    """The borrower attaches an explanatory statement to a reported record."""
+
+    model_config = _STRICT
+    borrower: str
+    product: str
+    month: Month
+    text: str = Field(min_length=1, max_length=500)
+
+
 STEP_KINDS: dict[str, type[BaseModel]] = {
     "open_line": OpenLine,
     "draw": Draw,
     "purchase": Purchase,
     "convert_statement": ConvertStatement,
     "repay": Repay,
+    "self_query": SelfQuery,
+    "dispute": Dispute,
+    "resolve_dispute": ResolveDispute,
+    "statement": Statement,
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from crossline.bureau.report import records
 from crossline.money import format_fen
 from crossline.store.schema import credit_lines, installments, loans, statements
 
@@ -121,4 +122,17 @@ def snapshot(conn: sa.Connection, today: date) -> dict[str, Any]:
                 for s in statements_by_line[line.credit_line_id]
             ],
         }
+    for record in records(conn, sa.true(), today).iter_rows(named=True):
+        borrowers.setdefault(record["borrower_id"], {"lines": {}}).setdefault("bureau", []).append(
+            {
+                "provider": record["provider"],
+                "product": record["product"],
+                "month": f"{record['period_end']:%Y-%m}",
+                "status": record["status"],
+                "balance": format_fen(record["balance_fen"]),
+                "overdue": format_fen(record["overdue_fen"]),
+                "disputed": record["disputed"],
+                "visible": record["visible"],
+            }
+        )
     return {"business_date": today.isoformat(), "borrowers": borrowers}

@@ -101,7 +101,8 @@ def apply_ageing(
     """Store changed line and loan DPD state; return the transition events.
 
     Also keeps the two facts the bureau needs and a daily DPD overwrites: the
-    worst DPD since the last month-end report, and the day the line was cured.
+    worst DPD since the last month-end report (counted as the line's status is,
+    so days inside a grace period are not late), and the day the line was cured.
     """
     states = line_states(ages, lines, day)
     changed = states.filter(
@@ -120,7 +121,7 @@ def apply_ageing(
             "bucket",
             "classification",
             "pboc_status",
-            pl.max_horizontal("month_max_dpd", "new_dpd").alias("month_max_dpd"),
+            pl.max_horizontal("month_max_dpd", "counted_dpd").alias("month_max_dpd"),
             pl.when((pl.col("dpd") > 0) & (pl.col("new_dpd") == 0))
             .then(pl.lit(day, pl.Date))
             .otherwise(pl.col("cured_on"))

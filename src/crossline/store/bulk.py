@@ -74,14 +74,18 @@ def read_frame(conn: sa.Connection, statement: sa.Select[Any], schema: pl.Schema
 
 
 def stage_ids(conn: sa.Connection, name: str, ids: pl.Series) -> sa.Table:
-    """A temporary one-column table of ids, to join with instead of a long IN list.
+    """A temporary one-column table of ids (numbers or borrower ids), to join with instead
+    of a long IN list.
 
     SQLite caps bound parameters and both planners handle a join far better
     than a list of a hundred thousand literals.
     """
     staging = f"staging_{name}"
+    text = ids.dtype == pl.String
+    column_type = "VARCHAR(64)" if text else "BIGINT"
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {staging}")
-    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {staging} (id BIGINT PRIMARY KEY)")
-    table = sa.Table(staging, sa.MetaData(), sa.Column("id", sa.BigInteger))
-    insert_frame(conn, table, pl.DataFrame({"id": ids.unique().cast(pl.Int64)}))
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {staging} (id {column_type} PRIMARY KEY)")
+    table = sa.Table(staging, sa.MetaData(), sa.Column("id", sa.String if text else sa.BigInteger))
+    values = ids.unique() if text else ids.unique().cast(pl.Int64)
+    insert_frame(conn, table, pl.DataFrame({"id": values}))
     return table

@@ -1,0 +1,65 @@
+"""Inquiries: every pull of a credit report, with who asked and why.
+
+Lenders pull a report to approve a loan (a hard inquiry: many in a short time,
+"多头借贷", is a risk signal) or to manage one already granted; a borrower
+may look at their own report, free twice a calendar year (Art. 17).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+
+from crossline.servicing.context import Context, require_borrower
+from crossline.servicing.errors import InputError
+from crossline.store.schema import bureau_inquiries
+
+REASONS = ("loan_approval", "post_loan_management", "self_query")
+HARD_REASONS = frozenset({"loan_approval"})
+FREE_SELF_QUERIES_PER_YEAR = 2
+SELF = "self"
+
+
+def self_queries_this_year(ctx: Context, borrower_id: str) -> int:
+    """Self-queries the borrower made in the business date's calendar year."""
+    q = bureau_inquiries.c
+    return int(
+        ctx.conn.execute(
+            sa.select(sa.func.count()).where(
+                q.borrower_id == borrower_id,
+                q.reason == "self_query",
+                q.inquired_on >= date(ctx.today.year, 1, 1),
+            )
+        ).scalar_one()
+    )
+
+
+def record_inquiry(ctx: Context, borrower_id: str, inquirer: str, reason: str) -> dict[str, object]:
+    """Record a report pull; a self-query beyond the free ones a year is charged."""
+    if reason not in REASONS:
+        raise InputError("reason", f"expected one of {', '.join(REASONS)}, got {reason!r}")
+    if (reason == "self_query") != (inquirer == SELF):
+        raise InputError("inquirer", "a self_query is made by the borrower and only by them")
+    lenders = sorted({provider.group for provider in ctx.catalog.providers})
+    if reason != "self_query" and inquirer not in lenders:
+        raise InputError("inquirer", f"expected a lender group ({', '.join(lenders)})")
+    require_borrower(ctx, borrower_id)
+    charged = (
+        reason == "self_query"
+        and self_queries_this_year(ctx, borrower_id) >= FREE_SELF_QUERIES_PER_YEAR
+    )
+    inquiry_id = ctx.conn.execute(
+        sa.insert(bureau_inquiries)
+        .values(
+            borrower_id=borrower_id,
+            shard=ctx.shard(borrower_id),
+            inquired_on=ctx.today,
+            inquirer=inquirer,
+            reason=reason,
+            hard=reason in HARD_REASONS,
+            charged=charged,
+        )
+        .returning(bureau_inquiries.c.inquiry_id)
+    ).scalar_one()
+    return {"inquiry_id": inquiry_id, "charged": charged}
