@@ -12,8 +12,6 @@ from datetime import date
 
 import polars as pl
 
-from crossline.calendar import add_months
-
 STATUS_LEVELS: dict[str, int] = {
     "N": 0,
     "C": 0,
@@ -46,20 +44,16 @@ def is_negative(status: pl.Expr) -> pl.Expr:
     return status_level(status) > 0
 
 
-def retention_start(as_of: date) -> date:
-    """Negative records whose delinquency ended before this day are no longer shown."""
-    return add_months(as_of, -RETENTION_MONTHS)
-
-
 def visible(as_of: date) -> pl.Expr:
     """Whether a record (``status``, ``delinquency_ended_on``) may be shown on ``as_of``.
 
     A record that is not negative is always shown; a negative one while its
-    delinquency is open and for 5 years after it ended.
+    delinquency is open and until 5 years after it ended (a delinquency ended
+    on 29 February stops being shown on 28 February five years on).
     """
     ended = pl.col("delinquency_ended_on")
     return (
         ~is_negative(pl.col("status"))
         | ended.is_null()
-        | (ended > pl.lit(retention_start(as_of), pl.Date))
+        | (ended.dt.offset_by(f"{RETENTION_MONTHS}mo") > pl.lit(as_of, pl.Date))
     )
