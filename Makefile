@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench model clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP_RUN): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(STAMP_DEV): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,train]'
 	touch $@ $(STAMP_RUN)
 
 demo: $(STAMP_RUN)
@@ -36,6 +36,12 @@ test: lint typecheck unit
 
 bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/eod.py --loans 100000 --database sqlite:///benchmarks-eod.db --partitions 8
+
+# Rebuild the shipped default scorecard from the synthetic history (deterministic:
+# the same command reproduces the committed file byte for byte).
+model: $(STAMP_DEV)
+	$(BIN)/crossline model train --synthetic --out build/model
+	cp build/model/scorecard.json src/crossline/scoring/default_scorecard.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -25,6 +26,7 @@ from crossline.eod.runner import run_eod
 from crossline.ledger.check import check_ledger
 from crossline.scenario.runner import run_scenario
 from crossline.scenario.spec import ScenarioError, load_scenario
+from crossline.scoring.synthetic import DEFAULT_ROWS, REASONS, TARGET, synthetic_history
 from crossline.store import platform
 from crossline.store.engine import database_url, make_engine, upgrade
 
@@ -36,9 +38,11 @@ app = typer.Typer(
 scenario_app = typer.Typer(help="Run scenario files.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Ledger checks.", no_args_is_help=True)
 catalog_app = typer.Typer(help="Product catalog.", no_args_is_help=True)
+model_app = typer.Typer(help="Scorecard models.", no_args_is_help=True)
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(model_app, name="model")
 
 err = Console(stderr=True)
 DatabaseOption = Annotated[
@@ -157,6 +161,59 @@ def catalog_show(source: Annotated[str, typer.Argument()] = "default") -> None:
         for offer in offer_aprs(product):
             table.add_row(product.id, offer.describe(), str(offer.rate), format_percent(offer.apr))
     Console().print(table)
+
+
+@model_app.command("train")
+def model_train(
+    out: Annotated[Path, typer.Option(help="Folder to write scorecard.json into.")],
+    data: Annotated[Path | None, typer.Option(help="Training table (CSV).")] = None,
+    target: Annotated[str | None, typer.Option(help="Target column of --data.")] = None,
+    bad: Annotated[
+        str | None, typer.Option(help="Target value meaning bad (default: target is 0/1, 1 bad).")
+    ] = None,
+    synthetic: Annotated[
+        bool, typer.Option("--synthetic", help="Train on the simulated history instead.")
+    ] = False,
+    rows: Annotated[
+        int | None, typer.Option(min=1, help=f"Simulated borrowers (default {DEFAULT_ROWS}).")
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option(help="Model version (default: default-1, or <csv name>-1).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seeds the split, the folds and the history.")] = 7,
+) -> None:
+    """Train a scorecard, write OUT/scorecard.json and print its metrics as one JSON line."""
+    if synthetic == (data is not None):
+        raise _fail("give either --data CSV (with --target) or --synthetic")
+    if synthetic and (target is not None or bad is not None):
+        raise _fail("--target and --bad apply to --data; the simulated history's target is fixed")
+    if data is not None and rows is not None:
+        raise _fail("--rows applies to --synthetic; --data trains on every row of the file")
+    if data is not None and target is None:
+        raise _fail("--target: required with --data")
+    if out.exists() and not out.is_dir():
+        raise _fail(f"out: {out} exists and is not a folder")
+    name = version if version is not None else ("default-1" if data is None else f"{data.stem}-1")
+    if not name.strip():
+        raise _fail("version: expected a non-empty text")
+    try:
+        from crossline.scoring import train
+    except ImportError as exc:
+        raise _fail(
+            escape(f"training needs the train extra (pip install 'crossline[train]'): {exc}")
+        ) from exc
+    try:
+        if data is not None and target is not None:
+            result = train.train_scorecard(train.read_csv(data), target, bad, name, None, seed)
+        else:
+            history = synthetic_history(rows or DEFAULT_ROWS, seed).to_pandas()
+            result = train.train_scorecard(history, TARGET, None, name, REASONS, seed)
+    except train.TrainingError as exc:
+        raise _fail(escape(str(exc))) from exc
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "scorecard.json"
+    path.write_text(result.card.to_json(), encoding="utf-8")
+    typer.echo(json.dumps({**result.metrics, "version": name, "scorecard": str(path)}))
 
 
 def _run_file(path: Path, database: str | None) -> dict[str, Any]:
