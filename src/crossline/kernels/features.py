@@ -65,6 +65,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeAlias
 
 import polars as pl
 
@@ -167,16 +168,21 @@ RECENT_MONTHS = 6
 """Look-back of payment ratio and spending regularity."""
 
 
+Frame: TypeAlias = pl.DataFrame | pl.LazyFrame
+"""A view's frame: eager as read or made by hand, or lazy, so that a reader's own
+Polars steps and the kernel's run as one plan (one collect, not two)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ViewFrames:
     """A lender group's view of some borrowers, as frames with the schemas above."""
 
-    accounts: pl.DataFrame
-    months: pl.DataFrame
-    inquiries: pl.DataFrame
-    payments: pl.DataFrame
-    spend: pl.DataFrame
-    borrowers: pl.DataFrame
+    accounts: Frame
+    months: Frame
+    inquiries: Frame
+    payments: Frame
+    spend: Frame
+    borrowers: Frame
 
 
 def month_index(day: pl.Expr) -> pl.Expr:
@@ -357,7 +363,7 @@ def _plan(as_of: date) -> _Plan:
     return _Plan(months, inquiries, payments, spend, _aggregates(), _outputs(as_of))
 
 
-def _dated(frame: pl.DataFrame, source: _Source) -> pl.LazyFrame:
+def _dated(frame: Frame, source: _Source) -> pl.LazyFrame:
     return frame.lazy().filter(source.keep).select(pl.col("borrower_id"), *source.columns)
 
 

@@ -23,8 +23,9 @@ Polars expressions over the whole result.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import date
 
 import polars as pl
@@ -60,9 +61,6 @@ from crossline.store.schema import (
     loans,
     statements,
 )
-
-Scope = Callable[[sa.Table], sa.ColumnElement[bool]]
-"""The rows of a table (every table carries ``borrower_id`` and ``shard``) to read."""
 
 SPEND_EVENTS = ("disbursement", "purchase")
 """Journal events that are new spending: a draw or installment purchase, a revolving purchase
@@ -109,15 +107,37 @@ def groups(catalog: Catalog) -> list[str]:
     return sorted({provider.group for provider in catalog.providers})
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Scope:
+    """The borrowers a read covers: a list of ids, or a half-open shard range.
+
+    Every table carries ``borrower_id`` and ``shard``, so one filter fits all.
+    """
+
+    borrower_ids: tuple[str, ...] | None
+    shards: tuple[int, int] | None
+
+    def __call__(self, table: sa.Table) -> sa.ColumnElement[bool]:
+        """The table's rows of these borrowers."""
+        if self.shards is not None:
+            lo, hi = self.shards
+            return sa.and_(table.c.shard >= lo, table.c.shard < hi)
+        return table.c.borrower_id.in_(self.borrower_ids or ())
+
+    def by_shard(self, table: sa.Table) -> sa.ColumnElement[bool]:
+        """The same rows, also named by shard, for tables indexed by shard but not by
+        borrower (open installments, statements): the index then finds them."""
+        if self.shards is not None:
+            return self(table)
+        buckets = sorted({platform.shard_of(b) for b in self.borrower_ids or ()})
+        return sa.and_(self(table), table.c.shard.in_(buckets))
+
+
 def scope(borrower_ids: Sequence[str] | None, shards: tuple[int, int] | None) -> Scope:
-    """The filter of a read: a list of borrowers or a half-open shard range, not both."""
+    """The filter of a read: a list of borrowers or a shard range, not both."""
     if (borrower_ids is None) == (shards is None):
         raise ValueError("pass either borrowers or shards")
-    if shards is not None:
-        lo, hi = shards
-        return lambda table: sa.and_(table.c.shard >= lo, table.c.shard < hi)
-    ids = list(borrower_ids or ())
-    return lambda table: table.c.borrower_id.in_(ids)
+    return Scope(None if borrower_ids is None else tuple(borrower_ids), shards)
 
 
 @functools.lru_cache(maxsize=4)
@@ -148,19 +168,25 @@ def _borrowers(conn: sa.Connection, within: Scope) -> pl.DataFrame:
     return read_frame(conn, statement, BORROWER_SCHEMA)
 
 
-def _own_lines(conn: sa.Connection, within: Scope, group: str, as_of: date) -> pl.DataFrame:
+def _own_lines(conn: sa.Connection, within: Scope, group: str, as_of: date) -> pl.LazyFrame:
     c = credit_lines.c
     statement = sa.select(*(c[name] for name in _LINE_SCHEMA)).where(
         within(credit_lines), c.lender_group == group, c.opened_on <= as_of
     )
     lines = read_frame(conn, statement, _LINE_SCHEMA)
-    owed = line_balances(conn, sa.and_(within(credit_lines), c.lender_group == group), as_of)
-    return lines.join(owed, on="credit_line_id", how="left").with_columns(
-        pl.col("balance_fen").fill_null(0), pl.col("overdue_fen").fill_null(0)
+    # Scoping the installments as well lets the open-installment index drive the aggregate.
+    lines_owing = sa.and_(
+        within(credit_lines), within.by_shard(installments), c.lender_group == group
+    )
+    owed = line_balances(conn, lines_owing, as_of)
+    return (
+        lines.lazy()
+        .join(owed.lazy(), on="credit_line_id", how="left")
+        .with_columns(pl.col("balance_fen").fill_null(0), pl.col("overdue_fen").fill_null(0))
     )
 
 
-def _records(conn: sa.Connection, within: Scope, group: str, as_of: date) -> pl.DataFrame:
+def _records(conn: sa.Connection, within: Scope, group: str, as_of: date) -> pl.LazyFrame:
     """Own records of past month ends, other groups' records reported before ``as_of``;
     of both only those the retention rule still shows."""
     r = bureau_records.c
@@ -171,7 +197,7 @@ def _records(conn: sa.Connection, within: Scope, group: str, as_of: date) -> pl.
             sa.and_(r.lender_group != group, r.reported_on < as_of),
         ),
     )
-    return read_frame(conn, statement, _RECORD_SCHEMA).filter(visible(as_of))
+    return read_frame(conn, statement, _RECORD_SCHEMA).lazy().filter(visible(as_of))
 
 
 def _inquiries(conn: sa.Connection, within: Scope, as_of: date) -> pl.DataFrame:
@@ -211,7 +237,12 @@ def _payments(
     minimums = (
         sa.select(s.borrower_id, s.due_date, s.minimum_fen, s.paid_fen)
         .select_from(statements.join(credit_lines, c.credit_line_id == s.credit_line_id))
-        .where(within(statements), c.lender_group == group, s.due_date >= start, s.due_date < as_of)
+        .where(
+            within.by_shard(statements),
+            c.lender_group == group,
+            s.due_date >= start,
+            s.due_date < as_of,
+        )
     )
     both = sa.union_all(scheduled, minimums).subquery()
     return read_frame(conn, sa.select(both), PAYMENT_SCHEMA)
@@ -223,13 +254,14 @@ def _spend(
     """Days with a purchase or draw on an own line, from the journal (revolving purchases
     add to an open cycle and open no loan, so loans alone would miss them)."""
     j, ln = journal.c, loans.c
+    own_loans = sa.select(ln.loan_id).where(
+        within(loans), ln.product.in_([p.id for p in catalog.products_in_group(group)])
+    )
     statement = (
-        sa.select(ln.borrower_id, j.business_date)
+        sa.select(j.borrower_id, j.business_date)
         .distinct()
-        .select_from(loans.join(journal, j.loan_id == ln.loan_id))
         .where(
-            within(loans),
-            ln.product.in_([p.id for p in catalog.products_in_group(group)]),
+            j.loan_id.in_(own_loans),  # the journal is reached through its loan index
             j.event.in_(SPEND_EVENTS),
             j.account == Account.LOAN_PRINCIPAL.value,
             j.business_date >= window_start(as_of, RECENT_MONTHS),
@@ -239,8 +271,8 @@ def _spend(
     return read_frame(conn, statement, SPEND_SCHEMA)
 
 
-def _own_accounts(lines: pl.DataFrame) -> pl.LazyFrame:
-    return lines.lazy().select(
+def _own_accounts(lines: pl.LazyFrame) -> pl.LazyFrame:
+    return lines.select(
         "borrower_id",
         "product",
         pl.lit(True).alias("own"),
@@ -272,7 +304,7 @@ def _other_accounts(records: pl.LazyFrame, group: str) -> pl.LazyFrame:
 
 
 def _months(
-    lines: pl.DataFrame, records: pl.LazyFrame, group: str, grace: pl.DataFrame, as_of: date
+    lines: pl.LazyFrame, records: pl.LazyFrame, group: str, grace: pl.DataFrame, as_of: date
 ) -> pl.LazyFrame:
     """Month levels: own history at the actual severity, this month from the lines,
     other groups' months at the reported status."""
@@ -291,20 +323,33 @@ def _months(
         )
     )
     worst_dpd = pl.max_horizontal("month_max_dpd", "dpd")
-    this_month = (
-        lines.lazy()
-        .join(grace.lazy(), on="product", how="left")
-        .select(
-            "borrower_id",
-            "product",
-            pl.lit(as_of, pl.Date).alias("month"),
-            pl.max_horizontal(
-                dpd_level(worst_dpd, pl.col("grace_days").fill_null(0)),
-                status_level(pl.col("pboc_status")),
-            ).alias("level"),
-        )
+    this_month = lines.join(grace.lazy(), on="product", how="left").select(
+        "borrower_id",
+        "product",
+        pl.lit(as_of, pl.Date).alias("month"),
+        pl.max_horizontal(
+            dpd_level(worst_dpd, pl.col("grace_days").fill_null(0)),
+            status_level(pl.col("pboc_status")),
+        ).alias("level"),
     )
     return pl.concat([history, this_month])
+
+
+def _view(conn: sa.Connection, group: str, as_of: date, within: Scope) -> ViewFrames:
+    """The view with its accounts and months still lazy (plans over the rows read)."""
+    catalog = _catalog(conn)
+    lines = _own_lines(conn, within, group, as_of)
+    records = _records(conn, within, group, as_of)
+    return ViewFrames(
+        accounts=pl.concat([_own_accounts(lines), _other_accounts(records, group)]).cast(
+            ACCOUNT_SCHEMA
+        ),
+        months=_months(lines, records, group, _grace(catalog), as_of).cast(MONTH_SCHEMA),
+        inquiries=_inquiries(conn, within, as_of),
+        payments=_payments(conn, within, group, catalog, as_of),
+        spend=_spend(conn, within, group, catalog, as_of),
+        borrowers=_borrowers(conn, within),
+    )
 
 
 def read_view(
@@ -314,25 +359,13 @@ def read_view(
     borrowers: Sequence[str] | None = None,
     shards: tuple[int, int] | None = None,
 ) -> ViewFrames:
-    """Group ``group``'s view as of ``as_of`` of ``borrowers``, or of shards [lo, hi)."""
-    within = scope(borrowers, shards)
-    catalog = _catalog(conn)
-    lines = _own_lines(conn, within, group, as_of)
-    records = _records(conn, within, group, as_of).lazy()
+    """Group ``group``'s view as of ``as_of`` of ``borrowers``, or of shards [lo, hi);
+    every frame a DataFrame."""
+    view = _view(conn, group, as_of, scope(borrowers, shards))
     accounts, months = pl.collect_all(
-        [
-            pl.concat([_own_accounts(lines), _other_accounts(records, group)]),
-            _months(lines, records, group, _grace(catalog), as_of),
-        ]
+        [view.accounts.lazy(), view.months.lazy()], engine="in-memory"
     )
-    return ViewFrames(
-        accounts=accounts.cast(ACCOUNT_SCHEMA),
-        months=months.cast(MONTH_SCHEMA),
-        inquiries=_inquiries(conn, within, as_of),
-        payments=_payments(conn, within, group, catalog, as_of),
-        spend=_spend(conn, within, group, catalog, as_of),
-        borrowers=_borrowers(conn, within),
-    )
+    return dataclasses.replace(view, accounts=accounts, months=months)
 
 
 def group_features(
@@ -342,5 +375,6 @@ def group_features(
     borrowers: Sequence[str] | None = None,
     shards: tuple[int, int] | None = None,
 ) -> pl.DataFrame:
-    """Features (``crossline.kernels.features.FEATURE_SCHEMA``) from ``group``'s view."""
-    return build_features(read_view(conn, group, as_of, borrowers, shards), as_of)
+    """Features (``crossline.kernels.features.FEATURE_SCHEMA``) from ``group``'s view,
+    of ``borrowers`` or of shards [lo, hi): the view's plans and the kernel's run as one."""
+    return build_features(_view(conn, group, as_of, scope(borrowers, shards)), as_of)
