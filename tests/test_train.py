@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
+from optbinning import BinningProcess
 from scipy.stats import ks_2samp
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from typer.testing import CliRunner
@@ -273,3 +275,23 @@ def test_command_line_misuse(tmp_path: Path, args: list[str], message: str) -> N
     assert code == 2
     assert message in stderr
     assert not out.exists()
+
+
+def test_a_column_that_points_the_wrong_way_is_dropped() -> None:
+    """``b`` looks risky alone (it follows ``a``) but lowers risk once ``a`` is known.
+
+    A regression on both gives ``b`` a positive coefficient on its weight of evidence:
+    more points for riskier-looking values, which the card must not contain.
+    """
+    rng = np.random.default_rng(4)
+    a = rng.normal(size=4_000)
+    b = a + 0.5 * rng.normal(size=4_000)
+    bad = (rng.random(4_000) < 1 / (1 + np.exp(2 - 2 * a + 1.2 * b))).astype(int)
+    features = pd.DataFrame({"a": a, "b": b, "noise": rng.normal(size=4_000)})
+    woe = BinningProcess(["a", "b"]).fit_transform(features[["a", "b"]], bad)
+    assert LogisticRegression().fit(woe, bad).coef_.ravel()[1] > 0  # the trap is real
+    model = fit_model(features, bad, ())
+    assert "b" not in model.binning_process_.get_support(names=True)
+    assert (model.estimator_.coef_.ravel() <= 0).all()
+    card = export_card(model, "sign-1")
+    assert "a" in card.feature_names and "b" not in card.feature_names

@@ -207,20 +207,27 @@ def fit_model(features: pd.DataFrame, bad: np.ndarray, categorical: Sequence[str
     absent history says something about risk), so the regression and the exported
     missing points agree.
     """
-    kept = list(features.columns)
+    model = _fit_once(features, bad, categorical)
+    woe = model.binning_process_.transform(
+        features, metric="woe", metric_special="empirical", metric_missing="empirical"
+    )
+    kept = [str(name) for name in model.binning_process_.get_support(names=True)]
     while True:
-        model = _fit_once(features[kept], bad, categorical)
-        names = model.binning_process_.get_support(names=True)
-        coefficients = model.estimator_.coef_.ravel()
+        # Binning is per column, so only the regression needs refitting while columns go.
+        regression = LogisticRegression(max_iter=1000).fit(woe[kept], bad)
+        coefficients = regression.coef_.ravel()
         worst = int(np.argmax(coefficients))
         if coefficients[worst] <= 0:
-            return model
+            break
         if len(kept) == 1:
             raise TrainingError(
                 f"column {kept[0]!r} is the only one left and predicts the target the wrong "
                 "way round: no scorecard can be built"
             )
-        kept.remove(str(names[worst]))
+        del kept[worst]
+    if len(kept) == len(features.columns):
+        return model
+    return _fit_once(features[kept], bad, categorical)
 
 
 def _default_reason(name: str) -> str:
