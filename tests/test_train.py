@@ -224,6 +224,8 @@ def _csv(tmp_path: Path, target: list[object]) -> Path:
             "target column 'outcome' has a single class (every row is bad)",
         ),
         ([0, 1] * 20, ["--target", "outcome"], "target column 'outcome': too few rows"),
+        ([], ["--target", "outcome"], "target column 'outcome': the table has no rows"),
+        ([1, None] * 100, ["--target", "outcome"], "target column 'outcome': 100 rows have no"),
         ([0, 1, 2, 3] * 50, ["--target", "outcome"], "expected two classes, got 4 values"),
     ],
 )
@@ -295,3 +297,15 @@ def test_a_column_that_points_the_wrong_way_is_dropped() -> None:
     assert (model.estimator_.coef_.ravel() <= 0).all()
     card = export_card(model, "sign-1")
     assert "a" in card.feature_names and "b" not in card.feature_names
+
+
+def test_an_empty_feature_column_is_named(tmp_path: Path) -> None:
+    path = _csv(tmp_path, [0, 1] * 100)
+    frame = pd.read_csv(path)
+    frame["notes"] = np.nan
+    frame.to_csv(path, index=False)
+    out = tmp_path / "model"
+    code, _stdout, stderr = _train("--data", str(path), "--target", "outcome", "--out", str(out))
+    assert code == 2
+    assert "column 'notes': every value is missing" in stderr
+    assert not out.exists()

@@ -95,6 +95,8 @@ def _labels(frame: pd.DataFrame, target: str, bad: object | None) -> np.ndarray:
             f"target column {target!r} not found; columns are {', '.join(map(str, frame.columns))}"
         )
     values = frame[target]
+    if values.empty:
+        raise TrainingError(f"target column {target!r}: the table has no rows")
     if values.isna().any():
         raise TrainingError(
             f"target column {target!r}: {int(values.isna().sum())} rows have no value"
