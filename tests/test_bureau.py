@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from rich.console import Console
+from typer.testing import CliRunner
 
 from crossline.bureau.disputes import file_dispute, resolve_dispute
 from crossline.bureau.inquiries import record_inquiry
 from crossline.bureau.render import render_report
 from crossline.bureau.report import credit_report
+from crossline.cli import app
 from crossline.servicing.context import open_context
 from crossline.servicing.errors import InputError, RefusedError
 from crossline.store.schema import bureau_disputes, notifications
@@ -217,3 +219,16 @@ def test_the_credit_report_reads_like_one(engine: sa.Engine) -> None:
     assert "Hospitalised 28 March to 10 May" in text
     assert "confirmed on 2026-06-26" in text
     assert "loan approval" in text
+    # Cured on 12 May 2026 (the repayment): shown for 5 years, to 11 May 2031.
+    assert "2026-05: reported 31–60 days late; shown until 2031-05-11" in text
+
+
+def test_bureau_report_cli(engine: sa.Engine, database_url: str) -> None:
+    run_yaml(engine, (EXAMPLES / "dispute_answered_late.yaml").read_text())
+    runner = CliRunner()
+    shown = runner.invoke(app, ["bureau", "report", "bo", "--database", database_url])
+    assert shown.exit_code == 0, shown.output
+    assert "NN2" in shown.output
+    unknown = runner.invoke(app, ["bureau", "report", "eve", "--database", database_url])
+    assert unknown.exit_code == 2
+    assert "borrower: 'eve' is not registered" in unknown.output

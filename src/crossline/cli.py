@@ -14,21 +14,28 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from crossline.bureau.render import render_report
+from crossline.bureau.report import credit_report
 from crossline.catalog import CatalogError, catalog_to_json, load_catalog, offer_aprs
 from crossline.catalog.apr import format_percent
 from crossline.eod.runner import run_eod
 from crossline.ledger.check import check_ledger
 from crossline.scenario.runner import run_scenario
 from crossline.scenario.spec import ScenarioError, load_scenario
+from crossline.scoring.book import matured_snapshots
+from crossline.scoring.monitor import monitor
+from crossline.scoring.scorecard import Scorecard, ScorecardError, default_scorecard
 from crossline.scoring.synthetic import DEFAULT_ROWS, REASONS, TARGET, synthetic_history
 from crossline.store import platform
 from crossline.store.engine import database_url, make_engine, upgrade
+from crossline.store.schema import borrowers
 
 app = typer.Typer(
     help="crossline: one borrower, many credit lines, one risk view.",
@@ -39,10 +46,12 @@ scenario_app = typer.Typer(help="Run scenario files.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Ledger checks.", no_args_is_help=True)
 catalog_app = typer.Typer(help="Product catalog.", no_args_is_help=True)
 model_app = typer.Typer(help="Scorecard models.", no_args_is_help=True)
+bureau_app = typer.Typer(help="The credit bureau.", no_args_is_help=True)
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(model_app, name="model")
+app.add_typer(bureau_app, name="bureau")
 
 err = Console(stderr=True)
 DatabaseOption = Annotated[
@@ -181,19 +190,33 @@ def model_train(
         str | None, typer.Option(help="Model version (default: default-1, or <csv name>-1).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seeds the split, the folds and the history.")] = 7,
+    from_book: Annotated[
+        bool,
+        typer.Option(
+            "--from-book",
+            help="Train on the platform's month-end snapshots (label: 90+ DPD within 12 months).",
+        ),
+    ] = False,
+    group: Annotated[
+        str | None, typer.Option(help="With --from-book: one lender group's views only.")
+    ] = None,
+    database: DatabaseOption = None,
 ) -> None:
     """Train a scorecard, write OUT/scorecard.json and print its metrics as one JSON line."""
-    if synthetic == (data is not None):
-        raise _fail("give either --data CSV (with --target) or --synthetic")
-    if synthetic and (target is not None or bad is not None):
-        raise _fail("--target and --bad apply to --data; the simulated history's target is fixed")
+    if [synthetic, data is not None, from_book].count(True) != 1:
+        raise _fail("give one of --data CSV (with --target), --synthetic or --from-book")
+    if data is None and (target is not None or bad is not None):
+        raise _fail("--target and --bad apply to --data; the other sources' target is fixed")
+    if (group is not None or database is not None) and not from_book:
+        raise _fail("--group and --database apply to --from-book")
     if data is not None and rows is not None:
         raise _fail("--rows applies to --synthetic; --data trains on every row of the file")
     if data is not None and target is None:
         raise _fail("--target: required with --data")
     if out.exists() and not out.is_dir():
         raise _fail(f"out: {out} exists and is not a folder")
-    name = version if version is not None else ("default-1" if data is None else f"{data.stem}-1")
+    default_name = "book-1" if from_book else "default-1" if data is None else f"{data.stem}-1"
+    name = version if version is not None else default_name
     if not name.strip():
         raise _fail("version: expected a non-empty text")
     try:
@@ -205,6 +228,9 @@ def model_train(
     try:
         if data is not None and target is not None:
             result = train.train_scorecard(train.read_csv(data), target, bad, name, None, seed)
+        elif from_book:
+            book = _book_history(database, group)
+            result = train.train_scorecard(book, TARGET, None, name, REASONS, seed)
         else:
             history = synthetic_history(rows or DEFAULT_ROWS, seed).to_pandas()
             result = train.train_scorecard(history, TARGET, None, name, REASONS, seed)
@@ -214,6 +240,55 @@ def model_train(
     path = out / "scorecard.json"
     path.write_text(result.card.to_json(), encoding="utf-8")
     typer.echo(json.dumps({**result.metrics, "version": name, "scorecard": str(path)}))
+
+
+def _book_history(database: str | None, group: str | None) -> Any:
+    """The matured month-end snapshots as a training table of the scorecard's features."""
+    with make_engine(database).connect() as conn:
+        matured = matured_snapshots(conn, group)
+    if matured.is_empty():
+        raise _fail(
+            "from-book: no month-end snapshot has 12 months of outcomes yet; "
+            "run the book (or a simulation) for at least 13 months first"
+        )
+    return matured.select(*REASONS, TARGET).to_pandas()
+
+
+@bureau_app.command("report")
+def bureau_report(
+    borrower: Annotated[str, typer.Argument(help="Borrower id.")],
+    database: DatabaseOption = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Report date (default: the business date).")
+    ] = None,
+) -> None:
+    """Print the borrower's personal credit report as the bureau shows it."""
+    with make_engine(database).connect() as conn:
+        day = platform.business_date(conn) if as_of is None else _parse_date(as_of, "as-of")
+        known = conn.execute(
+            sa.select(borrowers.c.borrower_id).where(borrowers.c.borrower_id == borrower)
+        ).first()
+        if known is None:
+            raise _fail(f"borrower: {borrower!r} is not registered")
+        report = credit_report(conn, borrower, day)
+    Console().print(render_report(report))
+
+
+@model_app.command("monitor")
+def model_monitor(
+    database: DatabaseOption = None,
+    model: Annotated[
+        Path | None, typer.Option(help="Scorecard JSON (default: the packaged default).")
+    ] = None,
+    group: Annotated[str | None, typer.Option(help="One lender group's views only.")] = None,
+) -> None:
+    """Print PSI per characteristic and of the score, and AUC/KS on matured outcomes (JSON)."""
+    try:
+        card = default_scorecard() if model is None else Scorecard.load(model)
+    except ScorecardError as exc:
+        raise _fail(escape(str(exc))) from exc
+    with make_engine(database).connect() as conn:
+        typer.echo(json.dumps(monitor(conn, card, group)))
 
 
 def _run_file(path: Path, database: str | None) -> dict[str, Any]:

@@ -13,6 +13,15 @@ STATUS_MEANING = (
     "N current · 1–7 overdue by 30-day bands (1 = 1–30 days … 7 = over 180) · "
     "C settled · B bad debt · - not reported"
 )
+BANDS = {
+    "1": "1–30 days",
+    "2": "31–60 days",
+    "3": "61–90 days",
+    "4": "91–120 days",
+    "5": "121–150 days",
+    "6": "151–180 days",
+    "7": "over 180 days",
+}
 REASON_TEXT = {
     "loan_approval": "loan approval",
     "post_loan_management": "post-loan management",
@@ -82,6 +91,29 @@ def _disputes(report: CreditReport) -> Table:
     return table
 
 
+def _what_it_means(report: CreditReport) -> Text:
+    """Plain advice: what each negative record is, how long it stays, what can be done."""
+    if not report.negatives:
+        return Text("What this means for you\nNo late payment is shown on your report.")
+    lines = ["What this means for you"]
+    for record in report.negatives:
+        if record["status"] == "B":
+            what = "reported as bad debt (written off)"
+        else:
+            what = f"reported {BANDS[record['status']]} late"
+        until = (
+            f"shown until {record['shown_until']:%Y-%m-%d} (5 years after it was repaid)"
+            if record["shown_until"] is not None
+            else "shown while it stays unpaid, then for 5 years after it is repaid"
+        )
+        lines.append(f"- {record['product']} {record['month']:%Y-%m}: {what}; {until}.")
+    lines.append(
+        "If a record is wrong you can dispute it: the lender must answer within 20 days. "
+        "You can also add a statement explaining it; lenders see it beside the record."
+    )
+    return Text("\n".join(lines))
+
+
 def render_report(report: CreditReport) -> RenderableType:
     """Header, accounts with their grids, statements and disputes flags, inquiries, disputes."""
     header = Text.assemble(
@@ -89,7 +121,7 @@ def render_report(report: CreditReport) -> RenderableType:
         f"\nborrower {report.borrower_id} · as of {report.as_of:%Y-%m-%d}",
         f"\n{STATUS_MEANING}",
     )
-    parts: list[RenderableType] = [header, _accounts(report)]
+    parts: list[RenderableType] = [header, _accounts(report), _what_it_means(report)]
     notes = _notes(report)
     if notes:
         parts.append(Text("Statements and flags\n" + "\n".join(notes)))

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
 
 from crossline.calendar import add_months, last_day_of_month
-from crossline.kernels.bureau import visible
+from crossline.kernels.bureau import RETENTION_MONTHS, is_negative, visible
 from crossline.store.bulk import read_frame
 from crossline.store.schema import (
     bureau_disputes,
@@ -102,6 +102,7 @@ class CreditReport:
     inquiries: list[dict[str, Any]]
     disputes: list[dict[str, Any]]
     hidden_records: int
+    negatives: list[dict[str, Any]]
 
 
 def _accounts(shown: pl.DataFrame, months: list[date], notes: dict[Any, list[str]]) -> list[Any]:
@@ -162,8 +163,20 @@ def credit_report(conn: sa.Connection, borrower_id: str, as_of: date) -> CreditR
             .order_by(d.dispute_id)
         )
     ]
+    negatives = [
+        {
+            "product": row["product"],
+            "month": row["period_end"],
+            "status": row["status"],
+            "shown_until": None
+            if row["delinquency_ended_on"] is None
+            else add_months(row["delinquency_ended_on"], RETENTION_MONTHS) - timedelta(days=1),
+        }
+        for row in shown.filter(is_negative(pl.col("status"))).iter_rows(named=True)
+    ]
     return CreditReport(
         borrower_id=borrower_id,
+        negatives=negatives,
         as_of=as_of,
         accounts=_accounts(shown, grid_months(as_of), notes),
         inquiries=inquiries,
