@@ -17,7 +17,7 @@ from crossline.bureau.report import credit_report
 from crossline.cli import app
 from crossline.servicing.context import open_context
 from crossline.servicing.errors import InputError, RefusedError
-from crossline.store.schema import bureau_disputes, notifications
+from crossline.store.schema import bureau_disputes, bureau_records, notifications
 from tests.helpers import EXAMPLES, dump, run_yaml
 
 
@@ -118,7 +118,7 @@ def test_a_dispute_answered_late_raises_one_alert(engine: sa.Engine) -> None:
 
 CORRECTED = """
 start: 2026-03-01
-end: 2026-06-10
+end: 2026-07-10
 borrowers: [{id: bo, monthly_income: "9000.00"}]
 steps:
   - date: 2026-03-01
@@ -129,14 +129,14 @@ steps:
        method: equal_principal}
   - {date: 2026-05-12, repay: {borrower: bo, product: weilidai, amount: all_due}}
   - {date: 2026-06-01, repay: {borrower: bo, product: weilidai, amount: all_due}}
-  - date: 2026-06-03
+  - date: 2026-07-03
     dispute: {borrower: bo, product: weilidai, month: 2026-05, claim: "paid on time"}
-  - date: 2026-06-05
+  - date: 2026-07-05
     resolve_dispute:
       {borrower: bo, product: weilidai, month: 2026-05, outcome: corrected, status: "1"}
-  - date: 2026-06-08
+  - date: 2026-07-08
     dispute: {borrower: bo, product: weilidai, month: 2026-05, claim: "still wrong"}
-  - date: 2026-06-09
+  - date: 2026-07-09
     resolve_dispute: {borrower: bo, product: weilidai, month: 2026-05, outcome: unverifiable}
 """
 
@@ -155,6 +155,20 @@ def test_corrected_and_unverifiable_disputes(engine: sa.Engine) -> None:
             )
         ).all()
     assert answers == [("corrected", "2"), ("unverifiable", None)]
+    with engine.connect() as conn:
+        grids = conn.execute(
+            sa.select(bureau_records.c.period_end, bureau_records.c.history).order_by(
+                bureau_records.c.period_end
+            )
+        ).all()
+    # Corrected in July: May's own grid (its last month) and June's (its
+    # second to last) change; the months before May do not.
+    assert grids == [
+        (date(2026, 3, 31), "-" * 23 + "N"),
+        (date(2026, 4, 30), "-" * 22 + "NN"),
+        (date(2026, 5, 31), "-" * 21 + "NN1"),
+        (date(2026, 6, 30), "-" * 20 + "NN1N"),
+    ]
 
 
 def test_refused_bureau_commands_write_nothing(engine: sa.Engine) -> None:

@@ -54,7 +54,15 @@ def _record(
         schema_overrides={"noticed_on": pl.Date},
     )
     chosen = _settings() if settings is None else settings
-    frame = month_records(lines, chosen, balances, notices, PERIOD_END)
+    previous = pl.DataFrame(
+        {
+            "credit_line_id": [7],
+            "previous_status": ["N"],
+            "previous_history": ["-" * 21 + "NN1"],
+            "previous_actual_history": ["-" * 21 + "N11"],
+        }
+    )
+    frame = month_records(lines, chosen, balances, notices, previous, PERIOD_END)
     assert frame.height == 1
     return frame.row(0, named=True)
 
@@ -88,6 +96,15 @@ def test_a_negative_status_needs_a_notice_old_enough(noticed_on: date | None, st
 def test_the_worst_dpd_of_the_month_sets_the_status_even_when_cured() -> None:
     record = _record(45, date(2026, 5, 10), dpd=0)
     assert (record["status"], record["max_dpd"], record["dpd"]) == ("2", 45, 0)
+    # The grids shift last month's by one and end with this month.
+    assert record["history"] == "-" * 20 + "NN12"
+    assert record["actual_history"] == "-" * 20 + "N112"
+
+
+def test_a_deferred_status_is_n_in_the_reported_grid_only() -> None:
+    record = _record(45, date(2026, 5, 29))
+    assert record["history"] == "-" * 20 + "NN1N"
+    assert record["actual_history"] == "-" * 20 + "N112"
 
 
 def test_bad_debt_and_closed_accounts() -> None:

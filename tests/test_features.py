@@ -50,8 +50,13 @@ def _view(
         spend=_frame(list(spend), SPEND_SCHEMA),
         borrowers=_frame(
             [
-                {"borrower_id": b, "declared_income_fen": declared, "verified_income_fen": verified}
-                for b in ids
+                {
+                    "borrower_id": b,
+                    "shard": index,
+                    "declared_income_fen": declared,
+                    "verified_income_fen": verified,
+                }
+                for index, b in enumerate(ids)
             ],
             BORROWER_SCHEMA,
         ),
@@ -282,6 +287,7 @@ def test_a_borrower_without_anything_gets_a_row_of_zeros_and_nulls() -> None:
     f = result.row(1, named=True)
     assert f == {
         "borrower_id": "z",
+        "shard": 1,
         "current_dpd": 0,
         "current_status": 0,
         "worst_status_3m": 0,

@@ -263,8 +263,10 @@ def test_numeric_target_with_bad_value(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--synthetic", "--data", "x.csv"], "give either --data CSV"),
-        ([], "give either --data CSV"),
+        (["--synthetic", "--data", "x.csv"], "give one of --data CSV"),
+        ([], "give one of --data CSV"),
+        (["--synthetic", "--from-book"], "give one of --data CSV"),
+        (["--synthetic", "--group", "ant"], "--group and --database apply to --from-book"),
         (["--data", "x.csv"], "--target: required with --data"),
         (["--synthetic", "--target", "bad"], "--target and --bad apply to --data"),
         (["--data", "x.csv", "--target", "y", "--rows", "10"], "--rows applies to --synthetic"),

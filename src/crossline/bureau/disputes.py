@@ -16,6 +16,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from crossline.bureau.records import get_record
+from crossline.bureau.reporting import HISTORY_MONTHS
 from crossline.events.outbox import Event, emit
 from crossline.kernels.bureau import STATUS_LEVELS
 from crossline.kernels.frames import EVENT_SCHEMA
@@ -92,12 +93,7 @@ def resolve_dispute(
     values: dict[str, Any] = {"outcome": outcome, "resolved_on": ctx.today}
     if outcome == "corrected":
         values["previous_status"] = record.status
-        r = bureau_records.c
-        ctx.conn.execute(
-            sa.update(bureau_records)
-            .where(r.credit_line_id == record.credit_line_id, r.period_end == period_end)
-            .values(status=corrected_status)
-        )
+        _correct(ctx, record.credit_line_id, period_end, corrected_status)
     if late and dispute.alerted_on is None:
         values["alerted_on"] = ctx.today
     ctx.conn.execute(
@@ -110,6 +106,35 @@ def resolve_dispute(
     if late and dispute.alerted_on is None:
         _emit(ctx, record, "dispute_alert", {"dispute_id": dispute.dispute_id, "answered": True})
     return payload
+
+
+def _correct(ctx: Context, credit_line_id: int, period_end: date, status: str) -> None:
+    """Set the record's status, and the month's place in the reported grid of every record
+    whose 24 months include it (that record's and up to 23 later ones)."""
+    r = bureau_records.c
+    later = ctx.conn.execute(
+        sa.select(r.period_end, r.history).where(
+            r.credit_line_id == credit_line_id, r.period_end >= period_end
+        )
+    ).all()
+    for row in later:
+        position = HISTORY_MONTHS - 1 - months_between(period_end, row.period_end)
+        if position < 0:
+            continue
+        grid = row.history[:position] + status + row.history[position + 1 :]
+        values: dict[str, Any] = {"history": grid}
+        if row.period_end == period_end:
+            values["status"] = status
+        ctx.conn.execute(
+            sa.update(bureau_records)
+            .where(r.credit_line_id == credit_line_id, r.period_end == row.period_end)
+            .values(**values)
+        )
+
+
+def months_between(earlier: date, later: date) -> int:
+    """Whole calendar months from ``earlier``'s month to ``later``'s."""
+    return (later.year - earlier.year) * 12 + later.month - earlier.month
 
 
 def _emit(ctx: Context, record: Any, kind: str, payload: dict[str, Any]) -> None:

@@ -42,6 +42,18 @@ _LINE_SCHEMA = pl.Schema(
     }
 )
 
+PREVIOUS_SCHEMA = pl.Schema(
+    {
+        "credit_line_id": pl.Int64(),
+        "previous_status": pl.String(),
+        "previous_history": pl.String(),
+        "previous_actual_history": pl.String(),
+    }
+)
+
+HISTORY_MONTHS = 24
+NOT_REPORTED = "-"
+
 _DELINQUENT = tuple(code for code, level in STATUS_LEVELS.items() if 1 <= level <= 7)
 """Statuses 1–7: a delinquency that can end (B ends only by settlement)."""
 
@@ -63,15 +75,15 @@ def _lines(conn: sa.Connection, period_end: date, lo: int, hi: int) -> pl.DataFr
 
 
 def _previous(conn: sa.Connection, period_end: date, lo: int, hi: int) -> pl.DataFrame:
-    """Each line's status reported at the previous month end."""
+    """Each line's record of the previous month end: its status and grids."""
     previous_end = period_end.replace(day=1) - timedelta(days=1)
     r = bureau_records.c
     return read_frame(
         conn,
-        sa.select(r.credit_line_id, r.status).where(
+        sa.select(r.credit_line_id, r.status, r.history, r.actual_history).where(
             r.shard >= lo, r.shard < hi, r.period_end == previous_end
         ),
-        pl.Schema({"credit_line_id": pl.Int64(), "previous_status": pl.String()}),
+        PREVIOUS_SCHEMA,
     )
 
 
@@ -80,9 +92,14 @@ def month_records(
     settings: pl.DataFrame,
     balances: pl.DataFrame,
     notices: pl.DataFrame,
+    previous: pl.DataFrame,
     period_end: date,
 ) -> pl.DataFrame:
     """The records to report for ``lines`` at ``period_end`` (a pure function of its inputs).
+
+    Each record carries its account's 24-month grid ending with this month,
+    oldest first (``-`` where nothing was reported), as reported and as it
+    actually was: the previous month's grid shifted by one.
 
     A month's status is that of the worst DPD the line reached in the month,
     so a 45-day overdue cured on the 25th is reported for that month, and one
@@ -113,6 +130,7 @@ def month_records(
         lines.join(settings, on="product")
         .join(balances, on="credit_line_id", how="left")
         .join(notices, on="credit_line_id", how="left")
+        .join(previous, on="credit_line_id", how="left")
         .with_columns(
             actual.alias("actual_status"),
             pl.col("balance_fen").fill_null(0),
@@ -145,13 +163,22 @@ def month_records(
             .alias("overdue_fen"),
             end.alias("reported_on"),
             pl.lit(None, pl.Date).alias("delinquency_ended_on"),
+            _grid("previous_history", "reported_status").alias("history"),
+            _grid("previous_actual_history", "actual_status").alias("actual_history"),
         )
     )
 
 
+def _grid(previous: str, status: str) -> pl.Expr:
+    """Last month's grid without its oldest month, then this month's status."""
+    before = pl.col(previous).fill_null(NOT_REPORTED * HISTORY_MONTHS)
+    return pl.concat_str([before.str.slice(1), pl.col(status)])
+
+
 def _reported_events(records: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFrame:
     """A ``reported`` event for every negative record and every status that changed."""
-    changed = records.join(previous, on="credit_line_id", how="left").filter(
+    last = previous.select("credit_line_id", "previous_status")
+    changed = records.join(last, on="credit_line_id", how="left").filter(
         (status_level(pl.col("status")) > 0)
         | (pl.col("status") != pl.col("previous_status")).fill_null(True)
     )
@@ -214,11 +241,13 @@ def report_month(
         return pl.DataFrame(schema=EVENT_SCHEMA)
     c = credit_lines.c
     in_range = sa.and_(c.shard >= lo, c.shard < hi)
+    previous = _previous(conn, period_end, lo, hi)
     records = month_records(
         lines,
         reporting_settings(catalog),
         line_balances(conn, in_range, period_end + timedelta(days=1)),
         last_notices(conn, in_range),
+        previous,
         period_end,
     )
     insert_frame(conn, bureau_records, records)
@@ -229,4 +258,4 @@ def report_month(
         .where(in_range, c.month_max_dpd != counted_today)
         .values(month_max_dpd=counted_today)
     )
-    return _reported_events(records, _previous(conn, period_end, lo, hi))
+    return _reported_events(records, previous)

@@ -121,6 +121,7 @@ SPEND_SCHEMA = pl.Schema({"borrower_id": pl.String(), "spent_on": pl.Date()})
 BORROWER_SCHEMA = pl.Schema(
     {
         "borrower_id": pl.String(),
+        "shard": pl.Int16(),
         "declared_income_fen": pl.Int64(),
         "verified_income_fen": pl.Int64(),
     }
@@ -130,6 +131,7 @@ BORROWER_SCHEMA = pl.Schema(
 FEATURE_SCHEMA = pl.Schema(
     {
         "borrower_id": pl.String(),
+        "shard": pl.Int16(),
         "current_dpd": pl.Int32(),
         "current_status": pl.Int8(),
         "worst_status_3m": pl.Int8(),
@@ -287,6 +289,7 @@ def _aggregates() -> tuple[pl.Expr, ...]:
     bad_recent = ago.filter(bad & (ago < HISTORY_MONTHS))
     return (
         pl.col("listed").any(),
+        pl.col("shard").max(),
         pl.col("declared_income_fen").max(),
         pl.col("verified_income_fen").max(),
         pl.col("dpd").filter(pl.col("own")).max().alias("current_dpd"),
@@ -325,6 +328,7 @@ def _outputs(as_of: date) -> tuple[pl.Expr, ...]:
     income = pl.coalesce("verified_income_fen", "declared_income_fen")
     return (
         pl.col("borrower_id"),
+        pl.col("shard"),
         pl.col("current_dpd").fill_null(0),
         current_status,
         *(pl.col(f"worst_status_{n}m").fill_null(0) for n in STATUS_WINDOWS),

@@ -162,9 +162,9 @@ def _grace(catalog: Catalog) -> pl.DataFrame:
 
 def _borrowers(conn: sa.Connection, within: Scope) -> pl.DataFrame:
     b = borrowers.c
-    statement = sa.select(b.borrower_id, b.monthly_income_fen, b.verified_income_fen).where(
-        within(borrowers)
-    )
+    statement = sa.select(
+        b.borrower_id, b.shard, b.monthly_income_fen, b.verified_income_fen
+    ).where(within(borrowers))
     return read_frame(conn, statement, BORROWER_SCHEMA)
 
 

@@ -80,6 +80,7 @@ borrowers = sa.Table(
     sa.Column("verified_income_fen", Fen, nullable=True),
     sa.Column("created_on", sa.Date, nullable=False),
     sa.PrimaryKeyConstraint("borrower_id"),
+    sa.Index(None, "shard"),
 )
 
 credit_lines = sa.Table(
@@ -104,6 +105,7 @@ credit_lines = sa.Table(
     sa.Column("month_max_dpd", sa.Integer, nullable=False, server_default="0"),
     sa.Column("cured_on", sa.Date, nullable=True),
     sa.UniqueConstraint("borrower_id", "product"),
+    sa.Index(None, "shard"),
     sa.CheckConstraint("status in ('active','paused','frozen','closed')", name="status"),
     sa.Index(
         "ix_credit_lines_late_shard",
@@ -146,6 +148,7 @@ loans = sa.Table(
         "kind in ('cash_loan','installment','revolving','bill_installment')", name="kind"
     ),
     sa.Index(None, "kind", "shard"),
+    sa.Index(None, "borrower_id"),
     sa.CheckConstraint("status in ('active','paid_off','written_off')", name="status"),
     sa.CheckConstraint("penalty_base in ('principal','installment','statement')", name="base"),
 )
@@ -284,6 +287,8 @@ bureau_records = sa.Table(
     sa.Column("overdue_fen", Fen, nullable=False),
     sa.Column("reported_on", sa.Date, nullable=False),
     sa.Column("delinquency_ended_on", sa.Date, nullable=True),
+    sa.Column("history", sa.String(24), nullable=False),
+    sa.Column("actual_history", sa.String(24), nullable=False),
     sa.PrimaryKeyConstraint("credit_line_id", "period_end"),
     sa.Index(None, "borrower_id", "period_end"),
     sa.Index(None, "shard", "period_end"),
