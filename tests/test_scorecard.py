@@ -15,11 +15,13 @@ from hypothesis import strategies as st
 
 from crossline.scoring.metrics import auc
 from crossline.scoring.scorecard import (
+    SMALL_FRAME,
     Scorecard,
     ScorecardError,
     band,
     default_scorecard,
     points_frame,
+    score_any,
     score_frame,
     score_row,
 )
@@ -476,3 +478,11 @@ def test_default_scorecard_points_move_the_expected_way() -> None:
             points = np.array([b.points for b in c.bins])
             assert len(points) > 1, c.name
             assert (np.diff(points) * directions[c.name] > 0).all(), c.name
+
+
+def test_score_any_equals_score_frame_on_small_and_large_frames() -> None:
+    card = default_scorecard()
+    history = synthetic_history(200, 11).drop("bad")
+    for rows in (1, 5, SMALL_FRAME, SMALL_FRAME + 1, 200):
+        frame = history.head(rows)
+        assert score_any(card, frame).equals(score_frame(card, frame))

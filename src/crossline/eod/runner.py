@@ -18,6 +18,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from crossline.bureau.cycle import close_bureau
+from crossline.bureau.reporting import is_month_end
 from crossline.catalog import Catalog, catalog_from_json
 from crossline.eod.statements import cut_partition, products_cut_on
 from crossline.events.outbox import write_events
@@ -25,6 +26,7 @@ from crossline.kernels.frames import EVENT_SCHEMA
 from crossline.kernels.installments import loan_ageing, penalty_accrual, recognition
 from crossline.kernels.revolving import revolving_accrual, revolving_ages
 from crossline.ledger.journal import concat_pairs, post_pairs
+from crossline.scoring.service import rescore
 from crossline.servicing.delinquency import (
     apply_ageing,
     has_live_late_lines,
@@ -63,10 +65,14 @@ class PartitionResult:
 def close_partition(
     conn: sa.Connection, catalog: Catalog, day: date, lo: int, hi: int
 ) -> PartitionResult:
-    """Run every end-of-day rule for the borrowers in shards [lo, hi)."""
+    """Run every end-of-day rule for the borrowers in shards [lo, hi): servicing, the
+    bureau, and the score of every borrower in every group's view as of tomorrow."""
     postings, events = _close_servicing(conn, catalog, day, lo, hi)
     events.append(close_bureau(conn, catalog, day, lo, hi))
-    return PartitionResult(postings=postings, events=write_events(conn, pl.concat(events)))
+    written = write_events(conn, pl.concat(events))
+    snapshot = day if is_month_end(day) else None
+    rescore(conn, catalog, day + timedelta(days=1), "eod", shards=(lo, hi), snapshot=snapshot)
+    return PartitionResult(postings=postings, events=written)
 
 
 def _close_servicing(

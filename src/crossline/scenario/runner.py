@@ -21,6 +21,7 @@ from crossline.bureau.inquiries import SELF, record_inquiry
 from crossline.calendar import date_range
 from crossline.catalog import catalog_to_json
 from crossline.eod.runner import Progress, close_day
+from crossline.events.handlers import dispatch
 from crossline.events.outbox import read_events
 from crossline.ledger.check import check_ledger
 from crossline.money import format_fen
@@ -154,6 +155,15 @@ def _outbox_events(conn: sa.Connection, since: int) -> tuple[list[dict[str, Any]
     return events, last
 
 
+def _handle_events(engine: sa.Engine, seen: int) -> tuple[list[dict[str, Any]], int]:
+    """Run the outbox handlers (re-scoring) as production does after a commit; return the
+    events written since ``seen``."""
+    with engine.begin() as conn:
+        ctx = open_context(conn)
+        dispatch(conn, ctx.catalog, ctx.today)
+        return _outbox_events(conn, seen)
+
+
 def run_scenario(
     scenario: Scenario, engine: sa.Engine, progress: Progress | None = None
 ) -> dict[str, Any]:
@@ -182,12 +192,10 @@ def run_scenario(
                     snapshots[step.snapshot] = snapshot(conn, day)
                 continue
             events.append(_execute(engine, step))
-            with engine.connect() as conn:
-                emitted, seen = _outbox_events(conn, seen)
+            emitted, seen = _handle_events(engine, seen)
             events.extend(emitted)
         close_day(engine, progress)
-        with engine.connect() as conn:
-            emitted, seen = _outbox_events(conn, seen)
+        emitted, seen = _handle_events(engine, seen)
         events.extend(emitted)
     with engine.connect() as conn:
         final = snapshot(conn, scenario.end)

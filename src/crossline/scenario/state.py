@@ -6,6 +6,7 @@ journal); money as strings with two decimals.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import date
 from typing import Any
@@ -14,7 +15,13 @@ import sqlalchemy as sa
 
 from crossline.bureau.report import records
 from crossline.money import format_fen
-from crossline.store.schema import credit_lines, installments, loans, statements
+from crossline.store.schema import (
+    credit_lines,
+    current_scores,
+    installments,
+    loans,
+    statements,
+)
 
 _COMPONENTS = ("principal", "interest", "fee", "penalty")
 
@@ -135,4 +142,12 @@ def snapshot(conn: sa.Connection, today: date) -> dict[str, Any]:
                 "visible": record["visible"],
             }
         )
+    for score in conn.execute(
+        sa.select(current_scores).order_by(
+            current_scores.c.borrower_id, current_scores.c.lender_group
+        )
+    ):
+        borrowers.setdefault(score.borrower_id, {"lines": {}}).setdefault("scores", {})[
+            score.lender_group
+        ] = {"score": score.score, "band": score.band, "reasons": json.loads(score.reasons)}
     return {"business_date": today.isoformat(), "borrowers": borrowers}

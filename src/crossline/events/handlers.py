@@ -1,0 +1,78 @@
+"""The in-process outbox dispatcher: what happens after a state change is committed.
+
+Each unhandled event is mapped to the lender groups whose view it changes:
+an account's own group at once; every group when a bureau record changed
+(a month-end report or a corrected dispute). The affected borrowers are then
+re-scored in those views in one batch per group, and the events are marked
+handled in the same transaction, so a crash re-runs the batch rather than
+losing it. Re-scoring is idempotent: an unchanged score writes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import sqlalchemy as sa
+
+from crossline.catalog import Catalog
+from crossline.scoring.service import rescore
+from crossline.store.bulk import read_frame
+from crossline.store.schema import outbox
+
+EVERY_GROUP = frozenset({"reported", "dispute_resolved"})
+"""Events that change what other groups see through the bureau."""
+
+
+def affected_groups(events: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
+    """(borrower_id, lender_group) pairs to re-score for ``events``."""
+    all_groups = sorted({p.group for p in catalog.providers})
+    owner = {p.id: catalog.group_of(p.id) for p in catalog.products}
+    groups_of = pl.when(pl.col("type").is_in(list(EVERY_GROUP)) | pl.col("product").is_null())
+    return (
+        events.with_columns(
+            groups_of.then(pl.lit(all_groups, pl.List(pl.String)))
+            .otherwise(pl.concat_list(pl.col("product").replace_strict(owner)))
+            .alias("lender_group")
+        )
+        .explode("lender_group")
+        .select("borrower_id", "lender_group")
+        .unique()
+        .sort("lender_group", "borrower_id")
+    )
+
+
+def dispatch(conn: sa.Connection, catalog: Catalog, as_of: date) -> int:
+    """Handle every unhandled event; returns how many were handled."""
+    o = outbox.c
+    events = read_frame(
+        conn,
+        sa.select(o.event_id, o.borrower_id, o.type, o.product).where(o.handled.is_(False)),
+        pl.Schema(
+            {
+                "event_id": pl.Int64(),
+                "borrower_id": pl.String(),
+                "type": pl.String(),
+                "product": pl.String(),
+            }
+        ),
+    )
+    if events.is_empty():
+        return 0
+    for (group,), pairs in affected_groups(events, catalog).group_by(
+        ["lender_group"], maintain_order=True
+    ):
+        rescore(
+            conn,
+            catalog,
+            as_of,
+            "event",
+            borrowers=pairs["borrower_id"].to_list(),
+            only_groups=[str(group)],
+        )
+    conn.execute(
+        sa.update(outbox)
+        .where(o.handled.is_(False), o.event_id <= int(events["event_id"].max()))  # type: ignore[arg-type]
+        .values(handled=True)
+    )
+    return events.height

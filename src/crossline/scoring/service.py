@@ -1,0 +1,147 @@
+"""Scores in use: one per borrower and lender group, kept current with its history.
+
+A group's score is computed from that group's view only (DESIGN §9). It is
+recomputed for a borrower as soon as something the group can see changes
+(an outbox event: at once for the product's own group; for every group when
+a bureau record changes), and for every borrower at end-of-day, because
+time alone moves features such as months since the last delinquency.
+
+Only a score that changed (value, band, reasons or model) is written: the
+history stays the list of real changes, and a nightly pass over a quiet book
+writes almost nothing. On the last day of a month the features themselves are
+kept as a snapshot, which training from the book and monitoring read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date
+
+import polars as pl
+import sqlalchemy as sa
+
+from crossline.catalog import Catalog
+from crossline.scoring.scorecard import Scorecard, default_scorecard, score_any
+from crossline.scoring.views import group_features, groups
+from crossline.store.bulk import insert_frame, read_frame, stage_ids
+from crossline.store.ids import allocate_ids
+from crossline.store.schema import current_scores, feature_snapshots, score_history
+
+_CURRENT_SCHEMA = pl.Schema(
+    {
+        "borrower_id": pl.String(),
+        "old_score": pl.Int32(),
+        "old_band": pl.String(),
+        "old_reasons": pl.String(),
+        "old_model": pl.String(),
+    }
+)
+
+
+def _scored(card: Scorecard, features: pl.DataFrame, group: str) -> pl.DataFrame:
+    """Score, band and reasons (a JSON list of {code, text}) per borrower."""
+    texts = {c.name: c.reason for c in card.characteristics}
+    scored = score_any(card, features)
+    reasons = [
+        json.dumps([{"code": code, "text": texts[code]} for code in codes], ensure_ascii=False)
+        for codes in scored["reasons"].to_list()
+    ]
+    return scored.select(
+        "borrower_id",
+        "shard",
+        pl.lit(group).alias("lender_group"),
+        pl.col("score").cast(pl.Int32),
+        "band",
+        pl.Series("reasons", reasons, pl.String),
+        pl.lit(card.version).alias("model_version"),
+    )
+
+
+def _current(conn: sa.Connection, group: str, borrowers: sa.ColumnElement[bool]) -> pl.DataFrame:
+    s = current_scores.c
+    return read_frame(
+        conn,
+        sa.select(s.borrower_id, s.score, s.band, s.reasons, s.model_version).where(
+            s.lender_group == group, borrowers
+        ),
+        _CURRENT_SCHEMA,
+    )
+
+
+def _changed(scored: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
+    joined = scored.join(current, on="borrower_id", how="left")
+    same = (
+        (pl.col("score") == pl.col("old_score"))
+        & (pl.col("band") == pl.col("old_band"))
+        & (pl.col("reasons") == pl.col("old_reasons"))
+        & (pl.col("model_version") == pl.col("old_model"))
+    ).fill_null(False)
+    return joined.filter(~same).select(scored.columns)
+
+
+def _store(conn: sa.Connection, changed: pl.DataFrame, as_of: date, trigger: str) -> None:
+    if changed.is_empty():
+        return
+    changed = changed.sort("borrower_id")
+    first = allocate_ids(conn, "score", changed.height)
+    rows = changed.with_columns(
+        (pl.int_range(pl.len(), dtype=pl.Int64) + first).alias("score_id"),
+        pl.lit(as_of, pl.Date).alias("business_date"),
+    )
+    insert_frame(conn, score_history, rows.with_columns(pl.lit(trigger).alias("trigger")))
+    group = rows["lender_group"][0]
+    staged = stage_ids(conn, "scored_borrowers", rows["borrower_id"])
+    conn.execute(
+        sa.delete(current_scores).where(
+            current_scores.c.lender_group == group,
+            current_scores.c.borrower_id.in_(sa.select(staged.c.id)),
+        )
+    )
+    insert_frame(conn, current_scores, rows)
+
+
+def rescore(
+    conn: sa.Connection,
+    catalog: Catalog,
+    as_of: date,
+    trigger: str,
+    *,
+    borrowers: Sequence[str] | None = None,
+    shards: tuple[int, int] | None = None,
+    only_groups: Sequence[str] | None = None,
+    snapshot: date | None = None,
+    card: Scorecard | None = None,
+) -> int:
+    """Score the borrowers (a list or a shard range) in each group's view as of ``as_of``;
+    store what changed; with ``snapshot``, also keep the features at that month end.
+    Returns the number of scores written."""
+    card = card or default_scorecard()
+    written = 0
+    for group in only_groups or groups(catalog):
+        features = group_features(conn, group, as_of, borrowers=borrowers, shards=shards)
+        if features.is_empty():
+            continue
+        scored = _scored(card, features, group)
+        if shards is not None:
+            where = sa.and_(current_scores.c.shard >= shards[0], current_scores.c.shard < shards[1])
+        else:
+            where = current_scores.c.borrower_id.in_(list(borrowers or []))
+        changed = _changed(scored, _current(conn, group, where))
+        _store(conn, changed, as_of, trigger)
+        written += changed.height
+        if snapshot is not None:
+            _snapshot(conn, features, scored, snapshot)
+    return written
+
+
+def _snapshot(
+    conn: sa.Connection, features: pl.DataFrame, scored: pl.DataFrame, period_end: date
+) -> None:
+    values = features.drop("shard", strict=False).select(
+        "borrower_id", pl.struct(pl.exclude("borrower_id")).struct.json_encode().alias("features")
+    )
+    rows = scored.select("borrower_id", "shard", "lender_group", "score", "model_version").join(
+        values, on="borrower_id"
+    )
+    insert_frame(conn, feature_snapshots, rows.with_columns(pl.lit(period_end).alias("period_end")))
