@@ -8,13 +8,17 @@ in a group's view is the overdue, and only what that group may see of it.
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
 from crossline.catalog import load_catalog
+from crossline.cli import app
 from crossline.events.handlers import affected_groups
 from crossline.store.schema import current_scores, feature_snapshots, score_history
 from tests.helpers import EXAMPLES, run_yaml
@@ -152,3 +156,12 @@ def test_events_reach_the_groups_that_can_see_them() -> None:
         ("c", "webank"),
         ("d", "lexin"),
     ]
+
+
+def test_demo_prints_each_groups_score_and_the_report(tmp_path: Path) -> None:
+    shutil.copy(EXAMPLES / "ant_overdue_10_days_unseen_by_webank.yaml", tmp_path)
+    result = CliRunner().invoke(app, ["demo", "--examples", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "scores by lender group" in result.output
+    rows = [line for line in result.output.splitlines() if "│ ning" in line and "no late" in line]
+    assert len(rows) == 1  # ten days late, cured before the report: nothing shown

@@ -343,8 +343,17 @@ def demo(
         "ledger",
         title="crossline examples",
     )
+    scores = Table(
+        "scenario",
+        "borrower",
+        *GROUPS,
+        "on the credit report",
+        title="scores by lender group (each from its own view) and the bureau",
+    )
     for path in files:
         outcome = _run_file(path, None)
+        for borrower, view in outcome["final"]["borrowers"].items():
+            scores.add_row(path.stem, borrower, *_scores_and_report(view))
         refused = sum(1 for e in outcome["events"] if e.get("ok") is False)
         balanced = "balanced" if outcome["ledger"]["balanced"] else "UNBALANCED"
         for borrower, view in outcome["final"]["borrowers"].items():
@@ -364,7 +373,27 @@ def demo(
                     str(refused),
                     balanced,
                 )
-    Console(width=160).print(table)
+    console = Console(width=160)
+    console.print(table)
+    console.print(scores)
+
+
+GROUPS = ("ant", "webank", "lexin")
+
+
+def _scores_and_report(view: dict[str, Any]) -> list[str]:
+    """Each group's score and band, then the late months the bureau still shows."""
+    cells = []
+    for group in GROUPS:
+        score = view.get("scores", {}).get(group)
+        cells.append("-" if score is None else f"{score['score']} {score['band']}")
+    late = [
+        f"{r['product']} {r['month']}: {r['status']}"
+        for r in view.get("bureau", [])
+        if r["visible"] and r["status"] not in ("N", "C")
+    ]
+    cells.append(", ".join(late) or "no late payment shown")
+    return cells
 
 
 def main() -> None:
