@@ -1,53 +1,65 @@
-"""Scorecard features of a borrower, computed from one lender group's view.
+"""Scorecard features of a borrower, computed from every lender group's view at once.
 
-One pure function, :func:`build_features`, turns the frames of a view
-(:class:`ViewFrames`) into one row of features per borrower. The real-time
-path passes the frames of one borrower, the end-of-day batch the frames of a
-partition of millions: the same expressions, no loop per borrower. The
-readers in ``crossline.scoring.views`` decide *what* a group may see (own lines
-in real time, other groups only through reported bureau records); this
-module decides how what is seen becomes a feature.
+One pure function, :func:`build_features`, turns the frames of a book
+(:class:`ViewFrames`) into one row of features per borrower *per lender
+group*: what group G may see of the borrower (DESIGN §9) is decided row by row
+inside the kernel, so every group's view comes out of one pass over the data.
+The real-time path passes the frames of one borrower, the end-of-day batch the
+frames of a partition of millions: the same expressions, no loop per borrower.
+
+What a group sees. Group G's **own** accounts are its credit lines, now (DPD,
+status, balance) and in their history as it actually was (the
+``actual_history`` grid of the line's latest month-end record, plus the
+current month from the line). Every **other** group's account is seen only
+through its latest visible bureau record (the reader applies the reporting
+date and the 5-year retention rule): the reported ``history`` grid, and the
+record's balance, limit and overdue amount. Inquiries and the borrower's
+income are the same for every group; payments and spending are own.
+
+Month grids. A grid is 24 status codes, oldest first, ending with the month of
+its record (``-`` = not reported; DOMAIN §3). It is aligned to ``as_of``'s
+month by the record's age: a record of last month covers months 1…24 ago,
+and its oldest month falls out of the 24-month window. Only the delinquent
+months of a grid become rows (a clean grid costs one regular-expression test),
+so a book of millions of accounts yields a few delinquent months, not 24 rows
+per account.
 
 Windows. Months are calendar months. With ``as_of`` in month M, "the last N
-months" are M−N+1 … M, the current month included and counted whole up to
-``as_of`` (nothing dated after ``as_of`` counts). Dated inputs are filtered here,
-so a reader may pass more than the window.
+months" are M−N+1 … M, the current month included and counted up to ``as_of``.
 
 ========================  ======  ====================================================
-feature                   type    definition (source; own = the group's own lines,
-                                  other = other groups' reported bureau records)
+feature                   type    definition (own = the group's own lines,
+                                  other = other groups' latest visible records)
 ========================  ======  ====================================================
 current_dpd               Int32   worst real-time DPD of the own lines; 0 if none
-                                  (own only: other groups' DPD is not reported)
 current_status            Int8    worst current level (0–8) over visible accounts:
-                                  own lines' PBOC status now, other accounts' latest
-                                  reported status
-worst_status_{3,6,12,24}m Int8    worst month level in the last N months; 0 if none.
-                                  Own months use the actual severity (band of the
-                                  month's worst DPD beyond grace; B = 8), other
-                                  months the reported status
+                                  own lines' PBOC status now; an other account's
+                                  reported status only while that record shows it
+                                  owing (overdue > 0) or bad debt (B)
+worst_status_{3,6,12,24}m Int8    worst month level in the last N months; 0 if none
+                                  (own: actual severity, other: reported status)
 overdue_months_           Int16   longest run of consecutive calendar months in the
 consecutive_24m                   last 24 in which any visible account had level ≥ 1
 overdue_months_           Int16   number of such months in the last 24
 cumulative_24m
 lian_san_lei_liu          Bool    连三累六: consecutive ≥ 3 or cumulative ≥ 6
-months_since_delinquency  Int16   calendar months from the latest month with level ≥ 1
-                                  to the current month; 0 if delinquent now; null if
-                                  no visible month was ever delinquent
+months_since_delinquency  Int16   months from the latest month with level ≥ 1 in the
+                                  last 24 to the current month; 0 if an account is
+                                  late now; null if no such month
 cured                     Bool    worst_status_24m ≥ 1 and current_status = 0
-overdue_amount_fen        Int64   overdue amount over visible accounts (own: real
-                                  time; other: as last reported)
+overdue_amount_fen        Int64   overdue over visible accounts (own: now; other:
+                                  as last reported)
 lines_count               Int16   visible open accounts (own not closed; other not
                                   reported settled C or ended G)
-products_with_balance     Int16   products whose visible account has a balance > 0
-products_overdue          Int16   products whose visible account has overdue > 0
+products_with_balance     Int16   visible accounts with a balance > 0 (a borrower has
+                                  at most one line per product)
+products_overdue          Int16   visible accounts with an overdue amount > 0
 utilisation               Float64 balance / limit summed over open accounts with a
                                   limit > 0; null if there is none
 credit_age_months         Int16   whole months from the oldest visible account's
                                   opening to as_of (month-end clamped); null if none
-payment_ratio_6m          Float64 own rows that fell due before as_of in the last 6
-                                  months: Σ min(paid, due) / Σ due; null if nothing
-                                  was due
+payment_ratio_6m          Float64 Σ min(paid, due) / Σ due of own rows that fell due
+                                  in the payment window; null if nothing was due
 hard_inquiries_{1,3,6}m   Int16   hard inquiries (any inquirer) in the last N months
 declared_income_fen       Int64   monthly income the borrower declared
 verified_income_fen       Int64   verified monthly income; null if not verified
@@ -63,42 +75,51 @@ spending_regularity       Float64 share of the last 6 months with at least one
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import TypeAlias
 
 import polars as pl
 
 from crossline.calendar import add_months, last_day_of_month
-from crossline.kernels.bureau import status_level
+from crossline.kernels.bureau import STATUS_LEVELS, status_level
 from crossline.kernels.delinquency import pboc_status
 
-ACCOUNT_SCHEMA = pl.Schema(
+LINE_SCHEMA = pl.Schema(
     {
         "borrower_id": pl.String(),
-        "product": pl.String(),
-        "own": pl.Boolean(),
+        "lender_group": pl.String(),
         "open": pl.Boolean(),
         "opened_on": pl.Date(),
         "limit_fen": pl.Int64(),
         "balance_fen": pl.Int64(),
         "overdue_fen": pl.Int64(),
-        "level": pl.Int8(),
         "dpd": pl.Int32(),
+        "month_max_dpd": pl.Int32(),
+        "grace_days": pl.Int32(),
+        "pboc_status": pl.String(),
+        "actual_history": pl.String(),
+        "history_end": pl.Date(),
     }
 )
-"""One visible account: an own line now, or another group's latest visible record
-(``dpd`` null: only the status band is reported)."""
+"""One credit line as its own group sees it now; ``actual_history`` is the grid of the
+line's latest month-end record (``history_end`` its month end), null before the first."""
 
-MONTH_SCHEMA = pl.Schema(
+RECORD_SCHEMA = pl.Schema(
     {
         "borrower_id": pl.String(),
-        "product": pl.String(),
-        "month": pl.Date(),
-        "level": pl.Int8(),
+        "lender_group": pl.String(),
+        "status": pl.String(),
+        "opened_on": pl.Date(),
+        "limit_fen": pl.Int64(),
+        "balance_fen": pl.Int64(),
+        "overdue_fen": pl.Int64(),
+        "history": pl.String(),
+        "period_end": pl.Date(),
     }
 )
-"""One account's level (0–8) in one calendar month; ``month`` is any day of it."""
+"""One account's latest visible bureau record, as every group but its own sees it."""
 
 INQUIRY_SCHEMA = pl.Schema(
     {"borrower_id": pl.String(), "inquired_on": pl.Date(), "hard": pl.Boolean()}
@@ -108,15 +129,19 @@ INQUIRY_SCHEMA = pl.Schema(
 PAYMENT_SCHEMA = pl.Schema(
     {
         "borrower_id": pl.String(),
-        "due_date": pl.Date(),
+        "lender_group": pl.String(),
         "due_fen": pl.Int64(),
         "paid_fen": pl.Int64(),
     }
 )
-"""One amount an own line asked for by a due date, and what was paid towards it."""
+"""What own lines asked for in the payment window (:func:`payment_window`) and what was
+paid towards it, each row's payment capped at what it asked for; any number of rows
+per borrower and group (they are summed)."""
 
-SPEND_SCHEMA = pl.Schema({"borrower_id": pl.String(), "spent_on": pl.Date()})
-"""One purchase or draw on an own line."""
+SPEND_SCHEMA = pl.Schema(
+    {"borrower_id": pl.String(), "lender_group": pl.String(), "spent_on": pl.Date()}
+)
+"""A day with a purchase or draw on a line of ``lender_group`` (one a month is enough)."""
 
 BORROWER_SCHEMA = pl.Schema(
     {
@@ -126,7 +151,7 @@ BORROWER_SCHEMA = pl.Schema(
         "verified_income_fen": pl.Int64(),
     }
 )
-"""Every borrower to score; each gets one feature row."""
+"""Every borrower to score; each gets one feature row per group."""
 
 FEATURE_SCHEMA = pl.Schema(
     {
@@ -160,15 +185,27 @@ FEATURE_SCHEMA = pl.Schema(
         "spending_regularity": pl.Float64(),
     }
 )
-"""One row per borrower; the column names are the scorecard's characteristics."""
+"""One group's features of a borrower; the column names are the scorecard's characteristics."""
+
+GROUP_FEATURE_SCHEMA = pl.Schema(
+    {"borrower_id": pl.String(), "lender_group": pl.String()}
+    | {k: v for k, v in FEATURE_SCHEMA.items() if k != "borrower_id"}
+)
+"""One row per borrower per lender group: :data:`FEATURE_SCHEMA` and whose view it is."""
 
 STATUS_WINDOWS = (3, 6, 12, 24)
 INQUIRY_WINDOWS = (1, 3, 6)
 HISTORY_MONTHS = 24
-"""Look-back of the overdue-month counts (连三累六 by common usage, DOMAIN §3)."""
+"""Look-back of the grids and the overdue-month counts (连三累六 by common usage, DOMAIN §3)."""
 RECENT_MONTHS = 6
 """Look-back of payment ratio and spending regularity."""
 
+CLOSED_CODES = ("C", "G")
+"""Reported statuses of an account that has ended (settled, or ended otherwise)."""
+
+_DELINQUENT_CODES = tuple(code for code, level in STATUS_LEVELS.items() if level > 0)
+_DELINQUENT = "[" + "".join(_DELINQUENT_CODES) + "]"
+"""A regular expression matching any delinquent month of a grid (1–7, B)."""
 
 Frame: TypeAlias = pl.DataFrame | pl.LazyFrame
 """A view's frame: eager as read or made by hand, or lazy, so that a reader's own
@@ -177,10 +214,10 @@ Polars steps and the kernel's run as one plan (one collect, not two)."""
 
 @dataclass(frozen=True, slots=True)
 class ViewFrames:
-    """A lender group's view of some borrowers, as frames with the schemas above."""
+    """The inputs of every group's view of some borrowers, with the schemas above."""
 
-    accounts: Frame
-    months: Frame
+    lines: Frame
+    records: Frame
     inquiries: Frame
     payments: Frame
     spend: Frame
@@ -202,6 +239,15 @@ def window_start(as_of: date, months: int) -> date:
     return add_months(as_of.replace(day=1), 1 - months)
 
 
+def payment_window(as_of: date) -> tuple[date, date]:
+    """Due dates whose rows count towards the payment ratio: [first, last].
+
+    The last ``RECENT_MONTHS`` months, up to the day before ``as_of``: a row
+    due today can still be paid on time.
+    """
+    return window_start(as_of, RECENT_MONTHS), as_of - timedelta(days=1)
+
+
 def in_last_months(day: pl.Expr, as_of: date, months: int) -> pl.Expr:
     """Whether a date lies in the last ``months`` calendar months, not after ``as_of``."""
     return (day <= pl.lit(as_of, pl.Date)) & (months_ago(day, as_of) < months)
@@ -210,17 +256,55 @@ def in_last_months(day: pl.Expr, as_of: date, months: int) -> pl.Expr:
 def dpd_level(dpd: pl.Expr, grace_days: pl.Expr) -> pl.Expr:
     """Level (0–7) of a DPD; days within the product's grace count as current.
 
-    Used for a group's own month history, which takes the worst DPD of the
-    month rather than the reported status (DOMAIN §2: paying in grace is on time).
+    Used for the current month of a group's own lines, which takes the worst
+    DPD of the month rather than the reported status (DOMAIN §2: paying in
+    grace is on time).
     """
     counted = pl.when(dpd > grace_days).then(dpd).otherwise(pl.lit(0))
     return status_level(pboc_status(counted))
 
 
-def _longest_run(month: pl.Expr) -> pl.Expr:
-    """Longest run of consecutive values among a group's month offsets."""
-    ordered = month.unique().sort()
-    return (ordered - pl.int_range(ordered.len(), dtype=pl.Int32)).unique_counts().max()
+def _bit(position: pl.Expr) -> pl.Expr:
+    """2 ** position as an Int64 (Polars has no shift operator); positions outside 0–62
+    belong to rows that a filter drops, and are clipped only to stay defined."""
+    return pl.lit(2, pl.Int64).pow(position.cast(pl.Int64).clip(0, 62))
+
+
+def _run_tables() -> tuple[pl.Series, pl.Series, pl.Series]:
+    """For every 12-bit value: its longest run of 1 bits, the run ending at its top bit,
+    and the run starting at its bottom bit (4,096 entries each, built once)."""
+    longest, top, bottom = [], [], []
+    for value in range(1 << 12):
+        bits = [(value >> i) & 1 for i in range(12)]
+        best = run = 0
+        for bit in bits:
+            run = run + 1 if bit else 0
+            best = max(best, run)
+        longest.append(best)
+        top.append(next((i for i, bit in enumerate(reversed(bits)) if not bit), 12))
+        bottom.append(next((i for i, bit in enumerate(bits) if not bit), 12))
+    return (
+        pl.Series("longest", longest, pl.Int16),
+        pl.Series("top", top, pl.Int16),
+        pl.Series("bottom", bottom, pl.Int16),
+    )
+
+
+_LONGEST, _TOP, _BOTTOM = _run_tables()
+
+
+def longest_run(mask: pl.Expr) -> pl.Expr:
+    """Longest run of consecutive 1 bits in a 24-bit mask.
+
+    Two table look-ups per 12-bit half; a run crossing the halves is the low
+    half's run ending at its top bit plus the high half's run from its bottom.
+    """
+    low, high = mask % 4096, mask // 4096
+    return pl.max_horizontal(
+        pl.lit(_LONGEST).gather(low),
+        pl.lit(_LONGEST).gather(high),
+        pl.lit(_TOP).gather(low) + pl.lit(_BOTTOM).gather(high),
+    )
 
 
 def _whole_months_since(opened: pl.Expr, as_of: date) -> pl.Expr:
@@ -236,117 +320,162 @@ def _ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
 
 
 @dataclass(frozen=True, slots=True)
-class _Source:
-    """Which rows of an input count, and the columns it contributes."""
-
-    keep: pl.Expr
-    columns: tuple[pl.Expr, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class _Plan:
-    """Every expression of one business date's features."""
+    """Every expression of one business date's features, built once per date: on a
+    frame of one borrower, building the expressions costs about as much as running them."""
 
-    months: _Source
-    inquiries: _Source
-    payments: _Source
-    spend: _Source
+    own: tuple[pl.Expr, ...]
+    other: tuple[pl.Expr, ...]
+    months: tuple[pl.Expr, ...]
+    inquiries: tuple[pl.Expr, ...]
+    spend: tuple[pl.Expr, ...]
     aggregates: tuple[pl.Expr, ...]
     outputs: tuple[pl.Expr, ...]
 
 
-def _sources(as_of: date) -> tuple[_Source, _Source, _Source, _Source]:
-    """Rows of the dated inputs inside their windows, reduced to month offsets and amounts."""
-    month_ago = months_ago(pl.col("month"), as_of)
-    due = pl.col("due_date")
-    inquired = pl.col("inquired_on")
-    spent = pl.col("spent_on")
+def _account_columns(
+    *,
+    is_open: pl.Expr,
+    dpd: pl.Expr,
+    level: pl.Expr,
+    month_level: pl.Expr,
+    grid: str,
+    grid_end: str,
+) -> tuple[pl.Expr, ...]:
+    """The columns an account contributes, own line or other group's record alike."""
+    limited = is_open & (pl.col("limit_fen") > 0)
     return (
-        _Source(
-            month_ago >= 0,
-            (month_ago.alias("month_ago"), pl.col("level").alias("month_level")),
-        ),
-        _Source(
-            pl.col("hard") & in_last_months(inquired, as_of, max(INQUIRY_WINDOWS)),
-            (months_ago(inquired, as_of).alias("inquiry_ago"),),
-        ),
-        _Source(
-            (due < pl.lit(as_of, pl.Date)) & in_last_months(due, as_of, RECENT_MONTHS),
-            (pl.col("due_fen"), pl.min_horizontal("paid_fen", "due_fen").alias("paid_fen")),
-        ),
-        _Source(
-            in_last_months(spent, as_of, RECENT_MONTHS),
-            (months_ago(spent, as_of).alias("spend_ago"),),
-        ),
+        pl.col("borrower_id"),
+        pl.col("lender_group").alias("owner"),
+        dpd.alias("dpd"),
+        level.alias("level"),
+        pl.col("overdue_fen"),
+        is_open.cast(pl.Int16).alias("open_count"),
+        (pl.col("balance_fen") > 0).cast(pl.Int16).alias("with_balance"),
+        (pl.col("overdue_fen") > 0).cast(pl.Int16).alias("with_overdue"),
+        pl.col("balance_fen"),
+        pl.when(limited).then(pl.col("balance_fen")).otherwise(0).alias("used_fen"),
+        pl.when(limited).then(pl.col("limit_fen")).otherwise(0).alias("limit_total_fen"),
+        pl.col("opened_on"),
+        pl.when(month_level > 0).then(pl.lit(1, pl.Int64)).otherwise(0).alias("month_mask"),
+        *(month_level.alias(f"worst_status_{n}m") for n in STATUS_WINDOWS),
+        pl.col(grid).alias("grid"),
+        pl.col(grid_end).alias("grid_end"),
     )
 
 
+def _plan_for(as_of: date) -> _Plan:
+    worst_dpd = pl.max_horizontal("month_max_dpd", "dpd")
+    own_level = status_level(pl.col("pboc_status"))
+    own = _account_columns(
+        is_open=pl.col("open"),
+        dpd=pl.col("dpd"),
+        level=own_level,
+        month_level=pl.max_horizontal(dpd_level(worst_dpd, pl.col("grace_days")), own_level),
+        grid="actual_history",
+        grid_end="history_end",
+    )
+    reported = status_level(pl.col("status"))
+    owing = (pl.col("overdue_fen") > 0) | (pl.col("status") == "B")
+    other = _account_columns(
+        is_open=~pl.col("status").is_in(CLOSED_CODES),
+        dpd=pl.lit(None, pl.Int32),
+        level=pl.when(owing).then(reported).otherwise(pl.lit(0, pl.Int8)),
+        month_level=pl.lit(None, pl.Int8),
+        grid="history",
+        grid_end="period_end",
+    )
+    # A grid's character at position p (0 = oldest) is the month 23 - p before its
+    # record's month, which is months_ago(grid_end) before as_of's.
+    ago = (HISTORY_MONTHS - 1 - pl.col("position").cast(pl.Int32)) + months_ago(
+        pl.col("grid_end"), as_of
+    )
+    level = pl.col("code").replace_strict(STATUS_LEVELS, return_dtype=pl.Int8)
+    months = (
+        pl.col("borrower_id"),
+        pl.col("lender_group"),
+        _bit(ago).alias("month_mask"),
+        *(pl.when(ago < n).then(level).alias(f"worst_status_{n}m") for n in STATUS_WINDOWS),
+        ((ago >= 0) & (ago < HISTORY_MONTHS)).alias("inside"),
+    )
+    inquired = months_ago(pl.col("inquired_on"), as_of)
+    inquiries = (
+        pl.col("borrower_id"),
+        *((inquired < n).cast(pl.Int16).alias(f"hard_inquiries_{n}m") for n in INQUIRY_WINDOWS),
+        (pl.col("hard") & in_last_months(pl.col("inquired_on"), as_of, max(INQUIRY_WINDOWS))).alias(
+            "counted"
+        ),
+    )
+    spend = (
+        pl.col("borrower_id"),
+        pl.col("lender_group"),
+        _bit(months_ago(pl.col("spent_on"), as_of)).alias("spend_mask"),
+        in_last_months(pl.col("spent_on"), as_of, RECENT_MONTHS).alias("counted"),
+    )
+    return _Plan(own, other, months, inquiries, spend, _aggregates(), _outputs(as_of))
+
+
 def _aggregates() -> tuple[pl.Expr, ...]:
-    """Per-borrower sums, maxima and counts from which every feature follows."""
-    limited = pl.col("open") & (pl.col("limit_fen") > 0)
-    ago = pl.col("month_ago")
-    bad = pl.col("month_level") >= 1
-    bad_recent = ago.filter(bad & (ago < HISTORY_MONTHS))
+    """Per borrower and group: plain sums, maxima and ORs of per-row columns (Polars runs
+    these on its fast path, with no expression evaluated per group)."""
+    summed = (
+        "overdue_fen",
+        "open_count",
+        "with_balance",
+        "with_overdue",
+        "balance_fen",
+        "used_fen",
+        "limit_total_fen",
+        *(f"hard_inquiries_{n}m" for n in INQUIRY_WINDOWS),
+        "due_fen",
+        "paid_fen",
+    )
     return (
         pl.col("listed").any(),
         pl.col("shard").max(),
         pl.col("declared_income_fen").max(),
         pl.col("verified_income_fen").max(),
-        pl.col("dpd").filter(pl.col("own")).max().alias("current_dpd"),
-        pl.col("account_level").max().alias("current_status"),
-        pl.col("overdue_fen").sum().alias("overdue_amount_fen"),
-        pl.col("open").sum().alias("lines_count"),
-        pl.col("product")
-        .filter(pl.col("balance_fen") > 0)
-        .n_unique()
-        .alias("products_with_balance"),
-        pl.col("product").filter(pl.col("overdue_fen") > 0).n_unique().alias("products_overdue"),
-        pl.col("balance_fen").sum().alias("total_balance_fen"),
-        pl.col("balance_fen").filter(limited).sum().alias("used_fen"),
-        pl.col("limit_fen").filter(limited).sum().alias("limit_total_fen"),
-        pl.col("opened_on").min().alias("oldest_opened_on"),
-        *(
-            pl.col("month_level").filter(ago < n).max().alias(f"worst_status_{n}m")
-            for n in STATUS_WINDOWS
-        ),
-        _longest_run(bad_recent).alias("overdue_months_consecutive_24m"),
-        bad_recent.n_unique().alias("overdue_months_cumulative_24m"),
-        ago.filter(bad).min().alias("last_delinquent_ago"),
-        *((pl.col("inquiry_ago") < n).sum().alias(f"hard_inquiries_{n}m") for n in INQUIRY_WINDOWS),
-        pl.col("due_fen").sum().alias("due_total_fen"),
-        pl.col("paid_fen").sum().alias("paid_total_fen"),
-        pl.col("spend_ago").drop_nulls().n_unique().alias("spend_months"),
+        pl.col("dpd").max(),
+        pl.col("level").max(),
+        *(pl.col(name).sum() for name in summed),
+        pl.col("opened_on").min(),
+        *(pl.col(f"worst_status_{n}m").max() for n in STATUS_WINDOWS),
+        pl.col("month_mask").bitwise_or(),
+        pl.col("spend_mask").bitwise_or(),
     )
 
 
 def _outputs(as_of: date) -> tuple[pl.Expr, ...]:
     """The features from the aggregates (a sum over no rows is 0, a maximum null)."""
-    current_status = pl.col("current_status").fill_null(0)
+    current_status = pl.col("level").fill_null(0)
     worst_24m = pl.col("worst_status_24m").fill_null(0)
-    consecutive = pl.col("overdue_months_consecutive_24m").fill_null(0)
-    cumulative = pl.col("overdue_months_cumulative_24m")
+    mask = pl.col("month_mask").fill_null(0)
+    consecutive = longest_run(mask)
+    cumulative = mask.bitwise_count_ones()
     income = pl.coalesce("verified_income_fen", "declared_income_fen")
     return (
         pl.col("borrower_id"),
+        pl.col("lender_group"),
         pl.col("shard"),
-        pl.col("current_dpd").fill_null(0),
-        current_status,
+        pl.col("dpd").fill_null(0).alias("current_dpd"),
+        current_status.alias("current_status"),
         *(pl.col(f"worst_status_{n}m").fill_null(0) for n in STATUS_WINDOWS),
-        consecutive,
-        cumulative,
+        consecutive.alias("overdue_months_consecutive_24m"),
+        cumulative.alias("overdue_months_cumulative_24m"),
         ((consecutive >= 3) | (cumulative >= 6)).alias("lian_san_lei_liu"),
         pl.when(current_status > 0)
         .then(pl.lit(0))
-        .otherwise(pl.col("last_delinquent_ago"))
+        .when(mask > 0)
+        .then(mask.bitwise_trailing_zeros())
         .alias("months_since_delinquency"),
         ((worst_24m > 0) & (current_status == 0)).alias("cured"),
-        pl.col("overdue_amount_fen"),
-        pl.col("lines_count"),
-        pl.col("products_with_balance"),
-        pl.col("products_overdue"),
+        pl.col("overdue_fen").alias("overdue_amount_fen"),
+        pl.col("open_count").alias("lines_count"),
+        pl.col("with_balance").alias("products_with_balance"),
+        pl.col("with_overdue").alias("products_overdue"),
         _ratio(pl.col("used_fen"), pl.col("limit_total_fen")).alias("utilisation"),
-        _whole_months_since(pl.col("oldest_opened_on"), as_of).alias("credit_age_months"),
-        _ratio(pl.col("paid_total_fen"), pl.col("due_total_fen")).alias("payment_ratio_6m"),
+        _whole_months_since(pl.col("opened_on"), as_of).alias("credit_age_months"),
+        _ratio(pl.col("paid_fen"), pl.col("due_fen")).alias("payment_ratio_6m"),
         *(pl.col(f"hard_inquiries_{n}m") for n in INQUIRY_WINDOWS),
         pl.col("declared_income_fen"),
         pl.col("verified_income_fen"),
@@ -354,50 +483,94 @@ def _outputs(as_of: date) -> tuple[pl.Expr, ...]:
         .then(pl.lit("yes"))
         .otherwise(pl.lit("no"))
         .alias("verified_income"),
-        _ratio(pl.col("total_balance_fen"), 12 * income).alias("debt_to_income"),
-        (pl.col("spend_months") / RECENT_MONTHS).alias("spending_regularity"),
+        _ratio(pl.col("balance_fen"), 12 * income).alias("debt_to_income"),
+        (pl.col("spend_mask").fill_null(0).bitwise_count_ones() / RECENT_MONTHS).alias(
+            "spending_regularity"
+        ),
     )
 
 
 @functools.lru_cache(maxsize=8)
 def _plan(as_of: date) -> _Plan:
-    """Built once per business date: on a frame of one borrower, building the
-    expressions costs about as much as running them."""
-    months, inquiries, payments, spend = _sources(as_of)
-    return _Plan(months, inquiries, payments, spend, _aggregates(), _outputs(as_of))
+    return _plan_for(as_of)
 
 
-def _dated(frame: Frame, source: _Source) -> pl.LazyFrame:
-    return frame.lazy().filter(source.keep).select(pl.col("borrower_id"), *source.columns)
+def _delinquent_months(accounts: pl.LazyFrame, plan: _Plan) -> pl.LazyFrame:
+    """One row per delinquent month of each visible grid inside the 24-month window.
+
+    Grids without a delinquent code are dropped by one regular-expression test;
+    the others are cut into the positions and codes of their delinquent months.
+    """
+    return (
+        accounts.filter(pl.col("grid").str.contains(_DELINQUENT))
+        .select(
+            "borrower_id",
+            "lender_group",
+            "grid_end",
+            pl.col("grid").str.find_many(list(_DELINQUENT_CODES)).alias("position"),
+            pl.col("grid").str.extract_many(list(_DELINQUENT_CODES)).alias("code"),
+        )
+        .explode("position", "code")
+        .select(plan.months)
+        .filter(pl.col("inside"))
+        .drop("inside")
+    )
 
 
-def build_features(view: ViewFrames, as_of: date) -> pl.DataFrame:
-    """One row of :data:`FEATURE_SCHEMA` per borrower of ``view.borrowers``, in its order.
+def _group_frame(groups: Sequence[str]) -> pl.LazyFrame:
+    return pl.LazyFrame({"lender_group": list(groups)}, schema={"lender_group": pl.String()})
 
-    The inputs are stacked into one long frame, each source in columns of its
-    own (null on the other sources' rows, which aggregations skip), and one
-    group-by computes everything. Polars has a fixed cost per operation that
-    dominates a frame of one borrower, so one lazy plan with one group-by
-    beats a group-by and a join per source; on millions it is one hash pass.
-    Every borrower gets a row, with zeros and nulls where the view has nothing.
+
+def build_features(view: ViewFrames, as_of: date, groups: Sequence[str]) -> pl.DataFrame:
+    """One row of :data:`GROUP_FEATURE_SCHEMA` per borrower of ``view.borrowers`` (in its
+    order) and group of ``groups`` (in that order).
+
+    Each account is seen by its own group as a line and by every other group as
+    its latest record; a cross join with the groups attaches each row to the
+    views it belongs to. The inputs are then stacked into one long frame, each
+    source in columns of its own (null on the other sources' rows, which
+    aggregations skip), and one group-by over (borrower, group) computes
+    everything: Polars has a fixed cost per operation that dominates a frame of
+    one borrower, and on millions it is one hash pass.
     """
     plan = _plan(as_of)
+    viewers = _group_frame(groups)
+    own = view.lines.lazy().filter(pl.col("lender_group").is_in(list(groups))).select(plan.own)
+    other = (
+        view.records.lazy()
+        .select(plan.other)
+        .join(viewers, how="cross")
+        .filter(pl.col("owner") != pl.col("lender_group"))
+    )
+    accounts = pl.concat(
+        [own.with_columns(pl.col("owner").alias("lender_group")), other], how="vertical_relaxed"
+    ).drop("owner")
+    inquiries = (
+        view.inquiries.lazy()
+        .select(plan.inquiries)
+        .filter(pl.col("counted"))
+        .drop("counted")
+        .join(viewers, how="cross")
+    )
+    spend = view.spend.lazy().select(plan.spend).filter(pl.col("counted")).drop("counted")
     rows = pl.concat(
         [
-            view.borrowers.lazy().with_columns(pl.lit(True).alias("listed")),
-            view.accounts.lazy().rename({"level": "account_level"}),
-            _dated(view.months, plan.months),
-            _dated(view.inquiries, plan.inquiries),
-            _dated(view.payments, plan.payments),
-            _dated(view.spend, plan.spend),
+            view.borrowers.lazy()
+            .join(viewers, how="cross", maintain_order="left_right")
+            .with_columns(pl.lit(True).alias("listed")),
+            accounts.drop("grid", "grid_end"),
+            _delinquent_months(accounts, plan),
+            inquiries,
+            view.payments.lazy(),
+            spend,
         ],
-        how="diagonal",
+        how="diagonal_relaxed",
     )
     return (
-        rows.group_by("borrower_id", maintain_order=True)
+        rows.group_by("borrower_id", "lender_group", maintain_order=True)
         .agg(plan.aggregates)
         .filter(pl.col("listed"))
         .select(plan.outputs)
-        .cast(FEATURE_SCHEMA)
+        .cast(GROUP_FEATURE_SCHEMA)
         .collect(engine="in-memory")
     )

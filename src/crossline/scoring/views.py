@@ -1,56 +1,55 @@
-"""What a lender group sees of its borrowers, read from the database (DESIGN §9).
+"""What every lender group sees of its borrowers, read from the database (DESIGN §9).
 
 Group G's view as of business date D:
 
 * **own accounts** — G's credit lines now (DPD, limit, status; balance and
   overdue from :func:`crossline.servicing.balances.line_balances`), and their
-  history from G's own month-end records at the *actual* severity: the band of
-  the month's worst DPD beyond the product's grace (so a 10-day overdue cured
-  before month end still counts) or B; the current month comes from the line's
-  ``month_max_dpd`` and DPD.
-* **other groups' accounts** — only their bureau records reported before D
-  (``reported_on < D``) and still shown under the 5-year retention rule, at the
-  *reported* status: an overdue below the threshold, or waiting for its notice,
-  is never seen. Their current state is each account's latest such record.
+  history as it actually was: the ``actual_history`` grid of the line's latest
+  month-end record, the current month from the line's ``month_max_dpd`` and DPD.
+* **other groups' accounts** — each account's latest bureau record reported
+  before D (``reported_on < D``) that the 5-year retention rule still shows,
+  at the *reported* status and grid (``history``): an overdue below the
+  threshold, or waiting for its notice, is never seen.
 * **inquiries** — every inquiry on the borrower's report; own **payments** and
   **spend** (purchases and draws, from the journal) for the recent windows.
 
-One code path serves a list of borrowers (real time) and a shard range
-(end-of-day): only the filter differs, so the parity of the two is structural.
-Each source is one set-based query; retention and severity are applied by
-Polars expressions over the whole result.
+Every group's view comes from the same reads: each table is read once for
+all groups, and the kernel (:func:`crossline.kernels.features.build_features`)
+decides row by row which group sees what. One code path serves a list of
+borrowers (real time) and a shard range (end-of-day): only the filter differs,
+so the parity of the two is structural. The statements are built once per
+kind of filter with bound parameters, so a real-time call only binds values.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
 
 from crossline.catalog import Catalog, catalog_from_json
-from crossline.kernels.bureau import status_level, visible
+from crossline.kernels.bureau import STATUS_LEVELS, visible
 from crossline.kernels.features import (
-    ACCOUNT_SCHEMA,
     BORROWER_SCHEMA,
+    FEATURE_SCHEMA,
     INQUIRY_SCHEMA,
     INQUIRY_WINDOWS,
-    MONTH_SCHEMA,
     PAYMENT_SCHEMA,
     RECENT_MONTHS,
     SPEND_SCHEMA,
     ViewFrames,
     build_features,
-    dpd_level,
+    payment_window,
     window_start,
 )
 from crossline.ledger.accounts import Account
 from crossline.servicing.balances import line_balances
 from crossline.store import platform
-from crossline.store.bulk import read_frame
 from crossline.store.schema import (
     borrowers,
     bureau_inquiries,
@@ -66,39 +65,42 @@ SPEND_EVENTS = ("disbursement", "purchase")
 """Journal events that are new spending: a draw or installment purchase, a revolving purchase
 (a bill conversion moves an existing balance and is not spending)."""
 
-CLOSED_CODES = ("C", "G")
-"""Reported statuses of an account that has ended (settled, or ended otherwise)."""
+_NEGATIVE = tuple(code for code, level in STATUS_LEVELS.items() if level > 0)
 
-_LINE_SCHEMA = pl.Schema(
-    {
-        "credit_line_id": pl.Int64(),
-        "borrower_id": pl.String(),
-        "product": pl.String(),
-        "status": pl.String(),
-        "opened_on": pl.Date(),
-        "limit_fen": pl.Int64(),
-        "dpd": pl.Int32(),
-        "month_max_dpd": pl.Int32(),
-        "pboc_status": pl.String(),
-    }
-)
-
-_RECORD_SCHEMA = pl.Schema(
+_ACCOUNT_SCHEMA = pl.Schema(
     {
         "credit_line_id": pl.Int64(),
         "borrower_id": pl.String(),
         "lender_group": pl.String(),
         "product": pl.String(),
+        "line_status": pl.String(),
         "opened_on": pl.Date(),
-        "period_end": pl.Date(),
-        "status": pl.String(),
-        "actual_status": pl.String(),
-        "max_dpd": pl.Int32(),
-        "balance_fen": pl.Int64(),
         "limit_fen": pl.Int64(),
-        "overdue_fen": pl.Int64(),
-        "delinquency_ended_on": pl.Date(),
+        "dpd": pl.Int32(),
+        "month_max_dpd": pl.Int32(),
+        "pboc_status": pl.String(),
+        "status": pl.String(),
+        "record_opened_on": pl.Date(),
+        "record_limit_fen": pl.Int64(),
+        "record_balance_fen": pl.Int64(),
+        "record_overdue_fen": pl.Int64(),
+        "history": pl.String(),
+        "actual_history": pl.String(),
+        "period_end": pl.Date(),
     }
+)
+"""A line with its latest visible record (record columns null before the first report)."""
+
+_OWED_SCHEMA = pl.Schema(
+    {
+        "borrower_id": pl.String(),
+        "product": pl.String(),
+        "due_fen": pl.Int64(),
+        "paid_fen": pl.Int64(),
+    }
+)
+_SPENT_SCHEMA = pl.Schema(
+    {"borrower_id": pl.String(), "product": pl.String(), "spent_on": pl.Date()}
 )
 
 
@@ -111,26 +113,23 @@ def groups(catalog: Catalog) -> list[str]:
 class Scope:
     """The borrowers a read covers: a list of ids, or a half-open shard range.
 
-    Every table carries ``borrower_id`` and ``shard``, so one filter fits all.
+    Every table carries ``borrower_id`` and ``shard``, so one filter fits all;
+    the filter is a bound parameter, so a statement is built once per kind.
     """
 
     borrower_ids: tuple[str, ...] | None
     shards: tuple[int, int] | None
 
-    def __call__(self, table: sa.Table) -> sa.ColumnElement[bool]:
-        """The table's rows of these borrowers."""
-        if self.shards is not None:
-            lo, hi = self.shards
-            return sa.and_(table.c.shard >= lo, table.c.shard < hi)
-        return table.c.borrower_id.in_(self.borrower_ids or ())
+    @property
+    def by_borrower(self) -> bool:
+        return self.shards is None
 
-    def by_shard(self, table: sa.Table) -> sa.ColumnElement[bool]:
-        """The same rows, also named by shard, for tables indexed by shard but not by
-        borrower (open installments, statements): the index then finds them."""
+    def params(self) -> dict[str, Any]:
+        """Values of the filter's parameters."""
         if self.shards is not None:
-            return self(table)
-        buckets = sorted({platform.shard_of(b) for b in self.borrower_ids or ()})
-        return sa.and_(self(table), table.c.shard.in_(buckets))
+            return {"lo": self.shards[0], "hi": self.shards[1]}
+        ids = list(self.borrower_ids or ())
+        return {"ids": ids, "buckets": sorted({platform.shard_of(b) for b in ids})}
 
 
 def scope(borrower_ids: Sequence[str] | None, shards: tuple[int, int] | None) -> Scope:
@@ -140,232 +139,317 @@ def scope(borrower_ids: Sequence[str] | None, shards: tuple[int, int] | None) ->
     return Scope(None if borrower_ids is None else tuple(borrower_ids), shards)
 
 
+def _within(table: sa.Table | sa.Alias, by_borrower: bool) -> sa.ColumnElement[bool]:
+    if by_borrower:
+        return table.c.borrower_id.in_(sa.bindparam("ids", expanding=True))
+    return sa.and_(table.c.shard >= sa.bindparam("lo"), table.c.shard < sa.bindparam("hi"))
+
+
+def _within_by_shard(table: sa.Table, by_borrower: bool) -> sa.ColumnElement[bool]:
+    """The same rows, also named by shard, for tables indexed by shard but not by
+    borrower (open installments, statements): the index then finds them."""
+    if by_borrower:
+        buckets = table.c.shard.in_(sa.bindparam("buckets", expanding=True))
+        return sa.and_(_within(table, by_borrower), buckets)
+    return _within(table, by_borrower)
+
+
+@functools.lru_cache(maxsize=8)
+def _hidden_until(as_of: date) -> date:
+    """The latest delinquency end whose negative records are no longer shown on ``as_of``.
+
+    Found by asking :func:`crossline.kernels.bureau.visible` about the days
+    around five years before, so that the database filter and the rule agree.
+    """
+    first = as_of.replace(year=as_of.year - 5, day=1) - timedelta(days=1)
+    days = [first + timedelta(days=k) for k in range(40)]
+    probe = pl.DataFrame(
+        {"status": [_NEGATIVE[0]] * len(days), "delinquency_ended_on": days},
+        schema={"status": pl.String(), "delinquency_ended_on": pl.Date()},
+    )
+    hidden = probe.filter(~visible(as_of))["delinquency_ended_on"].max()
+    assert isinstance(hidden, date)
+    return hidden
+
+
+# --------------------------------------------------------------------------- statements
+
+
+def _shown(record: sa.FromClause) -> sa.ColumnElement[bool]:
+    """Art. 16 in SQL: not negative, still open, or ended after ``hidden_until``."""
+    return sa.or_(
+        record.c.status.not_in(_NEGATIVE),
+        record.c.delinquency_ended_on.is_(None),
+        record.c.delinquency_ended_on > sa.bindparam("hidden_until"),
+    )
+
+
+@functools.lru_cache(maxsize=2)
+def _accounts_statement(by_borrower: bool) -> sa.Select[Any]:
+    """Every line opened by ``as_of`` with its latest visible record reported before it.
+
+    The record is found per line through the primary key (line, month end),
+    newest first, so a line with years of monthly records costs one index probe.
+    """
+    c = credit_lines.c
+    record, newer = bureau_records.alias("record"), bureau_records.alias("newer")
+    as_of: sa.BindParameter[date] = sa.bindparam("as_of")
+    latest = (
+        sa.select(newer.c.period_end)
+        .where(
+            newer.c.credit_line_id == c.credit_line_id,
+            newer.c.period_end < as_of,
+            newer.c.reported_on < as_of,
+            _shown(newer),
+        )
+        .order_by(newer.c.period_end.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    r = record.c
+    return (
+        sa.select(
+            c.credit_line_id,
+            c.borrower_id,
+            c.lender_group,
+            c.product,
+            c.status,
+            c.opened_on,
+            c.limit_fen,
+            c.dpd,
+            c.month_max_dpd,
+            c.pboc_status,
+            r.status,
+            r.opened_on,
+            r.limit_fen,
+            r.balance_fen,
+            r.overdue_fen,
+            r.history,
+            r.actual_history,
+            r.period_end,
+        )
+        .select_from(
+            credit_lines.outerjoin(
+                record, sa.and_(r.credit_line_id == c.credit_line_id, r.period_end == latest)
+            )
+        )
+        .where(_within(credit_lines, by_borrower), c.opened_on <= as_of)
+    )
+
+
+@functools.lru_cache(maxsize=2)
+def _borrowers_statement(by_borrower: bool) -> sa.Select[Any]:
+    b = borrowers.c
+    return sa.select(b.borrower_id, b.shard, b.monthly_income_fen, b.verified_income_fen).where(
+        _within(borrowers, by_borrower)
+    )
+
+
+@functools.lru_cache(maxsize=2)
+def _inquiries_statement(by_borrower: bool) -> sa.Select[Any]:
+    q = bureau_inquiries.c
+    return sa.select(q.borrower_id, q.inquired_on, q.hard).where(
+        _within(bureau_inquiries, by_borrower),
+        q.inquired_on >= sa.bindparam("inquiries_from"),
+        q.inquired_on <= sa.bindparam("as_of"),
+    )
+
+
+def _capped(paid: sa.ColumnElement[int], due: sa.ColumnElement[int]) -> sa.ColumnElement[int]:
+    """A row's payment counts up to what it asked for: paying ahead hides no missed row."""
+    return sa.func.sum(sa.case((paid < due, paid), else_=due))
+
+
+@functools.lru_cache(maxsize=8)
+def _payments_statement(by_borrower: bool, installment_products: tuple[str, ...]) -> sa.Select[Any]:
+    """Per borrower and product, what fell due in the payment window and what was paid:
+    scheduled installments of loans on non-revolving lines, and the minimum of each
+    revolving statement (whose bill installments are part of that minimum, so they are
+    not counted twice)."""
+    i, ln, s, c = installments.c, loans.c, statements.c, credit_lines.c
+    first: sa.BindParameter[date] = sa.bindparam("payments_from")
+    last: sa.BindParameter[date] = sa.bindparam("payments_to")
+    due = i.principal_fen + i.interest_fen + i.fee_fen
+    paid = i.paid_principal_fen + i.paid_interest_fen + i.paid_fee_fen
+    scheduled = (
+        sa.select(ln.borrower_id, ln.product, sa.func.sum(due), _capped(paid, due))
+        .select_from(loans.join(installments, i.loan_id == ln.loan_id))
+        .where(
+            _within(loans, by_borrower),
+            ln.product.in_(installment_products),
+            i.due_date >= first,
+            i.due_date <= last,
+        )
+        .group_by(ln.borrower_id, ln.product)
+    )
+    minimums = (
+        sa.select(
+            s.borrower_id, c.product, sa.func.sum(s.minimum_fen), _capped(s.paid_fen, s.minimum_fen)
+        )
+        .select_from(statements.join(credit_lines, c.credit_line_id == s.credit_line_id))
+        .where(_within_by_shard(statements, by_borrower), s.due_date >= first, s.due_date <= last)
+        .group_by(s.borrower_id, c.product)
+    )
+    both = sa.union_all(scheduled, minimums).subquery()
+    return sa.select(both)
+
+
+@functools.lru_cache(maxsize=2)
+def _spend_statement(by_borrower: bool) -> sa.Select[Any]:
+    """Per borrower, product and calendar month with a purchase or draw, its first day of
+    spending, from the journal (revolving purchases add to an open cycle and open no
+    loan, so loans alone would miss them); the journal is reached through its loan index."""
+    j, ln = journal.c, loans.c
+    year, month = sa.extract("year", j.business_date), sa.extract("month", j.business_date)
+    return (
+        sa.select(j.borrower_id, ln.product, sa.func.min(j.business_date))
+        .select_from(loans.join(journal, j.loan_id == ln.loan_id))
+        .where(
+            _within(loans, by_borrower),
+            j.event.in_(SPEND_EVENTS),
+            j.account == Account.LOAN_PRINCIPAL.value,
+            j.business_date >= sa.bindparam("spend_from"),
+            j.business_date <= sa.bindparam("as_of"),
+        )
+        .group_by(j.borrower_id, ln.product, year, month)
+    )
+
+
+def _read(
+    conn: sa.Connection, statement: sa.Select[Any], params: Mapping[str, Any], schema: pl.Schema
+) -> pl.DataFrame:
+    rows = conn.execute(statement, dict(params)).fetchall()
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+# --------------------------------------------------------------------------- frames
+
+
+def _lines(accounts: pl.DataFrame, owed: pl.DataFrame, grace: Mapping[str, int]) -> pl.LazyFrame:
+    return (
+        accounts.lazy()
+        .join(owed.lazy(), on="credit_line_id", how="left")
+        .select(
+            "borrower_id",
+            "lender_group",
+            (pl.col("line_status") != "closed").alias("open"),
+            "opened_on",
+            "limit_fen",
+            pl.col("balance_fen").fill_null(0),
+            pl.col("overdue_fen").fill_null(0),
+            "dpd",
+            "month_max_dpd",
+            pl.col("product").replace_strict(grace, return_dtype=pl.Int32).alias("grace_days"),
+            "pboc_status",
+            "actual_history",
+            pl.col("period_end").alias("history_end"),
+        )
+    )
+
+
+def _records(accounts: pl.DataFrame) -> pl.LazyFrame:
+    return (
+        accounts.lazy()
+        .filter(pl.col("status").is_not_null())
+        .select(
+            "borrower_id",
+            "lender_group",
+            "status",
+            pl.col("record_opened_on").alias("opened_on"),
+            pl.col("record_limit_fen").alias("limit_fen"),
+            pl.col("record_balance_fen").alias("balance_fen"),
+            pl.col("record_overdue_fen").alias("overdue_fen"),
+            "history",
+            "period_end",
+        )
+    )
+
+
+def _by_group(frame: pl.DataFrame, owners: Mapping[str, str], schema: pl.Schema) -> pl.LazyFrame:
+    """A per-product frame with the product replaced by the group that offers it."""
+    owner = pl.col("product").replace_strict(owners, return_dtype=pl.String)
+    return frame.lazy().with_columns(owner.alias("lender_group")).select(list(schema))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Setting:
+    """What the catalog says that the reads need, worked out once per catalog."""
+
+    groups: tuple[str, ...]
+    grace: dict[str, int]
+    owners: dict[str, str]
+    installment_products: tuple[str, ...]
+
+
 @functools.lru_cache(maxsize=4)
-def _parsed(text: str) -> Catalog:
-    return catalog_from_json(text)
+def _parsed(text: str) -> _Setting:
+    catalog = catalog_from_json(text)
+    return _Setting(
+        groups=tuple(groups(catalog)),
+        grace={p.id: p.grace_days for p in catalog.products},
+        owners={p.id: catalog.provider_of(p.id).group for p in catalog.products},
+        installment_products=tuple(sorted(p.id for p in catalog.products if p.kind != "revolving")),
+    )
 
 
-def _catalog(conn: sa.Connection) -> Catalog:
-    """The catalog in force; parsed once per distinct text (validation costs milliseconds)."""
+def _setting(conn: sa.Connection) -> _Setting:
+    """The catalog in force, parsed once per distinct text (validation costs milliseconds)."""
     return _parsed(platform.catalog_json(conn))
 
 
-def _grace(catalog: Catalog) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "product": [p.id for p in catalog.products],
-            "grace_days": [p.grace_days for p in catalog.products],
-        },
-        schema={"product": pl.String(), "grace_days": pl.Int32()},
-    )
-
-
-def _borrowers(conn: sa.Connection, within: Scope) -> pl.DataFrame:
-    b = borrowers.c
-    statement = sa.select(
-        b.borrower_id, b.shard, b.monthly_income_fen, b.verified_income_fen
-    ).where(within(borrowers))
-    return read_frame(conn, statement, BORROWER_SCHEMA)
-
-
-def _own_lines(conn: sa.Connection, within: Scope, group: str, as_of: date) -> pl.LazyFrame:
+def read_view(conn: sa.Connection, as_of: date, within: Scope) -> ViewFrames:
+    """The inputs of every group's view of the borrowers ``within`` covers, as of ``as_of``."""
+    setting = _setting(conn)
+    by_borrower = within.by_borrower
+    payments_from, payments_to = payment_window(as_of)
+    params = within.params() | {
+        "as_of": as_of,
+        "hidden_until": _hidden_until(as_of),
+        "inquiries_from": window_start(as_of, max(INQUIRY_WINDOWS)),
+        "payments_from": payments_from,
+        "payments_to": payments_to,
+        "spend_from": window_start(as_of, RECENT_MONTHS),
+    }
+    accounts = _read(conn, _accounts_statement(by_borrower), params, _ACCOUNT_SCHEMA)
     c = credit_lines.c
-    statement = sa.select(*(c[name] for name in _LINE_SCHEMA)).where(
-        within(credit_lines), c.lender_group == group, c.opened_on <= as_of
-    )
-    lines = read_frame(conn, statement, _LINE_SCHEMA)
-    # Scoping the installments as well lets the open-installment index drive the aggregate.
-    lines_owing = sa.and_(
-        within(credit_lines), within.by_shard(installments), c.lender_group == group
-    )
+    if by_borrower:
+        lines_owing = sa.and_(
+            c.borrower_id.in_(params["ids"]),
+            installments.c.shard.in_(params["buckets"]),
+        )
+    else:
+        lines_owing = sa.and_(c.shard >= params["lo"], c.shard < params["hi"])
     owed = line_balances(conn, lines_owing, as_of)
-    return (
-        lines.lazy()
-        .join(owed.lazy(), on="credit_line_id", how="left")
-        .with_columns(pl.col("balance_fen").fill_null(0), pl.col("overdue_fen").fill_null(0))
+    payments = _read(
+        conn,
+        _payments_statement(by_borrower, setting.installment_products),
+        params,
+        _OWED_SCHEMA,
     )
-
-
-def _records(conn: sa.Connection, within: Scope, group: str, as_of: date) -> pl.LazyFrame:
-    """Own records of past month ends, other groups' records reported before ``as_of``;
-    of both only those the retention rule still shows."""
-    r = bureau_records.c
-    statement = sa.select(*(r[name] for name in _RECORD_SCHEMA)).where(
-        within(bureau_records),
-        sa.or_(
-            sa.and_(r.lender_group == group, r.period_end < as_of),
-            sa.and_(r.lender_group != group, r.reported_on < as_of),
-        ),
-    )
-    return read_frame(conn, statement, _RECORD_SCHEMA).lazy().filter(visible(as_of))
-
-
-def _inquiries(conn: sa.Connection, within: Scope, as_of: date) -> pl.DataFrame:
-    q = bureau_inquiries.c
-    statement = sa.select(q.borrower_id, q.inquired_on, q.hard).where(
-        within(bureau_inquiries),
-        q.inquired_on >= window_start(as_of, max(INQUIRY_WINDOWS)),
-        q.inquired_on <= as_of,
-    )
-    return read_frame(conn, statement, INQUIRY_SCHEMA)
-
-
-def _payments(
-    conn: sa.Connection, within: Scope, group: str, catalog: Catalog, as_of: date
-) -> pl.DataFrame:
-    """What own lines asked for in the recent window: scheduled installments of loans on
-    non-revolving lines, and the minimum of each revolving statement (whose bill
-    installments are part of that minimum, so they are not counted twice)."""
-    start = window_start(as_of, RECENT_MONTHS)
-    products = catalog.products_in_group(group)
-    i, ln, s, c = installments.c, loans.c, statements.c, credit_lines.c
-    scheduled = (
-        sa.select(
-            ln.borrower_id,
-            i.due_date,
-            (i.principal_fen + i.interest_fen + i.fee_fen).label("due_fen"),
-            (i.paid_principal_fen + i.paid_interest_fen + i.paid_fee_fen).label("paid_fen"),
-        )
-        .select_from(loans.join(installments, i.loan_id == ln.loan_id))
-        .where(
-            within(loans),
-            ln.product.in_([p.id for p in products if p.kind != "revolving"]),
-            i.due_date >= start,
-            i.due_date < as_of,
-        )
-    )
-    minimums = (
-        sa.select(s.borrower_id, s.due_date, s.minimum_fen, s.paid_fen)
-        .select_from(statements.join(credit_lines, c.credit_line_id == s.credit_line_id))
-        .where(
-            within.by_shard(statements),
-            c.lender_group == group,
-            s.due_date >= start,
-            s.due_date < as_of,
-        )
-    )
-    both = sa.union_all(scheduled, minimums).subquery()
-    return read_frame(conn, sa.select(both), PAYMENT_SCHEMA)
-
-
-def _spend(
-    conn: sa.Connection, within: Scope, group: str, catalog: Catalog, as_of: date
-) -> pl.DataFrame:
-    """Days with a purchase or draw on an own line, from the journal (revolving purchases
-    add to an open cycle and open no loan, so loans alone would miss them)."""
-    j, ln = journal.c, loans.c
-    own_loans = sa.select(ln.loan_id).where(
-        within(loans), ln.product.in_([p.id for p in catalog.products_in_group(group)])
-    )
-    statement = (
-        sa.select(j.borrower_id, j.business_date)
-        .distinct()
-        .where(
-            j.loan_id.in_(own_loans),  # the journal is reached through its loan index
-            j.event.in_(SPEND_EVENTS),
-            j.account == Account.LOAN_PRINCIPAL.value,
-            j.business_date >= window_start(as_of, RECENT_MONTHS),
-            j.business_date <= as_of,
-        )
-    )
-    return read_frame(conn, statement, SPEND_SCHEMA)
-
-
-def _own_accounts(lines: pl.LazyFrame) -> pl.LazyFrame:
-    return lines.select(
-        "borrower_id",
-        "product",
-        pl.lit(True).alias("own"),
-        (pl.col("status") != "closed").alias("open"),
-        "opened_on",
-        "limit_fen",
-        "balance_fen",
-        "overdue_fen",
-        status_level(pl.col("pboc_status")).alias("level"),
-        "dpd",
-    )
-
-
-def _other_accounts(records: pl.LazyFrame, group: str) -> pl.LazyFrame:
-    """Each other-group account as its latest visible record shows it."""
-    latest = pl.col("period_end") == pl.col("period_end").max().over("credit_line_id")
-    return records.filter((pl.col("lender_group") != group) & latest).select(
-        "borrower_id",
-        "product",
-        pl.lit(False).alias("own"),
-        ~pl.col("status").is_in(CLOSED_CODES).alias("open"),
-        "opened_on",
-        "limit_fen",
-        "balance_fen",
-        "overdue_fen",
-        status_level(pl.col("status")).alias("level"),
-        pl.lit(None, pl.Int32).alias("dpd"),
-    )
-
-
-def _months(
-    lines: pl.LazyFrame, records: pl.LazyFrame, group: str, grace: pl.DataFrame, as_of: date
-) -> pl.LazyFrame:
-    """Month levels: own history at the actual severity, this month from the lines,
-    other groups' months at the reported status."""
-    own = pl.col("lender_group") == group
-    actual = pl.max_horizontal(
-        dpd_level(pl.col("max_dpd"), pl.col("grace_days")), status_level(pl.col("actual_status"))
-    )
-    history = (
-        records.join(grace.lazy(), on="product", how="left")
-        .with_columns(pl.col("grace_days").fill_null(0))
-        .select(
-            "borrower_id",
-            "product",
-            pl.col("period_end").alias("month"),
-            pl.when(own).then(actual).otherwise(status_level(pl.col("status"))).alias("level"),
-        )
-    )
-    worst_dpd = pl.max_horizontal("month_max_dpd", "dpd")
-    this_month = lines.join(grace.lazy(), on="product", how="left").select(
-        "borrower_id",
-        "product",
-        pl.lit(as_of, pl.Date).alias("month"),
-        pl.max_horizontal(
-            dpd_level(worst_dpd, pl.col("grace_days").fill_null(0)),
-            status_level(pl.col("pboc_status")),
-        ).alias("level"),
-    )
-    return pl.concat([history, this_month])
-
-
-def _view(conn: sa.Connection, group: str, as_of: date, within: Scope) -> ViewFrames:
-    """The view with its accounts and months still lazy (plans over the rows read)."""
-    catalog = _catalog(conn)
-    lines = _own_lines(conn, within, group, as_of)
-    records = _records(conn, within, group, as_of)
+    spend = _read(conn, _spend_statement(by_borrower), params, _SPENT_SCHEMA)
     return ViewFrames(
-        accounts=pl.concat([_own_accounts(lines), _other_accounts(records, group)]).cast(
-            ACCOUNT_SCHEMA
-        ),
-        months=_months(lines, records, group, _grace(catalog), as_of).cast(MONTH_SCHEMA),
-        inquiries=_inquiries(conn, within, as_of),
-        payments=_payments(conn, within, group, catalog, as_of),
-        spend=_spend(conn, within, group, catalog, as_of),
-        borrowers=_borrowers(conn, within),
+        lines=_lines(accounts, owed, setting.grace),
+        records=_records(accounts),
+        inquiries=_read(conn, _inquiries_statement(by_borrower), params, INQUIRY_SCHEMA),
+        payments=_by_group(payments, setting.owners, PAYMENT_SCHEMA),
+        spend=_by_group(spend, setting.owners, SPEND_SCHEMA),
+        borrowers=_read(conn, _borrowers_statement(by_borrower), params, BORROWER_SCHEMA),
     )
 
 
-def read_view(
+def all_group_features(
     conn: sa.Connection,
-    group: str,
     as_of: date,
     borrowers: Sequence[str] | None = None,
     shards: tuple[int, int] | None = None,
-) -> ViewFrames:
-    """Group ``group``'s view as of ``as_of`` of ``borrowers``, or of shards [lo, hi);
-    every frame a DataFrame."""
-    view = _view(conn, group, as_of, scope(borrowers, shards))
-    accounts, months = pl.collect_all(
-        [view.accounts.lazy(), view.months.lazy()], engine="in-memory"
-    )
-    return dataclasses.replace(view, accounts=accounts, months=months)
+    groups: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """Features (``crossline.kernels.features.GROUP_FEATURE_SCHEMA``) of ``borrowers``, or
+    of shards [lo, hi), in the view of each group of ``groups`` (default: every group of
+    the catalog): one row per borrower and group, the groups in the order given."""
+    within = scope(borrowers, shards)
+    viewers = groups if groups is not None else _setting(conn).groups
+    return build_features(read_view(conn, as_of, within), as_of, viewers)
 
 
 def group_features(
@@ -376,5 +460,6 @@ def group_features(
     shards: tuple[int, int] | None = None,
 ) -> pl.DataFrame:
     """Features (``crossline.kernels.features.FEATURE_SCHEMA``) from ``group``'s view,
-    of ``borrowers`` or of shards [lo, hi): the view's plans and the kernel's run as one."""
-    return build_features(_view(conn, group, as_of, scope(borrowers, shards)), as_of)
+    of ``borrowers`` or of shards [lo, hi): the one-group case of :func:`all_group_features`."""
+    features = all_group_features(conn, as_of, borrowers, shards, groups=[group])
+    return features.select(list(FEATURE_SCHEMA))
