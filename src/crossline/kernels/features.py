@@ -75,7 +75,7 @@ spending_regularity       Float64 share of the last 6 months with at least one
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TypeAlias
@@ -83,7 +83,7 @@ from typing import TypeAlias
 import polars as pl
 
 from crossline.calendar import add_months, last_day_of_month
-from crossline.kernels.bureau import STATUS_LEVELS, status_level
+from crossline.kernels.bureau import STATUS_LEVELS
 from crossline.kernels.delinquency import pboc_status
 
 LINE_SCHEMA = pl.Schema(
@@ -253,6 +253,23 @@ def in_last_months(day: pl.Expr, as_of: date, months: int) -> pl.Expr:
     return (day <= pl.lit(as_of, pl.Date)) & (months_ago(day, as_of) < months)
 
 
+def lookup(key: pl.Expr, table: Mapping[str, object], dtype: pl.DataType) -> pl.Expr:
+    """``table[key]`` per row; a key not in the table is an error.
+
+    The same mapping as ``replace_strict``, through an Enum's positions: on a
+    frame of a few rows ``replace_strict`` builds its hash table each time
+    (~0.35 ms an expression), the cast and gather cost microseconds, and on
+    millions of rows they are faster too.
+    """
+    values = pl.Series(list(table.values()), dtype=dtype)
+    return pl.lit(values).gather(key.cast(pl.Enum(list(table))).to_physical())
+
+
+def level(code: pl.Expr) -> pl.Expr:
+    """Severity level (0–8) of a PBOC status code (``kernels.bureau.STATUS_LEVELS``)."""
+    return lookup(code, STATUS_LEVELS, pl.Int8())
+
+
 def dpd_level(dpd: pl.Expr, grace_days: pl.Expr) -> pl.Expr:
     """Level (0–7) of a DPD; days within the product's grace count as current.
 
@@ -261,7 +278,7 @@ def dpd_level(dpd: pl.Expr, grace_days: pl.Expr) -> pl.Expr:
     grace is on time).
     """
     counted = pl.when(dpd > grace_days).then(dpd).otherwise(pl.lit(0))
-    return status_level(pboc_status(counted))
+    return level(pboc_status(counted))
 
 
 def _bit(position: pl.Expr) -> pl.Expr:
@@ -366,7 +383,7 @@ def _account_columns(
 
 def _plan_for(as_of: date) -> _Plan:
     worst_dpd = pl.max_horizontal("month_max_dpd", "dpd")
-    own_level = status_level(pl.col("pboc_status"))
+    own_level = level(pl.col("pboc_status"))
     own = _account_columns(
         is_open=pl.col("open"),
         dpd=pl.col("dpd"),
@@ -375,7 +392,7 @@ def _plan_for(as_of: date) -> _Plan:
         grid="actual_history",
         grid_end="history_end",
     )
-    reported = status_level(pl.col("status"))
+    reported = level(pl.col("status"))
     owing = (pl.col("overdue_fen") > 0) | (pl.col("status") == "B")
     other = _account_columns(
         is_open=~pl.col("status").is_in(CLOSED_CODES),
@@ -390,12 +407,12 @@ def _plan_for(as_of: date) -> _Plan:
     ago = (HISTORY_MONTHS - 1 - pl.col("position").cast(pl.Int32)) + months_ago(
         pl.col("grid_end"), as_of
     )
-    level = pl.col("code").replace_strict(STATUS_LEVELS, return_dtype=pl.Int8)
+    severity = level(pl.col("code"))
     months = (
         pl.col("borrower_id"),
         pl.col("lender_group"),
         _bit(ago).alias("month_mask"),
-        *(pl.when(ago < n).then(level).alias(f"worst_status_{n}m") for n in STATUS_WINDOWS),
+        *(pl.when(ago < n).then(severity).alias(f"worst_status_{n}m") for n in STATUS_WINDOWS),
         ((ago >= 0) & (ago < HISTORY_MONTHS)).alias("inside"),
     )
     inquired = months_ago(pl.col("inquired_on"), as_of)

@@ -44,12 +44,14 @@ from crossline.kernels.features import (
     SPEND_SCHEMA,
     ViewFrames,
     build_features,
+    lookup,
     payment_window,
     window_start,
 )
 from crossline.ledger.accounts import Account
 from crossline.servicing.balances import line_balances
 from crossline.store import platform
+from crossline.store.engine import is_sqlite
 from crossline.store.schema import (
     borrowers,
     bureau_inquiries,
@@ -318,8 +320,20 @@ def _spend_statement(by_borrower: bool) -> sa.Select[Any]:
 def _read(
     conn: sa.Connection, statement: sa.Select[Any], params: Mapping[str, Any], schema: pl.Schema
 ) -> pl.DataFrame:
-    rows = conn.execute(statement, dict(params)).fetchall()
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    """Run a SELECT and return its rows as a frame with the given column types.
+
+    Rows come straight from the driver's cursor, without SQLAlchemy's per-value
+    result processing: SQLite returns dates as ISO text, which Polars parses a
+    column at a time instead of Python a value at a time (a third of a batch
+    read's time went there).
+    """
+    rows = conn.execute(statement, dict(params)).cursor.fetchall()
+    if not is_sqlite(conn.engine):
+        return pl.DataFrame(rows, schema=schema, orient="row")
+    dates = [name for name, dtype in schema.items() if dtype == pl.Date()]
+    as_text = {name: pl.String() if name in dates else dtype for name, dtype in schema.items()}
+    frame = pl.DataFrame(rows, schema=as_text, orient="row")
+    return frame.with_columns(pl.col(name).str.to_date("%Y-%m-%d") for name in dates)
 
 
 # --------------------------------------------------------------------------- frames
@@ -339,7 +353,7 @@ def _lines(accounts: pl.DataFrame, owed: pl.DataFrame, grace: Mapping[str, int])
             pl.col("overdue_fen").fill_null(0),
             "dpd",
             "month_max_dpd",
-            pl.col("product").replace_strict(grace, return_dtype=pl.Int32).alias("grace_days"),
+            lookup(pl.col("product"), grace, pl.Int32()).alias("grace_days"),
             "pboc_status",
             "actual_history",
             pl.col("period_end").alias("history_end"),
@@ -367,7 +381,7 @@ def _records(accounts: pl.DataFrame) -> pl.LazyFrame:
 
 def _by_group(frame: pl.DataFrame, owners: Mapping[str, str], schema: pl.Schema) -> pl.LazyFrame:
     """A per-product frame with the product replaced by the group that offers it."""
-    owner = pl.col("product").replace_strict(owners, return_dtype=pl.String)
+    owner = lookup(pl.col("product"), owners, pl.String())
     return frame.lazy().with_columns(owner.alias("lender_group")).select(list(schema))
 
 
