@@ -71,7 +71,7 @@ def close_partition(
     events.append(close_bureau(conn, catalog, day, lo, hi))
     written = write_events(conn, pl.concat(events))
     snapshot = day if is_month_end(day) else None
-    rescore(conn, catalog, day + timedelta(days=1), "eod", shards=(lo, hi), snapshot=snapshot)
+    rescore(conn, day + timedelta(days=1), "eod", shards=(lo, hi), snapshot=snapshot)
     return PartitionResult(postings=postings, events=written)
 
 

@@ -62,14 +62,7 @@ def dispatch(conn: sa.Connection, catalog: Catalog, as_of: date) -> int:
     for (group,), pairs in affected_groups(events, catalog).group_by(
         ["lender_group"], maintain_order=True
     ):
-        rescore(
-            conn,
-            catalog,
-            as_of,
-            "event",
-            borrowers=pairs["borrower_id"].to_list(),
-            only_groups=[str(group)],
-        )
+        rescore(conn, as_of, "event", borrowers=pairs["borrower_id"].to_list(), only_groups=[group])
     conn.execute(
         sa.update(outbox)
         .where(o.handled.is_(False), o.event_id <= int(events["event_id"].max()))  # type: ignore[arg-type]

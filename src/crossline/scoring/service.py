@@ -21,9 +21,8 @@ from datetime import date
 import polars as pl
 import sqlalchemy as sa
 
-from crossline.catalog import Catalog
 from crossline.scoring.scorecard import Scorecard, default_scorecard, score_any
-from crossline.scoring.views import group_features, groups
+from crossline.scoring.views import all_group_features
 from crossline.store.bulk import insert_frame, read_frame, stage_ids
 from crossline.store.ids import allocate_ids
 from crossline.store.schema import current_scores, feature_snapshots, score_history
@@ -31,16 +30,18 @@ from crossline.store.schema import current_scores, feature_snapshots, score_hist
 _CURRENT_SCHEMA = pl.Schema(
     {
         "borrower_id": pl.String(),
+        "lender_group": pl.String(),
         "old_score": pl.Int32(),
         "old_band": pl.String(),
         "old_reasons": pl.String(),
         "old_model": pl.String(),
     }
 )
+_KEY = ["borrower_id", "lender_group"]
 
 
-def _scored(card: Scorecard, features: pl.DataFrame, group: str) -> pl.DataFrame:
-    """Score, band and reasons (a JSON list of {code, text}) per borrower."""
+def _scored(card: Scorecard, features: pl.DataFrame) -> pl.DataFrame:
+    """Score, band and reasons (a JSON list of {code, text}) per borrower and group."""
     texts = {c.name: c.reason for c in card.characteristics}
     scored = score_any(card, features)
     reasons = [
@@ -50,7 +51,7 @@ def _scored(card: Scorecard, features: pl.DataFrame, group: str) -> pl.DataFrame
     return scored.select(
         "borrower_id",
         "shard",
-        pl.lit(group).alias("lender_group"),
+        "lender_group",
         pl.col("score").cast(pl.Int32),
         "band",
         pl.Series("reasons", reasons, pl.String),
@@ -58,19 +59,19 @@ def _scored(card: Scorecard, features: pl.DataFrame, group: str) -> pl.DataFrame
     )
 
 
-def _current(conn: sa.Connection, group: str, borrowers: sa.ColumnElement[bool]) -> pl.DataFrame:
+def _current(conn: sa.Connection, scope: sa.ColumnElement[bool]) -> pl.DataFrame:
     s = current_scores.c
     return read_frame(
         conn,
-        sa.select(s.borrower_id, s.score, s.band, s.reasons, s.model_version).where(
-            s.lender_group == group, borrowers
+        sa.select(s.borrower_id, s.lender_group, s.score, s.band, s.reasons, s.model_version).where(
+            scope
         ),
         _CURRENT_SCHEMA,
     )
 
 
 def _changed(scored: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
-    joined = scored.join(current, on="borrower_id", how="left")
+    joined = scored.join(current, on=_KEY, how="left")
     same = (
         (pl.col("score") == pl.col("old_score"))
         & (pl.col("band") == pl.col("old_band"))
@@ -83,27 +84,26 @@ def _changed(scored: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
 def _store(conn: sa.Connection, changed: pl.DataFrame, as_of: date, trigger: str) -> None:
     if changed.is_empty():
         return
-    changed = changed.sort("borrower_id")
+    changed = changed.sort(_KEY)
     first = allocate_ids(conn, "score", changed.height)
     rows = changed.with_columns(
         (pl.int_range(pl.len(), dtype=pl.Int64) + first).alias("score_id"),
         pl.lit(as_of, pl.Date).alias("business_date"),
     )
     insert_frame(conn, score_history, rows.with_columns(pl.lit(trigger).alias("trigger")))
-    group = rows["lender_group"][0]
-    staged = stage_ids(conn, "scored_borrowers", rows["borrower_id"])
-    conn.execute(
-        sa.delete(current_scores).where(
-            current_scores.c.lender_group == group,
-            current_scores.c.borrower_id.in_(sa.select(staged.c.id)),
+    for (group,), members in rows.group_by(["lender_group"], maintain_order=True):
+        staged = stage_ids(conn, "scored_borrowers", members["borrower_id"])
+        conn.execute(
+            sa.delete(current_scores).where(
+                current_scores.c.lender_group == group,
+                current_scores.c.borrower_id.in_(sa.select(staged.c.id)),
+            )
         )
-    )
     insert_frame(conn, current_scores, rows)
 
 
 def rescore(
     conn: sa.Connection,
-    catalog: Catalog,
     as_of: date,
     trigger: str,
     *,
@@ -113,35 +113,36 @@ def rescore(
     snapshot: date | None = None,
     card: Scorecard | None = None,
 ) -> int:
-    """Score the borrowers (a list or a shard range) in each group's view as of ``as_of``;
-    store what changed; with ``snapshot``, also keep the features at that month end.
-    Returns the number of scores written."""
+    """Score the borrowers (a list or a shard range) in each group's view as of ``as_of``
+    (every group, or ``only_groups``); store what changed; with ``snapshot``, also keep
+    the features at that month end. Returns the number of scores written."""
     card = card or default_scorecard()
-    written = 0
-    for group in only_groups or groups(catalog):
-        features = group_features(conn, group, as_of, borrowers=borrowers, shards=shards)
-        if features.is_empty():
-            continue
-        scored = _scored(card, features, group)
-        if shards is not None:
-            where = sa.and_(current_scores.c.shard >= shards[0], current_scores.c.shard < shards[1])
-        else:
-            where = current_scores.c.borrower_id.in_(list(borrowers or []))
-        changed = _changed(scored, _current(conn, group, where))
-        _store(conn, changed, as_of, trigger)
-        written += changed.height
-        if snapshot is not None:
-            _snapshot(conn, features, scored, snapshot)
-    return written
+    features = all_group_features(conn, as_of, borrowers, shards, only_groups)
+    if features.is_empty():
+        return 0
+    scored = _scored(card, features)
+    c = current_scores.c
+    if shards is not None:
+        scope = sa.and_(c.shard >= shards[0], c.shard < shards[1])
+    else:
+        scope = c.borrower_id.in_(list(borrowers or []))
+    if only_groups is not None:
+        scope = sa.and_(scope, c.lender_group.in_(list(only_groups)))
+    changed = _changed(scored, _current(conn, scope))
+    _store(conn, changed, as_of, trigger)
+    if snapshot is not None:
+        _snapshot(conn, features, scored, snapshot)
+    return changed.height
 
 
 def _snapshot(
     conn: sa.Connection, features: pl.DataFrame, scored: pl.DataFrame, period_end: date
 ) -> None:
-    values = features.drop("shard", strict=False).select(
-        "borrower_id", pl.struct(pl.exclude("borrower_id")).struct.json_encode().alias("features")
+    values = features.select(
+        *_KEY,
+        pl.struct(pl.exclude("borrower_id", "lender_group", "shard"))
+        .struct.json_encode()
+        .alias("features"),
     )
-    rows = scored.select("borrower_id", "shard", "lender_group", "score", "model_version").join(
-        values, on="borrower_id"
-    )
+    rows = scored.select(*_KEY, "shard", "score", "model_version").join(values, on=_KEY)
     insert_frame(conn, feature_snapshots, rows.with_columns(pl.lit(period_end).alias("period_end")))
