@@ -296,25 +296,49 @@ def _payments_statement(by_borrower: bool, installment_products: tuple[str, ...]
     return sa.select(both)
 
 
+OPENED_WITH_SPENDING = ("cash_loan", "installment")
+"""Loans whose only spending is their own opening: a draw or an installment purchase is
+booked (``disbursement``) on the day the loan opens, so their opening date stands for
+the journal entry and their repayments and accruals need not be read."""
+
+
 @functools.lru_cache(maxsize=2)
 def _spend_statement(by_borrower: bool) -> sa.Select[Any]:
     """Per borrower, product and calendar month with a purchase or draw, its first day of
-    spending, from the journal (revolving purchases add to an open cycle and open no
-    loan, so loans alone would miss them); the journal is reached through its loan index."""
+    spending. Cash loans and installment plans spend when they open; revolving lines
+    (whose purchases add to an open cycle and open no loan) and bill installments are
+    read from the journal, reached through its loan index."""
     j, ln = journal.c, loans.c
-    year, month = sa.extract("year", j.business_date), sa.extract("month", j.business_date)
-    return (
+    first: sa.BindParameter[date] = sa.bindparam("spend_from")
+    last: sa.BindParameter[date] = sa.bindparam("as_of")
+
+    def monthly(day: sa.ColumnElement[date]) -> tuple[sa.ColumnElement[Any], ...]:
+        return (sa.extract("year", day), sa.extract("month", day))
+
+    opened = (
+        sa.select(ln.borrower_id, ln.product, sa.func.min(ln.opened_on))
+        .where(
+            _within(loans, by_borrower),
+            ln.kind.in_(OPENED_WITH_SPENDING),
+            ln.opened_on >= first,
+            ln.opened_on <= last,
+        )
+        .group_by(ln.borrower_id, ln.product, *monthly(ln.opened_on))
+    )
+    booked = (
         sa.select(j.borrower_id, ln.product, sa.func.min(j.business_date))
         .select_from(loans.join(journal, j.loan_id == ln.loan_id))
         .where(
             _within(loans, by_borrower),
+            ln.kind.not_in(OPENED_WITH_SPENDING),
             j.event.in_(SPEND_EVENTS),
             j.account == Account.LOAN_PRINCIPAL.value,
-            j.business_date >= sa.bindparam("spend_from"),
-            j.business_date <= sa.bindparam("as_of"),
+            j.business_date >= first,
+            j.business_date <= last,
         )
-        .group_by(j.borrower_id, ln.product, year, month)
+        .group_by(j.borrower_id, ln.product, *monthly(j.business_date))
     )
+    return sa.select(sa.union_all(opened, booked).subquery())
 
 
 def _read(
