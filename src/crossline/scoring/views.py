@@ -132,8 +132,7 @@ class Scope:
         """Values of the filter's parameters."""
         if self.shards is not None:
             return {"lo": self.shards[0], "hi": self.shards[1]}
-        ids = list(self.borrower_ids or ())
-        return {"ids": ids, "buckets": sorted({platform.shard_of(b) for b in ids})}
+        return {"ids": list(self.borrower_ids or ())}
 
 
 def scope(borrower_ids: Sequence[str] | None, shards: tuple[int, int] | None) -> Scope:
@@ -147,15 +146,6 @@ def _within(table: sa.Table | sa.Alias, by_borrower: bool) -> sa.ColumnElement[b
     if by_borrower:
         return table.c.borrower_id.in_(sa.bindparam("ids", expanding=True))
     return sa.and_(table.c.shard >= sa.bindparam("lo"), table.c.shard < sa.bindparam("hi"))
-
-
-def _within_by_shard(table: sa.Table, by_borrower: bool) -> sa.ColumnElement[bool]:
-    """The same rows, also named by shard, for tables indexed by shard but not by
-    borrower (open installments, statements): the index then finds them."""
-    if by_borrower:
-        buckets = table.c.shard.in_(sa.bindparam("buckets", expanding=True))
-        return sa.and_(_within(table, by_borrower), buckets)
-    return _within(table, by_borrower)
 
 
 @functools.lru_cache(maxsize=8)
@@ -291,7 +281,13 @@ def _payments_statement(by_borrower: bool, installment_products: tuple[str, ...]
             s.borrower_id, c.product, sa.func.sum(s.minimum_fen), _capped(s.paid_fen, s.minimum_fen)
         )
         .select_from(statements.join(credit_lines, c.credit_line_id == s.credit_line_id))
-        .where(_within_by_shard(statements, by_borrower), s.due_date >= first, s.due_date <= last)
+        .where(
+            # A borrower's statements are found through their lines, a partition's
+            # through the statements' own (shard, due date) index.
+            _within(credit_lines if by_borrower else statements, by_borrower),
+            s.due_date >= first,
+            s.due_date <= last,
+        )
         .group_by(s.borrower_id, c.product)
     )
     both = sa.union_all(scheduled, minimums).subquery()
@@ -483,9 +479,9 @@ def read_view(conn: sa.Connection, as_of: date, within: Scope) -> ViewFrames:
     accounts = _read(conn, _accounts_statement(by_borrower), params, _ACCOUNT_SCHEMA)
     c = credit_lines.c
     if by_borrower:
+        # Naming the loans' borrower lets the loan index find the open installments.
         lines_owing = sa.and_(
-            c.borrower_id.in_(params["ids"]),
-            installments.c.shard.in_(params["buckets"]),
+            c.borrower_id.in_(params["ids"]), loans.c.borrower_id.in_(params["ids"])
         )
     else:
         lines_owing = sa.and_(c.shard >= params["lo"], c.shard < params["hi"])
