@@ -178,56 +178,77 @@ def _shown(record: sa.FromClause) -> sa.ColumnElement[bool]:
     )
 
 
-@functools.lru_cache(maxsize=2)
-def _accounts_statement(by_borrower: bool) -> sa.Select[Any]:
+_RECORD_COLUMNS = (
+    "status",
+    "opened_on",
+    "limit_fen",
+    "balance_fen",
+    "overdue_fen",
+    "history",
+    "actual_history",
+    "period_end",
+)
+
+
+@functools.lru_cache(maxsize=4)
+def _accounts_statement(by_borrower: bool, lateral: bool) -> sa.Select[Any]:
     """Every line opened by ``as_of`` with its latest visible record reported before it.
 
     The record is found per line through the primary key (line, month end),
-    newest first, so a line with years of monthly records costs one index probe.
+    newest first, so a line with years of monthly records costs one index
+    probe. PostgreSQL gets it as a LATERAL subquery: as a correlated condition
+    of the join it re-ran the subquery for every record of every line (a
+    partition took 10 s instead of 1). SQLite has no LATERAL, and runs the
+    correlated form as one probe.
     """
     c = credit_lines.c
-    record, newer = bureau_records.alias("record"), bureau_records.alias("newer")
     as_of: sa.BindParameter[date] = sa.bindparam("as_of")
-    latest = (
-        sa.select(newer.c.period_end)
-        .where(
-            newer.c.credit_line_id == c.credit_line_id,
-            newer.c.period_end < as_of,
-            newer.c.reported_on < as_of,
-            _shown(newer),
+    lines = (
+        c.credit_line_id,
+        c.borrower_id,
+        c.lender_group,
+        c.product,
+        c.status,
+        c.opened_on,
+        c.limit_fen,
+        c.dpd,
+        c.month_max_dpd,
+        c.pboc_status,
+    )
+    scope = sa.and_(_within(credit_lines, by_borrower), c.opened_on <= as_of)
+    newer = bureau_records.alias("newer")
+    reported = sa.and_(
+        newer.c.credit_line_id == c.credit_line_id,
+        newer.c.period_end < as_of,
+        newer.c.reported_on < as_of,
+        _shown(newer),
+    )
+    if lateral:
+        latest = (
+            sa.select(*(newer.c[name] for name in _RECORD_COLUMNS))
+            .where(reported)
+            .order_by(newer.c.period_end.desc())
+            .limit(1)
+            .lateral("record")
         )
+        return (
+            sa.select(*lines, *(latest.c[name] for name in _RECORD_COLUMNS))
+            .select_from(credit_lines.outerjoin(latest, sa.true()))
+            .where(scope)
+        )
+    record = bureau_records.alias("record")
+    newest = (
+        sa.select(newer.c.period_end)
+        .where(reported)
         .order_by(newer.c.period_end.desc())
         .limit(1)
         .scalar_subquery()
     )
-    r = record.c
+    found = sa.and_(record.c.credit_line_id == c.credit_line_id, record.c.period_end == newest)
     return (
-        sa.select(
-            c.credit_line_id,
-            c.borrower_id,
-            c.lender_group,
-            c.product,
-            c.status,
-            c.opened_on,
-            c.limit_fen,
-            c.dpd,
-            c.month_max_dpd,
-            c.pboc_status,
-            r.status,
-            r.opened_on,
-            r.limit_fen,
-            r.balance_fen,
-            r.overdue_fen,
-            r.history,
-            r.actual_history,
-            r.period_end,
-        )
-        .select_from(
-            credit_lines.outerjoin(
-                record, sa.and_(r.credit_line_id == c.credit_line_id, r.period_end == latest)
-            )
-        )
-        .where(_within(credit_lines, by_borrower), c.opened_on <= as_of)
+        sa.select(*lines, *(record.c[name] for name in _RECORD_COLUMNS))
+        .select_from(credit_lines.outerjoin(record, found))
+        .where(scope)
     )
 
 
@@ -476,7 +497,8 @@ def read_view(conn: sa.Connection, as_of: date, within: Scope) -> ViewFrames:
         "payments_to": payments_to,
         "spend_from": window_start(as_of, RECENT_MONTHS),
     }
-    accounts = _read(conn, _accounts_statement(by_borrower), params, _ACCOUNT_SCHEMA)
+    statement = _accounts_statement(by_borrower, lateral=not is_sqlite(conn.engine))
+    accounts = _read(conn, statement, params, _ACCOUNT_SCHEMA)
     c = credit_lines.c
     if by_borrower:
         # Naming the loans' borrower lets the loan index find the open installments.
