@@ -111,6 +111,9 @@ def test_history_keeps_changes_only_with_reasons(engine: sa.Engine) -> None:
     # The repayment re-scores ant at once (an event), not only at night.
     repaid = frame.filter((pl.col("borrower") == "ning") & (pl.col("day") == date(2026, 5, 25)))
     assert "event" in repaid.filter(pl.col("group") == "ant")["trigger"].to_list()
+    # A Huabei purchase re-scores ant at once; the other groups cannot see it.
+    bought = frame.filter((pl.col("day") == date(2026, 3, 15)) & (pl.col("trigger") == "event"))
+    assert sorted(set(bought["group"])) == ["ant"]
     for reasons in frame["reasons"]:
         assert all(set(r) == {"code", "text"} and r["text"] for r in json.loads(reasons))
 
@@ -140,9 +143,9 @@ def test_events_reach_the_groups_that_can_see_them() -> None:
     catalog = load_catalog("default")
     events = pl.DataFrame(
         {
-            "borrower_id": ["a", "b", "c", "d"],
-            "type": ["cured", "reported", "dispute_resolved", "overdue_started"],
-            "product": ["huabei", "huabei", "weilidai", "fenqile"],
+            "borrower_id": ["a", "b", "c", "d", "e"],
+            "type": ["cured", "reported", "dispute_resolved", "overdue_started", "inquiry"],
+            "product": ["huabei", "huabei", "weilidai", "fenqile", None],
         }
     )
     pairs = affected_groups(events, catalog)
@@ -155,6 +158,9 @@ def test_events_reach_the_groups_that_can_see_them() -> None:
         ("c", "lexin"),
         ("c", "webank"),
         ("d", "lexin"),
+        ("e", "ant"),
+        ("e", "lexin"),
+        ("e", "webank"),
     ]
 
 

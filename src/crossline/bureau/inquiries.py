@@ -11,6 +11,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from crossline.events.outbox import Event, emit
 from crossline.servicing.context import Context, require_borrower
 from crossline.servicing.errors import InputError
 from crossline.store.schema import bureau_inquiries
@@ -62,4 +63,9 @@ def record_inquiry(ctx: Context, borrower_id: str, inquirer: str, reason: str) -
         )
         .returning(bureau_inquiries.c.inquiry_id)
     ).scalar_one()
+    payload = {"inquirer": inquirer, "reason": reason, "charged": charged}
+    emit(
+        ctx.conn,
+        [Event(borrower_id, ctx.shard(borrower_id), ctx.today, "inquiry", payload=payload)],
+    )
     return {"inquiry_id": inquiry_id, "charged": charged}

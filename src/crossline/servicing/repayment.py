@@ -473,4 +473,18 @@ def repay(ctx: Context, borrower_id: str, product_id: str, amount: AmountSpec) -
     if line.kind == "revolving":
         record_payment(ctx, line, result.amount_fen + result.credit_applied_fen)
     refresh_borrower(ctx, borrower_id)
+    emit(
+        ctx.conn,
+        [
+            Event(
+                line.borrower_id,
+                line.shard,
+                ctx.today,
+                "repaid",
+                line.product,
+                line.credit_line_id,
+                payload={"amount": format_fen(result.amount_fen)},
+            )
+        ],
+    )
     return result

@@ -103,6 +103,21 @@ def spend(ctx: Context, line: Line, amount_fen: int) -> int:
             ),
         ],
     )
+    emit(
+        ctx.conn,
+        [
+            Event(
+                line.borrower_id,
+                line.shard,
+                ctx.today,
+                "purchased",
+                line.product,
+                line.credit_line_id,
+                cycle.loan_id,
+                {"amount": format_fen(amount_fen)},
+            )
+        ],
+    )
     return cycle.loan_id
 
 
