@@ -85,7 +85,8 @@ def test_prepayment_keeps_the_term_and_charges_interest_to_the_day(engine: sa.En
     # Installment 1 now charges the 20 prepaid days plus 11 days (03-21 .. 04-01) on what is left.
     assert schedule[0]["interest"] == yuan(accrued + Decimal(yuan(left * Decimal("0.0004") * 11)))
     assert schedule[1]["interest"] == yuan((left - share) * Decimal("0.0004") * 30)
-    assert check_ledger(engine.connect()).balanced
+    with engine.connect() as conn:
+        assert check_ledger(conn).balanced
 
 
 def test_pay_off_everything_closes_the_loan(engine: sa.Engine) -> None:
