@@ -14,7 +14,6 @@ kept as a snapshot, which training from the book and monitoring read.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import date
 
@@ -41,20 +40,26 @@ _KEY = ["borrower_id", "lender_group"]
 
 
 def _scored(card: Scorecard, features: pl.DataFrame) -> pl.DataFrame:
-    """Score, band and reasons (a JSON list of {code, text}) per borrower and group."""
+    """Score, band and reasons (a JSON list of {code, text}) per borrower and group.
+
+    The JSON is built by Polars, not per row: end-of-day scores whole partitions.
+    """
     texts = {c.name: c.reason for c in card.characteristics}
-    scored = score_any(card, features)
-    reasons = [
-        json.dumps([{"code": code, "text": texts[code]} for code in codes], ensure_ascii=False)
-        for codes in scored["reasons"].to_list()
-    ]
-    return scored.select(
+    coded = pl.col("reasons").list.eval(
+        pl.struct(
+            pl.element().alias("code"),
+            pl.element().replace_strict(texts, return_dtype=pl.String).alias("text"),
+        )
+    )
+    # Encoded as {"r":[...]} and unwrapped: Polars encodes structs, not bare lists.
+    as_json = pl.struct(coded.alias("r")).struct.json_encode().str.slice(5).str.strip_suffix("}")
+    return score_any(card, features).select(
         "borrower_id",
         "shard",
         "lender_group",
         pl.col("score").cast(pl.Int32),
         "band",
-        pl.Series("reasons", reasons, pl.String),
+        as_json.alias("reasons"),
         pl.lit(card.version).alias("model_version"),
     )
 
