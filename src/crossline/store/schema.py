@@ -388,6 +388,82 @@ feature_snapshots = sa.Table(
     sa.Index(None, "period_end"),
 )
 
+policies = sa.Table(
+    "policies",
+    metadata,
+    sa.Column("policy_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("lender_group", sa.String(32), nullable=False),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(12), nullable=False),
+    sa.Column("challenger_share", sa.SmallInteger, nullable=True),
+    sa.Column("uploaded_on", sa.Date, nullable=False),
+    sa.Column("activated_on", sa.Date, nullable=True),
+    sa.UniqueConstraint("lender_group", "version"),
+    sa.CheckConstraint("role in ('draft','champion','challenger','retired')", name="role"),
+    sa.CheckConstraint(
+        "challenger_share is null or (challenger_share between 1 and 99)", name="share"
+    ),
+)
+
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("decision_id", sa.BigInteger, primary_key=True),
+    *_borrower_columns(),
+    sa.Column("lender_group", sa.String(32), nullable=False),
+    sa.Column("product", sa.String(32), nullable=True),
+    sa.Column("credit_line_id", sa.Integer, nullable=True),
+    sa.Column("application_id", sa.Integer, nullable=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("business_date", sa.Date, nullable=False),
+    sa.Column("policy_version", sa.String(64), nullable=False),
+    sa.Column("arm", sa.String(12), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("score", sa.Integer, nullable=True),
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Column("inputs", sa.Text, nullable=False),
+    sa.Column("outputs", sa.Text, nullable=False),
+    sa.Index(None, "borrower_id"),
+    sa.Index(None, "kind", "business_date"),
+    sa.CheckConstraint("arm in ('champion','challenger')", name="arm"),
+)
+
+applications = sa.Table(
+    "applications",
+    metadata,
+    sa.Column("application_id", sa.Integer, primary_key=True, autoincrement=True),
+    *_borrower_columns(),
+    sa.Column("product", sa.String(32), nullable=False),
+    sa.Column("lender_group", sa.String(32), nullable=False),
+    sa.Column("requested_limit_fen", Fen, nullable=True),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("applied_on", sa.Date, nullable=False),
+    sa.Column("decided_on", sa.Date, nullable=False),
+    sa.Column("decision_id", sa.BigInteger, nullable=False),
+    sa.Column("documents_required", sa.Text, nullable=False),
+    sa.Column("credit_line_id", sa.Integer, nullable=True),
+    sa.Index(None, "borrower_id"),
+    sa.CheckConstraint("status in ('approved','referred','declined')", name="status"),
+)
+
+documents = sa.Table(
+    "documents",
+    metadata,
+    sa.Column("document_id", sa.Integer, primary_key=True, autoincrement=True),
+    *_borrower_columns(),
+    sa.Column("application_id", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("monthly_income_fen", Fen, nullable=True),
+    sa.Column("submitted_on", sa.Date, nullable=False),
+    sa.Column("checked_on", sa.Date, nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Index(None, "application_id"),
+    sa.CheckConstraint("status in ('submitted','verified','rejected')", name="status"),
+)
+
 OPEN: sa.ColumnElement[str] = sa.literal_column("'open'")
 """The open status as a literal, so that the planners can use the partial indexes
 (a bound parameter would not match their ``WHERE status = 'open'``)."""
