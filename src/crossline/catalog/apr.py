@@ -95,9 +95,17 @@ def schedule_apr(principal: int, schedule: list[ScheduledInstallment]) -> Decima
     return apr_from_cash_flows(principal, [row.amount for row in schedule])
 
 
-def offer_aprs(product: Product) -> list[OfferApr]:
-    """Every offer of the product at its highest price, each at its worst start date."""
-    return list(_offers(product))
+def offer_aprs(product: Product, rate: Decimal | None = None) -> list[OfferApr]:
+    """Every offer of the product at its highest price (or at the tier ``rate``: a daily
+    rate for cash loans, a monthly fee rate for installments), each at its worst start
+    date."""
+    return list(_offers(product, rate))
+
+
+def tier_apr(product: Product, rate: Decimal | None) -> Decimal:
+    """The highest APR a borrower can meet on a line priced at ``rate`` (the product's
+    own prices for a revolving line): what an approval shows."""
+    return max(offer.apr for offer in offer_aprs(product, rate))
 
 
 def highest_apr(product: Product) -> OfferApr:
@@ -110,17 +118,16 @@ def format_percent(rate: Decimal) -> str:
     return f"{(rate * 100).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}%"
 
 
-def _offers(product: Product) -> Iterator[OfferApr]:
+def _offers(product: Product, rate: Decimal | None) -> Iterator[OfferApr]:
     if product.kind == "cash_loan":
-        yield from _cash_loan_offers(product)
+        yield from _cash_loan_offers(product, rate or product.daily_rate_range()[1])
     elif product.kind == "installment":
-        yield from _installment_offers(product)
+        yield from _installment_offers(product, rate or product.monthly_fee_rate_range()[1])
     else:
         yield from _revolving_offers(product)
 
 
-def _cash_loan_offers(product: Product) -> Iterator[OfferApr]:
-    rate = product.daily_rate_range()[1]
+def _cash_loan_offers(product: Product, rate: Decimal) -> Iterator[OfferApr]:
     for term in product.terms:
         for method in product.methods:
             apr = max(
@@ -133,9 +140,8 @@ def _cash_loan_offers(product: Product) -> Iterator[OfferApr]:
             yield OfferApr(product.id, term, method, rate, apr, method)
 
 
-def _installment_offers(product: Product) -> Iterator[OfferApr]:
+def _installment_offers(product: Product, rate: Decimal) -> Iterator[OfferApr]:
     """Flat monthly fees on monthly periods: the start date cannot change the APR."""
-    rate = product.monthly_fee_rate_range()[1]
     for term in product.terms:
         schedule = merchant_installment_schedule(
             NOTIONAL_PRINCIPAL, rate, term, DISCLOSURE_STARTS[0]

@@ -20,9 +20,9 @@ from crossline.scoring.service import rescore
 from crossline.store.bulk import read_frame
 from crossline.store.schema import outbox
 
-EVERY_GROUP = frozenset({"reported", "dispute_resolved", "inquiry"})
-"""Events that change what other groups see through the bureau (inquiries are on the
-report too)."""
+EVERY_GROUP = frozenset({"reported", "dispute_resolved", "inquiry", "income_verified"})
+"""Events that change what other groups see: through the bureau (inquiries are on the
+report too), or about the borrower rather than a line (a verified income)."""
 
 
 def affected_groups(events: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:

@@ -20,12 +20,14 @@ from crossline.bureau.explanations import add_explanation
 from crossline.bureau.inquiries import SELF, record_inquiry
 from crossline.calendar import date_range
 from crossline.catalog import catalog_to_json
+from crossline.decisions import applications
 from crossline.eod.runner import Progress, close_day
 from crossline.events.handlers import dispatch
 from crossline.events.outbox import read_events
 from crossline.ledger.check import check_ledger
 from crossline.money import format_fen
 from crossline.scenario.spec import (
+    Apply,
     ConvertStatement,
     Dispute,
     Draw,
@@ -37,6 +39,8 @@ from crossline.scenario.spec import (
     SelfQuery,
     Statement,
     Step,
+    SubmitDocument,
+    VerifyDocument,
 )
 from crossline.scenario.state import snapshot
 from crossline.servicing import origination
@@ -107,6 +111,21 @@ def _statement(ctx: Context, c: Statement) -> dict[str, Any]:
     return add_explanation(ctx, c.borrower, c.product, c.month, c.text)
 
 
+def _apply(ctx: Context, c: Apply) -> dict[str, Any]:
+    return applications.apply(ctx, c.borrower, c.product, c.requested_limit).as_dict()
+
+
+def _submit(ctx: Context, c: SubmitDocument) -> dict[str, Any]:
+    application = applications.referred_application(ctx, c.borrower, c.product)
+    return applications.submit_document(ctx, application, c.kind, c.monthly_income).as_dict()
+
+
+def _verify(ctx: Context, c: VerifyDocument) -> dict[str, Any]:
+    application = applications.referred_application(ctx, c.borrower, c.product)
+    document = applications.submitted_document(ctx, application, c.kind)
+    return applications.verify_document(ctx, document, c.verified, c.note).as_dict()
+
+
 _HANDLERS: dict[type[BaseModel], Callable[[Context, Any], dict[str, Any]]] = {
     OpenLine: _open_line,
     Draw: _draw,
@@ -116,6 +135,9 @@ _HANDLERS: dict[type[BaseModel], Callable[[Context, Any], dict[str, Any]]] = {
     Dispute: _dispute,
     ResolveDispute: _resolve,
     Statement: _statement,
+    Apply: _apply,
+    SubmitDocument: _submit,
+    VerifyDocument: _verify,
 }
 
 

@@ -155,6 +155,36 @@ class Statement(BaseModel):
     text: str = Field(min_length=1, max_length=500)
 
 
+class Apply(BaseModel):
+    """The borrower applies for a line of a product; the group's policy decides."""
+
+    model_config = _STRICT
+    borrower: str
+    product: str
+    requested_limit: Fen | None = None
+
+
+class SubmitDocument(BaseModel):
+    """The borrower files a document their referred application for ``product`` asked for."""
+
+    model_config = _STRICT
+    borrower: str
+    product: str
+    kind: str
+    monthly_income: Fen | None = None
+
+
+class VerifyDocument(BaseModel):
+    """The lender checks the document filed for the referred application for ``product``."""
+
+    model_config = _STRICT
+    borrower: str
+    product: str
+    kind: str
+    verified: bool = True
+    note: str | None = Field(default=None, max_length=500)
+
+
 STEP_KINDS: dict[str, type[BaseModel]] = {
     "open_line": OpenLine,
     "draw": Draw,
@@ -165,6 +195,9 @@ STEP_KINDS: dict[str, type[BaseModel]] = {
     "dispute": Dispute,
     "resolve_dispute": ResolveDispute,
     "statement": Statement,
+    "apply": Apply,
+    "submit_document": SubmitDocument,
+    "verify_document": VerifyDocument,
 }
 
 

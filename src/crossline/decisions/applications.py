@@ -1,0 +1,451 @@
+"""Credit applications: apply, and re-decide when the documents asked for arrive.
+
+``apply`` reads the deciding group's view of the borrower (its own lines now,
+other groups through the bureau), scores it, runs the group's policy and
+records the report pull as a ``loan_approval`` inquiry. The score is the one
+the report supported before this pull: a lender's own inquiry is the act of
+reading the report, not something on it.
+
+The outcome is ``approved`` (a line is opened with the offered limit and the
+price of the offered tier; the APR is shown), ``referred`` (the documents the
+policy asks for) or ``declined``. Any matching veto declines whatever the
+score. Up to four reasons go with an outcome, in plain language with codes:
+the vetoes, the offer's own reason, then what holds the score down most.
+
+``submit_document`` and ``verify_document`` re-decide the same application
+with the document's state as an input; verifying an income proof also
+records the borrower's verified income, which every group's view then shows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+
+from crossline.bureau.inquiries import record_inquiry
+from crossline.catalog import Product
+from crossline.catalog.apr import tier_apr
+from crossline.decisions.inputs import borrower_view, group_lines
+from crossline.decisions.policies import policy_for
+from crossline.decisions.records import MAX_REASONS, DecisionRecord, Reason, record_decision
+from crossline.events.notifications import NOTIFICATION_SCHEMA, write_notifications
+from crossline.events.outbox import Event, emit
+from crossline.money import format_fen
+from crossline.policy.bundle import Bundle
+from crossline.policy.evaluate import Result, evaluate
+from crossline.scoring.scorecard import Scorecard, ScoreResult, default_scorecard
+from crossline.servicing.context import Context, require_borrower
+from crossline.servicing.errors import InputError, RefusedError
+from crossline.servicing.lines import catalog_product, find_line, open_line
+from crossline.store.ids import allocate_ids
+from crossline.store.schema import applications, borrowers, documents
+
+STATUS = {"approve": "approved", "refer": "referred", "decline": "declined"}
+MIN_LIMIT_FEN = 10_000
+"""The smallest line worth opening (100.00); a smaller offered limit declines."""
+
+PLATFORM_REASONS = {
+    "policy_no_match": "No rule of our lending policy covers this application.",
+    "no_limit_left": "Your credit lines with us already use all the credit we can extend.",
+}
+"""Reasons the platform itself gives, beside those of a policy."""
+
+DOCUMENT_KINDS = ("income_proof",)
+"""Documents the platform knows how to check."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationResult:
+    application_id: int
+    decision_id: int
+    borrower_id: str
+    product: str
+    status: str
+    score: int
+    policy_version: str
+    arm: str
+    reasons: tuple[Reason, ...]
+    documents: tuple[str, ...] = ()
+    limit_fen: int | None = None
+    tier: str | None = None
+    rate: Decimal | None = None
+    apr: Decimal | None = None
+    credit_line_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The result as a command reports it: amounts and rates as text."""
+        return {
+            "application_id": self.application_id,
+            "decision_id": self.decision_id,
+            "status": self.status,
+            "score": self.score,
+            "policy_version": self.policy_version,
+            "arm": self.arm,
+            "reasons": [{"code": r.code, "text": r.text} for r in self.reasons],
+            "documents": list(self.documents),
+            "limit": None if self.limit_fen is None else format_fen(self.limit_fen),
+            "tier": self.tier,
+            "rate": None if self.rate is None else str(self.rate),
+            "apr": None if self.apr is None else str(self.apr),
+            "credit_line_id": self.credit_line_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    application_id: int
+    borrower_id: str
+    product: Product
+    group: str
+    requested_limit_fen: int | None
+    income_proof: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    status: str
+    reasons: tuple[Reason, ...]
+    documents: tuple[str, ...] = ()
+    limit_fen: int | None = None
+    tier: str | None = None
+
+
+def _unique(codes: list[str]) -> list[str]:
+    return list(dict.fromkeys(codes))
+
+
+def _adverse(bundle: Bundle, codes: list[str], score: ScoreResult) -> tuple[Reason, ...]:
+    """Policy and platform reasons first, then the score's, up to four in all."""
+    texts = {**PLATFORM_REASONS, **bundle.reasons}
+    reasons = [Reason(code, texts[code]) for code in _unique(codes)]
+    reasons += [Reason(r.code, r.text) for r in score.reasons]
+    return tuple(reasons[:MAX_REASONS])
+
+
+def _limit(offer: dict[str, Any], request: _Request) -> int:
+    value = offer.get("limit_fen")
+    limit = 0 if value is None else int(Decimal(value).to_integral_value(ROUND_FLOOR))
+    caps = [request.product.max_limit_fen]
+    if request.requested_limit_fen is not None:
+        caps.append(request.requested_limit_fen)
+    return max(0, min(limit, *caps))
+
+
+def _interpret(bundle: Bundle, result: Result, request: _Request, score: ScoreResult) -> _Outcome:
+    vetoes = [row["code"] for row in result["veto"]]
+    offer = result["offer"]
+    if vetoes:
+        return _Outcome("declined", _adverse(bundle, vetoes, score))
+    if offer is None:
+        return _Outcome("declined", _adverse(bundle, ["policy_no_match"], score))
+    reason = [offer["reason"]] if offer.get("reason") else []
+    status = STATUS[offer["outcome"]]
+    if status == "referred":
+        return _Outcome(status, _adverse(bundle, reason, score), tuple(offer["documents"] or ()))
+    if status == "declined":
+        return _Outcome(status, _adverse(bundle, reason, score))
+    limit = _limit(offer, request)
+    if limit < MIN_LIMIT_FEN:
+        return _Outcome("declined", _adverse(bundle, ["no_limit_left"], score))
+    return _Outcome(status, (), limit_fen=limit, tier=offer.get("tier"))
+
+
+def _price(bundle: Bundle, product: Product, tier: str | None) -> Decimal | None:
+    if product.kind == "revolving" or tier is None:
+        return None
+    return bundle.pricing[product.id][tier]
+
+
+def _notify(
+    ctx: Context, request: _Request, result: ApplicationResult, line_id: int | None
+) -> None:
+    payload = {
+        "application_id": result.application_id,
+        "status": result.status,
+        "reasons": [{"code": r.code, "text": r.text} for r in result.reasons],
+        "documents": list(result.documents),
+        "limit": None if result.limit_fen is None else format_fen(result.limit_fen),
+        "apr": None if result.apr is None else str(result.apr),
+    }
+    row = {
+        "borrower_id": request.borrower_id,
+        "shard": ctx.shard(request.borrower_id),
+        "business_date": ctx.today,
+        "kind": "application_decision",
+        "product": request.product.id,
+        "credit_line_id": line_id,
+        "payload": json.dumps(payload, ensure_ascii=False),
+    }
+    write_notifications(ctx.conn, pl.DataFrame([row], schema=NOTIFICATION_SCHEMA))
+
+
+def _decide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResult:
+    view = borrower_view(ctx.conn, request.group, request.borrower_id, ctx.today, card)
+    income = view.inputs["verified_income_fen"] or view.inputs["declared_income_fen"]
+    inputs = (
+        view.inputs
+        | {
+            "product": request.product.id,
+            "product_kind": request.product.kind,
+            "requested_limit_fen": request.requested_limit_fen,
+            "monthly_income_fen": income,
+            "income_proof": request.income_proof,
+        }
+        | group_lines(ctx.conn, request.borrower_id, request.group)
+    )
+    bundle, arm = policy_for(ctx.conn, request.group, request.borrower_id)
+    result = evaluate(bundle.graphs["application"], inputs)
+    outcome = _interpret(bundle, result, request, view.score)
+    rate = _price(bundle, request.product, outcome.tier) if outcome.status == "approved" else None
+    line_id = None
+    if outcome.status == "approved":
+        assert outcome.limit_fen is not None
+        daily = rate if request.product.kind == "cash_loan" else None
+        fee = rate if request.product.kind == "installment" else None
+        line_id = open_line(
+            ctx, request.borrower_id, request.product.id, outcome.limit_fen, daily, fee
+        )
+    decision_id = record_decision(
+        ctx.conn,
+        DecisionRecord(
+            borrower_id=request.borrower_id,
+            shard=ctx.shard(request.borrower_id),
+            lender_group=request.group,
+            product=request.product.id,
+            credit_line_id=line_id,
+            application_id=request.application_id,
+            kind="application",
+            business_date=ctx.today,
+            policy_version=bundle.version,
+            arm=arm,
+            outcome=outcome.status,
+            score=view.score.score,
+            reasons=outcome.reasons,
+            inputs=inputs,
+            outputs=result,
+        ),
+    )
+    decided = ApplicationResult(
+        application_id=request.application_id,
+        decision_id=decision_id,
+        borrower_id=request.borrower_id,
+        product=request.product.id,
+        status=outcome.status,
+        score=view.score.score,
+        policy_version=bundle.version,
+        arm=arm,
+        reasons=outcome.reasons,
+        documents=outcome.documents,
+        limit_fen=outcome.limit_fen,
+        tier=outcome.tier,
+        rate=rate,
+        apr=tier_apr(request.product, rate) if outcome.status == "approved" else None,
+        credit_line_id=line_id,
+    )
+    _notify(ctx, request, decided, line_id)
+    return decided
+
+
+def _store(ctx: Context, request: _Request, decided: ApplicationResult, new: bool) -> None:
+    values = {
+        "status": decided.status,
+        "decided_on": ctx.today,
+        "decision_id": decided.decision_id,
+        "documents_required": json.dumps(list(decided.documents)),
+        "credit_line_id": decided.credit_line_id,
+    }
+    if new:
+        ctx.conn.execute(
+            sa.insert(applications).values(
+                application_id=request.application_id,
+                borrower_id=request.borrower_id,
+                shard=ctx.shard(request.borrower_id),
+                product=request.product.id,
+                lender_group=request.group,
+                requested_limit_fen=request.requested_limit_fen,
+                applied_on=ctx.today,
+                **values,
+            )
+        )
+        return
+    ctx.conn.execute(
+        sa.update(applications)
+        .where(applications.c.application_id == request.application_id)
+        .values(**values)
+    )
+
+
+def apply(
+    ctx: Context,
+    borrower_id: str,
+    product_id: str,
+    requested_limit_fen: int | None = None,
+    card: Scorecard | None = None,
+) -> ApplicationResult:
+    """Decide an application for a line of ``product_id``; open the line if approved."""
+    product = catalog_product(ctx, product_id)
+    if requested_limit_fen is not None and requested_limit_fen <= 0:
+        raise InputError("requested_limit", "expected a positive amount")
+    require_borrower(ctx, borrower_id)
+    if find_line(ctx, borrower_id, product_id) is not None:
+        raise RefusedError("line_exists", f"{borrower_id!r} already has a {product_id} line")
+    pending = _referred(ctx, borrower_id, product_id)
+    if pending is not None:
+        raise RefusedError(
+            "application_pending",
+            f"application {pending} for {product_id} is waiting for documents",
+        )
+    request = _Request(
+        application_id=allocate_ids(ctx.conn, "application", 1),
+        borrower_id=borrower_id,
+        product=product,
+        group=ctx.catalog.group_of(product_id),
+        requested_limit_fen=requested_limit_fen,
+        income_proof="none",
+    )
+    decided = _decide(ctx, request, card or default_scorecard())
+    record_inquiry(ctx, borrower_id, request.group, "loan_approval")
+    _store(ctx, request, decided, new=True)
+    return decided
+
+
+def _request(ctx: Context, application_id: int, income_proof: str) -> _Request:
+    a = applications.c
+    row = ctx.conn.execute(
+        sa.select(a.borrower_id, a.product, a.lender_group, a.requested_limit_fen, a.status).where(
+            a.application_id == application_id
+        )
+    ).one_or_none()
+    if row is None:
+        raise RefusedError("unknown_application", f"there is no application {application_id}")
+    if row.status != "referred":
+        raise RefusedError(
+            "not_referred",
+            f"application {application_id} is {row.status}, not waiting for documents",
+        )
+    return _Request(
+        application_id=application_id,
+        borrower_id=row.borrower_id,
+        product=ctx.catalog.product(row.product),
+        group=row.lender_group,
+        requested_limit_fen=row.requested_limit_fen,
+        income_proof=income_proof,
+    )
+
+
+def _required(ctx: Context, application_id: int) -> list[str]:
+    text = ctx.conn.execute(
+        sa.select(applications.c.documents_required).where(
+            applications.c.application_id == application_id
+        )
+    ).scalar_one()
+    return list(json.loads(text))
+
+
+def _referred(ctx: Context, borrower_id: str, product_id: str) -> int | None:
+    a = applications.c
+    found = ctx.conn.execute(
+        sa.select(a.application_id).where(
+            a.borrower_id == borrower_id, a.product == product_id, a.status == "referred"
+        )
+    ).scalar_one_or_none()
+    return None if found is None else int(found)
+
+
+def referred_application(ctx: Context, borrower_id: str, product_id: str) -> int:
+    """The borrower's application for a product that is waiting for documents."""
+    found = _referred(ctx, borrower_id, product_id)
+    if found is None:
+        raise RefusedError(
+            "no_referred_application",
+            f"{borrower_id!r} has no {product_id} application waiting for documents",
+        )
+    return found
+
+
+def submitted_document(ctx: Context, application_id: int, kind: str) -> int:
+    """The latest document of a kind filed for an application and not yet checked."""
+    d = documents.c
+    found = ctx.conn.execute(
+        sa.select(sa.func.max(d.document_id)).where(
+            d.application_id == application_id, d.kind == kind, d.status == "submitted"
+        )
+    ).scalar_one()
+    if found is None:
+        raise RefusedError(
+            "no_submitted_document", f"application {application_id} has no {kind} to check"
+        )
+    return int(found)
+
+
+def submit_document(
+    ctx: Context,
+    application_id: int,
+    kind: str,
+    monthly_income_fen: int | None = None,
+    card: Scorecard | None = None,
+) -> ApplicationResult:
+    """File a document a referred application asked for, and re-decide it."""
+    request = _request(ctx, application_id, "submitted")
+    required = _required(ctx, application_id)
+    if kind not in required:
+        raise InputError("kind", f"expected one of the documents asked for: {', '.join(required)}")
+    if kind == "income_proof" and (monthly_income_fen is None or monthly_income_fen <= 0):
+        raise InputError("monthly_income", "an income proof states a positive monthly income")
+    ctx.conn.execute(
+        sa.insert(documents).values(
+            borrower_id=request.borrower_id,
+            shard=ctx.shard(request.borrower_id),
+            application_id=application_id,
+            kind=kind,
+            status="submitted",
+            monthly_income_fen=monthly_income_fen,
+            submitted_on=ctx.today,
+        )
+    )
+    decided = _decide(ctx, request, card or default_scorecard())
+    _store(ctx, request, decided, new=False)
+    return decided
+
+
+def verify_document(
+    ctx: Context,
+    document_id: int,
+    verified: bool,
+    note: str | None = None,
+    card: Scorecard | None = None,
+) -> ApplicationResult:
+    """Accept or reject a submitted document and re-decide its application; an accepted
+    income proof becomes the borrower's verified income."""
+    d = documents.c
+    row = ctx.conn.execute(
+        sa.select(d.application_id, d.borrower_id, d.kind, d.status, d.monthly_income_fen).where(
+            d.document_id == document_id
+        )
+    ).one_or_none()
+    if row is None:
+        raise RefusedError("unknown_document", f"there is no document {document_id}")
+    if row.status != "submitted":
+        raise RefusedError("already_checked", f"document {document_id} is already {row.status}")
+    request = _request(ctx, row.application_id, "verified" if verified else "rejected")
+    ctx.conn.execute(
+        sa.update(documents)
+        .where(d.document_id == document_id)
+        .values(status="verified" if verified else "rejected", checked_on=ctx.today, note=note)
+    )
+    if verified and row.kind == "income_proof":
+        ctx.conn.execute(
+            sa.update(borrowers)
+            .where(borrowers.c.borrower_id == row.borrower_id)
+            .values(verified_income_fen=row.monthly_income_fen)
+        )
+        shard = ctx.shard(row.borrower_id)
+        emit(ctx.conn, [Event(row.borrower_id, shard, ctx.today, "income_verified", payload={})])
+    decided = _decide(ctx, request, card or default_scorecard())
+    _store(ctx, request, decided, new=False)
+    return decided

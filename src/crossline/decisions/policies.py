@@ -1,0 +1,177 @@
+"""Which policy decides for a borrower: versions, roles, and the champion/challenger split.
+
+A group's policy versions live in the ``policies`` table. Uploading checks a
+file and keeps it as a ``draft``; activating makes a version the group's
+``champion`` (the previous one is ``retired``) or its ``challenger`` for a
+share of borrowers. A borrower's arm comes from a stable hash of the borrower
+and the group, so the same borrower meets the same version on every decision
+while the split lasts, and the groups' splits are independent. A group with no
+stored champion decides with the default policy shipped in the package
+(``decisions/policies/<group>.json``).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+from importlib import resources
+from typing import Literal
+
+import sqlalchemy as sa
+
+from crossline.catalog import Catalog, catalog_from_json
+from crossline.decisions.contracts import CONTRACTS
+from crossline.policy.bundle import Bundle, load_bundle
+from crossline.policy.cells import Constant
+from crossline.policy.errors import PolicyError
+from crossline.policy.jdm import Rule, Table
+from crossline.servicing.errors import RefusedError
+from crossline.store import platform
+from crossline.store.schema import policies
+
+Arm = Literal["champion", "challenger"]
+
+
+def _constant(table: Table, rule: Rule, field: str) -> object:
+    """The literal a row writes in an output column (None for an expression or null)."""
+    node = rule.outputs[[c.field for c in table.outputs].index(field)].expression
+    return node.value if isinstance(node, Constant) else None
+
+
+def _check_offer(bundle: Bundle, catalog: Catalog) -> None:
+    """Every price tier an offer can name has a rate for each priced product of the
+    group, and every referral names the documents it asks for."""
+    table = bundle.graphs["application"].table("offer")
+    assert table is not None
+    priced = [p.id for p in catalog.products_in_group(bundle.group) if p.kind != "revolving"]
+    for rule in table.rules:
+        where = f"application › node {table.name!r} › row {rule.id!r}"
+        if _constant(table, rule, "outcome") == "refer" and not _constant(table, rule, "documents"):
+            raise PolicyError(f"{where} › column 'documents'", "a referral names its documents")
+        tier = _constant(table, rule, "tier")
+        if tier is None:
+            continue
+        for product in priced:
+            if tier not in bundle.pricing.get(product, {}):
+                raise PolicyError(
+                    f"{where} › column 'tier'",
+                    f"tier {tier!r} has no price for {product} in 'pricing'",
+                )
+
+
+@functools.lru_cache(maxsize=32)
+def _load(text: str, catalog_text: str) -> Bundle:
+    catalog = catalog_from_json(catalog_text)
+    bundle = load_bundle(text, catalog, CONTRACTS)
+    _check_offer(bundle, catalog)
+    return bundle
+
+
+def check_policy(conn: sa.Connection, text: str) -> Bundle:
+    """A policy file checked against the contracts and the catalog in force."""
+    return _load(text, platform.catalog_json(conn))
+
+
+def default_policy_text(group: str) -> str:
+    """The shipped default policy of a group."""
+    path = resources.files("crossline.decisions").joinpath("policies", f"{group}.json")
+    if not path.is_file():
+        raise RefusedError("no_policy", f"group {group!r} has no policy")
+    return path.read_text(encoding="utf-8")
+
+
+def upload_policy(conn: sa.Connection, text: str, today: date) -> Bundle:
+    """Check a policy file and keep it as a draft; the same file twice is one upload."""
+    bundle = check_policy(conn, text)
+    p = policies.c
+    stored = conn.execute(
+        sa.select(p.digest).where(p.lender_group == bundle.group, p.version == bundle.version)
+    ).scalar_one_or_none()
+    if stored is not None:
+        if stored != bundle.digest:
+            raise RefusedError(
+                "version_exists",
+                f"{bundle.group} already has a different policy {bundle.version!r}; "
+                "give the new one its own version",
+            )
+        return bundle
+    conn.execute(
+        sa.insert(policies).values(
+            lender_group=bundle.group,
+            version=bundle.version,
+            document=text,
+            digest=bundle.digest,
+            role="draft",
+            uploaded_on=today,
+        )
+    )
+    return bundle
+
+
+def activate_policy(
+    conn: sa.Connection, group: str, version: str, today: date, challenger_share: int | None = None
+) -> None:
+    """Make a stored version the champion, or (with a share, 1–99 %) the challenger."""
+    if challenger_share is not None and not 1 <= challenger_share <= 99:
+        raise RefusedError("invalid_share", "challenger_share: expected 1 to 99 (per cent)")
+    p = policies.c
+    found = conn.execute(
+        sa.select(p.policy_id).where(p.lender_group == group, p.version == version)
+    ).scalar_one_or_none()
+    if found is None:
+        raise RefusedError("unknown_policy", f"{group} has no uploaded policy {version!r}")
+    role = "champion" if challenger_share is None else "challenger"
+    conn.execute(
+        sa.update(policies)
+        .where(p.lender_group == group, p.role == role)
+        .values(role="retired", challenger_share=None)
+    )
+    conn.execute(
+        sa.update(policies)
+        .where(p.policy_id == found)
+        .values(role=role, challenger_share=challenger_share, activated_on=today)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Arms:
+    """A group's policies in force: the champion, and a challenger with its share."""
+
+    champion: Bundle
+    challenger: Bundle | None
+    share: int
+
+
+def policies_in_force(conn: sa.Connection, group: str) -> Arms:
+    p = policies.c
+    rows = conn.execute(
+        sa.select(p.role, p.document, p.challenger_share).where(
+            p.lender_group == group, p.role.in_(("champion", "challenger"))
+        )
+    ).all()
+    by_role = {row.role: row for row in rows}
+    champion = by_role.get("champion")
+    challenger = by_role.get("challenger")
+    return Arms(
+        champion=check_policy(conn, champion.document if champion else default_policy_text(group)),
+        challenger=check_policy(conn, challenger.document) if challenger else None,
+        share=int(challenger.challenger_share) if challenger else 0,
+    )
+
+
+def arm_of(borrower_id: str, group: str, share: int) -> Arm:
+    """The borrower's arm: a stable hash into 100 buckets; the first ``share`` are challenger."""
+    digest = hashlib.sha256(f"{group}:{borrower_id}".encode()).digest()
+    bucket = int.from_bytes(digest[:8], "big") % 100
+    return "challenger" if bucket < share else "champion"
+
+
+def policy_for(conn: sa.Connection, group: str, borrower_id: str) -> tuple[Bundle, Arm]:
+    """The policy that decides for this borrower in this group, and which arm it is."""
+    arms = policies_in_force(conn, group)
+    arm = arm_of(borrower_id, group, arms.share)
+    if arm == "challenger" and arms.challenger is not None:
+        return arms.challenger, arm
+    return arms.champion, "champion"
