@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -20,22 +22,34 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from crossline.bureau.render import render_report
 from crossline.bureau.report import credit_report
 from crossline.catalog import CatalogError, catalog_to_json, load_catalog, offer_aprs
 from crossline.catalog.apr import format_percent
+from crossline.decisions.policies import (
+    activate_policy,
+    check_policy,
+    default_policy_text,
+    policies_in_force,
+    upload_policy,
+)
 from crossline.eod.runner import run_eod
 from crossline.ledger.check import check_ledger
+from crossline.policy.bundle import Bundle
+from crossline.policy.errors import PolicyError
+from crossline.policy.render import render_policy, table_title
 from crossline.scenario.runner import run_scenario
 from crossline.scenario.spec import ScenarioError, load_scenario
 from crossline.scoring.book import matured_snapshots
 from crossline.scoring.monitor import monitor
 from crossline.scoring.scorecard import Scorecard, ScorecardError, default_scorecard
 from crossline.scoring.synthetic import DEFAULT_ROWS, REASONS, TARGET, synthetic_history
+from crossline.servicing.errors import RefusedError
 from crossline.store import platform
 from crossline.store.engine import database_url, make_engine, upgrade
-from crossline.store.schema import borrowers
+from crossline.store.schema import borrowers, policies
 
 app = typer.Typer(
     help="crossline: one borrower, many credit lines, one risk view.",
@@ -47,11 +61,16 @@ ledger_app = typer.Typer(help="Ledger checks.", no_args_is_help=True)
 catalog_app = typer.Typer(help="Product catalog.", no_args_is_help=True)
 model_app = typer.Typer(help="Scorecard models.", no_args_is_help=True)
 bureau_app = typer.Typer(help="The credit bureau.", no_args_is_help=True)
+policy_app = typer.Typer(
+    help="Credit policies (crossline-policy/1 files): check, read, upload, activate.",
+    no_args_is_help=True,
+)
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(model_app, name="model")
 app.add_typer(bureau_app, name="bureau")
+app.add_typer(policy_app, name="policy")
 
 err = Console(stderr=True)
 DatabaseOption = Annotated[
@@ -59,6 +78,15 @@ DatabaseOption = Annotated[
     typer.Option(
         "--database",
         help="Database URL (default: CROSSLINE_DATABASE_URL or sqlite:///crossline.db).",
+    ),
+]
+
+CheckDatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        help="Use this database's catalog (and for show --group, its champion); "
+        "default: a throwaway database with the default catalog.",
     ),
 ]
 
@@ -394,6 +422,183 @@ def _scores_and_report(view: dict[str, Any]) -> list[str]:
     ]
     cells.append(", ".join(late) or "no late payment shown")
     return cells
+
+
+@contextmanager
+def _transaction(database: str | None) -> Iterator[sa.Connection]:
+    """One transaction on an initialised database: a failure inside rolls it all back."""
+    engine = make_engine(database)
+    try:
+        with engine.begin() as conn:
+            yield conn
+    except platform.PlatformNotInitialisedError as exc:
+        raise _fail(f"database: {exc}; run `crossline init` first") from exc
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _catalog_in_force(database: str | None) -> Iterator[sa.Connection]:
+    """The database a policy is checked against: the one given, or a throwaway SQLite
+    database initialised with the default catalog (as ``scenario run`` uses one), so that
+    a file is checked by the same code whether or not the analyst has a database."""
+    if database is not None:
+        with _transaction(database) as conn:
+            yield conn
+        return
+    with tempfile.TemporaryDirectory(prefix="crossline-") as tmp:
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'policy.db'}")
+        try:
+            upgrade(engine)
+            with engine.begin() as conn:
+                # Checking a policy reads the catalog only; the business date is never read.
+                platform.initialise(
+                    conn,
+                    business_date=date.min,
+                    catalog_json=catalog_to_json(load_catalog("default")),
+                    partitions=1,
+                )
+                yield conn
+        finally:
+            engine.dispose()
+
+
+def _read_policy(file: Path) -> str:
+    """The file's text, or exit 2: a missing or non-UTF-8 file is bad input, not a crash."""
+    try:
+        return file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(escape(f"file: {exc}")) from exc
+
+
+def _checked(conn: sa.Connection, text: str) -> Bundle:
+    """The policy checked, or exit 2 naming the decision, node, row and column at fault."""
+    try:
+        return check_policy(conn, text)
+    except PolicyError as exc:
+        raise _fail(escape(str(exc))) from exc
+
+
+@policy_app.command("validate")
+def policy_validate(
+    file: Annotated[Path, typer.Argument(help="A crossline-policy/1 JSON file.")],
+    database: CheckDatabaseOption = None,
+) -> None:
+    """Check a policy file against the decision contracts and the catalog; list its tables."""
+    text = _read_policy(file)
+    with _catalog_in_force(database) as conn:
+        bundle = _checked(conn, text)
+    typer.echo(f"ok {bundle.group} {bundle.version}")
+    for decision, graph in bundle.graphs.items():
+        for table in graph.tables:
+            typer.echo(f"  {table_title(decision, table)}: {len(table.rules)} rows")
+
+
+@policy_app.command("show")
+def policy_show(
+    file: Annotated[Path | None, typer.Argument(help="A crossline-policy/1 JSON file.")] = None,
+    group: Annotated[
+        str | None,
+        typer.Option(
+            help="Show a lender group's champion instead: the one in force in --database, "
+            "or without --database the shipped default."
+        ),
+    ] = None,
+    database: CheckDatabaseOption = None,
+) -> None:
+    """Print a policy's decision tables row by row, its reason and document texts and its
+    price tiers."""
+    notes = []
+    if file is not None and group is None:
+        text = _read_policy(file)
+        with _catalog_in_force(database) as conn:
+            bundle = _checked(conn, text)
+    elif group is not None and file is None and database is None:
+        try:
+            text = default_policy_text(group)
+        except RefusedError as exc:
+            raise _fail(escape(f"group: {exc.message}")) from exc
+        with _catalog_in_force(None) as conn:
+            bundle = _checked(conn, text)
+        notes.append(f"the shipped default policy of {group}")
+    elif group is not None and file is None:
+        with _transaction(database) as conn:
+            try:
+                arms = policies_in_force(conn, group)
+            except RefusedError as exc:
+                raise _fail(escape(f"group: {exc.message}")) from exc
+            except PolicyError as exc:
+                raise _fail(escape(f"stored policy of {group}: {exc}")) from exc
+        bundle = arms.champion
+        notes.append(f"the champion of {group} in force")
+        if arms.challenger is not None:
+            notes.append(
+                f"challenger {arms.challenger.version} decides for {arms.share}% of borrowers"
+            )
+    else:
+        raise _fail("file: give either a policy FILE or --group GROUP")
+    console = Console()
+    for note in notes:
+        console.print(Text(note, style="italic"))
+    console.print(render_policy(bundle))
+
+
+@policy_app.command("upload")
+def policy_upload(
+    file: Annotated[Path, typer.Argument(help="A crossline-policy/1 JSON file.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Check a policy file and store it as a draft of its group (JSON)."""
+    text = _read_policy(file)
+    with _transaction(database) as conn:
+        try:
+            bundle = upload_policy(conn, text, platform.business_date(conn))
+        except PolicyError as exc:
+            raise _fail(escape(str(exc))) from exc
+        except RefusedError as exc:
+            raise _fail(escape(f"{exc.code}: {exc.message}"), 1) from exc
+        # The same file uploaded again is the stored version, which may be active by now.
+        p = policies.c
+        role = conn.execute(
+            sa.select(p.role).where(p.lender_group == bundle.group, p.version == bundle.version)
+        ).scalar_one()
+    typer.echo(
+        json.dumps(
+            {
+                "group": bundle.group,
+                "version": bundle.version,
+                "digest": bundle.digest,
+                "role": role,
+            }
+        )
+    )
+
+
+@policy_app.command("activate")
+def policy_activate(
+    group: Annotated[str, typer.Argument(help="Lender group, e.g. ant.")],
+    version: Annotated[str, typer.Argument(help="An uploaded version of the group's policy.")],
+    database: DatabaseOption = None,
+    challenger_share: Annotated[
+        int | None,
+        typer.Option(
+            "--challenger-share",
+            min=1,
+            max=99,
+            help="Make it the challenger for this per cent of borrowers (default: champion).",
+        ),
+    ] = None,
+) -> None:
+    """Make an uploaded version the group's champion, or its challenger for a share (JSON)."""
+    with _transaction(database) as conn:
+        try:
+            activate_policy(conn, group, version, platform.business_date(conn), challenger_share)
+        except RefusedError as exc:
+            raise _fail(escape(f"{exc.code}: {exc.message}"), 1) from exc
+    role = "champion" if challenger_share is None else "challenger"
+    typer.echo(
+        json.dumps({"group": group, "version": version, "role": role, "share": challenger_share})
+    )
 
 
 def main() -> None:
