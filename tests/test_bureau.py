@@ -67,7 +67,11 @@ def test_a_45_day_overdue_is_noticed_then_reported(engine: sa.Engine) -> None:
     may = _bureau(outcome["final"], "ning", "huabei")["2026-05"]
     assert (may["status"], may["visible"], may["disputed"]) == ("2", True, False)
     with engine.connect() as conn:
-        kinds = conn.execute(sa.select(notifications.c.kind, notifications.c.business_date)).all()
+        kinds = conn.execute(
+            sa.select(notifications.c.kind, notifications.c.business_date).where(
+                notifications.c.kind == "pre_report_notice"
+            )
+        ).all()
     assert kinds == [("pre_report_notice", date(2026, 5, 10))]
 
 

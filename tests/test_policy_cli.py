@@ -75,7 +75,7 @@ def _unpriced_tier(document: dict[str, Any]) -> None:
         ),
         (
             _unpriced_tier,
-            "application › node 'Offer' › row 'a' › column 'tier'",
+            "application › node 'Offer' › row 'a' › column 'Price tier'",
             "tier 'E' has no price for jiebei in 'pricing'",
         ),
     ],

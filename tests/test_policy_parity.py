@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crossline.catalog import load_catalog
-from crossline.decisions.contracts import APPLICATION_INPUTS, CONTRACTS
+from crossline.decisions.contracts import CONTRACTS
 from crossline.decisions.policies import default_policy_text
 from crossline.policy.bundle import load_bundle
 from crossline.policy.evaluate import evaluate, evaluate_frame, frame_results
@@ -165,6 +165,8 @@ def _application_value(name: str, dtype: pl.DataType) -> st.SearchStrategy[Any]:
                 "income_proof": ["none", "submitted", "verified", "rejected"],
                 "band": ["poor", "fair", "good", "very_good", "excellent"],
                 "product_kind": ["revolving", "cash_loan", "installment"],
+                "line_status": ["active", "paused", "frozen"],
+                "trigger": ["nightly", "cured", "reported"],
             }.get(name, ["huabei", "jiebei", "weilidai", "fenqile", "yes", "no"])
         )
     elif dtype.is_float():
@@ -173,23 +175,34 @@ def _application_value(name: str, dtype: pl.DataType) -> st.SearchStrategy[Any]:
         value = st.integers(350, 950)
     elif name.endswith("_fen"):
         value = st.integers(0, 30_000_000)
+    elif "dpd" in name or name.endswith("_days"):
+        value = st.integers(0, 90)
     else:
         value = st.integers(0, 8)
-    return (
-        value if name in ("score", "product", "product_kind", "income_proof") else st.none() | value
-    )
+    always = ("score", "product", "product_kind", "income_proof", "line_status", "trigger")
+    return value if name in always else st.none() | value
 
 
-@pytest.mark.parametrize("group", ["ant", "webank", "lexin"])
+SHIPPED = [
+    (group, kind)
+    for group in ("ant", "webank", "lexin")
+    for kind in CONTRACTS
+    if kind in load_bundle(default_policy_text(group), load_catalog("default"), CONTRACTS).graphs
+]
+
+
+@pytest.mark.parametrize(("group", "kind"), SHIPPED)
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_shipped_policies_agree_on_random_applications(group: str, data: st.DataObject) -> None:
+def test_shipped_policies_agree_on_random_requests(
+    group: str, kind: str, data: st.DataObject
+) -> None:
     catalog = load_catalog("default")
-    bundle = load_bundle(default_policy_text(group), catalog, CONTRACTS)
-    graph = bundle.graphs["application"]
+    graph = load_bundle(default_policy_text(group), catalog, CONTRACTS).graphs[kind]
+    schema = CONTRACTS[kind].inputs
     strategy = st.fixed_dictionaries(
-        {name: _application_value(name, dtype) for name, dtype in APPLICATION_INPUTS.items()}
+        {name: _application_value(name, dtype) for name, dtype in schema.items()}
     )
     rows = data.draw(st.lists(strategy, min_size=1, max_size=20))
-    compiled = evaluate_frame(graph, pl.DataFrame(rows, schema=APPLICATION_INPUTS))
+    compiled = evaluate_frame(graph, pl.DataFrame(rows, schema=schema))
     assert frame_results(graph, compiled) == [evaluate(graph, row) for row in rows]

@@ -43,7 +43,7 @@ from crossline.servicing.context import Context, require_borrower
 from crossline.servicing.errors import InputError, RefusedError
 from crossline.servicing.lines import catalog_product, find_line, open_line
 from crossline.store.ids import allocate_ids
-from crossline.store.schema import applications, borrowers, documents
+from crossline.store.schema import applications, borrower_limits, borrowers, documents
 
 STATUS = {"approve": "approved", "refer": "referred", "decline": "declined"}
 MIN_LIMIT_FEN = 10_000
@@ -113,6 +113,7 @@ class _Outcome:
     documents: tuple[str, ...] = ()
     limit_fen: int | None = None
     tier: str | None = None
+    borrower_limit_fen: int | None = None
 
 
 def _unique(codes: list[str]) -> list[str]:
@@ -127,9 +128,13 @@ def _adverse(bundle: Bundle, codes: list[str], score: ScoreResult) -> tuple[Reas
     return tuple(reasons[:MAX_REASONS])
 
 
+def _fen(value: Decimal | None) -> int | None:
+    """A policy's amount in whole fen, rounded down (a limit is never rounded up)."""
+    return None if value is None else max(0, int(value.to_integral_value(ROUND_FLOOR)))
+
+
 def _limit(offer: dict[str, Any], request: _Request) -> int:
-    value = offer.get("limit_fen")
-    limit = 0 if value is None else int(Decimal(value).to_integral_value(ROUND_FLOOR))
+    limit = _fen(offer.get("limit_fen")) or 0
     caps = [request.product.max_limit_fen]
     if request.requested_limit_fen is not None:
         caps.append(request.requested_limit_fen)
@@ -152,7 +157,12 @@ def _interpret(bundle: Bundle, result: Result, request: _Request, score: ScoreRe
     limit = _limit(offer, request)
     if limit < MIN_LIMIT_FEN:
         return _Outcome("declined", _adverse(bundle, ["no_limit_left"], score))
-    return _Outcome(status, (), limit_fen=limit, tier=offer.get("tier"))
+    borrower_limit = _fen(offer.get("borrower_limit_fen"))
+    if borrower_limit is not None:
+        limit = min(limit, borrower_limit)
+    return _Outcome(
+        status, (), limit_fen=limit, tier=offer.get("tier"), borrower_limit_fen=borrower_limit
+    )
 
 
 def _price(bundle: Bundle, product: Product, tier: str | None) -> Decimal | None:
@@ -210,6 +220,8 @@ def _decide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResu
         line_id = open_line(
             ctx, request.borrower_id, request.product.id, outcome.limit_fen, daily, fee
         )
+        if outcome.borrower_limit_fen is not None:
+            set_borrower_limit(ctx, request.borrower_id, request.group, outcome.borrower_limit_fen)
     decision_id = record_decision(
         ctx.conn,
         DecisionRecord(
@@ -249,6 +261,23 @@ def _decide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResu
     )
     _notify(ctx, request, decided, line_id)
     return decided
+
+
+def set_borrower_limit(ctx: Context, borrower_id: str, group: str, limit_fen: int) -> None:
+    """Set the group's borrower-level limit (the latest assessment replaces the last)."""
+    b = borrower_limits.c
+    ctx.conn.execute(
+        sa.delete(borrower_limits).where(b.borrower_id == borrower_id, b.lender_group == group)
+    )
+    ctx.conn.execute(
+        sa.insert(borrower_limits).values(
+            borrower_id=borrower_id,
+            shard=ctx.shard(borrower_id),
+            lender_group=group,
+            limit_fen=limit_fen,
+            set_on=ctx.today,
+        )
+    )
 
 
 def _store(ctx: Context, request: _Request, decided: ApplicationResult, new: bool) -> None:

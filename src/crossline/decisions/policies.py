@@ -46,17 +46,20 @@ def _check_offer(bundle: Bundle, catalog: Catalog) -> None:
     table = bundle.graphs["application"].table("offer")
     assert table is not None
     priced = [p.id for p in catalog.products_in_group(bundle.group) if p.kind != "revolving"]
+    names = {c.field: c.name for c in table.outputs}
     for rule in table.rules:
         where = f"application › node {table.name!r} › row {rule.id!r}"
         if _constant(table, rule, "outcome") == "refer" and not _constant(table, rule, "documents"):
-            raise PolicyError(f"{where} › column 'documents'", "a referral names its documents")
+            raise PolicyError(
+                f"{where} › column {names['documents']!r}", "a referral names its documents"
+            )
         tier = _constant(table, rule, "tier")
         if tier is None:
             continue
         for product in priced:
             if tier not in bundle.pricing.get(product, {}):
                 raise PolicyError(
-                    f"{where} › column 'tier'",
+                    f"{where} › column {names['tier']!r}",
                     f"tier {tier!r} has no price for {product} in 'pricing'",
                 )
 
@@ -118,10 +121,11 @@ def activate_policy(
         raise RefusedError("invalid_share", "challenger_share: expected 1 to 99 (per cent)")
     p = policies.c
     found = conn.execute(
-        sa.select(p.policy_id).where(p.lender_group == group, p.version == version)
-    ).scalar_one_or_none()
+        sa.select(p.policy_id, p.document).where(p.lender_group == group, p.version == version)
+    ).one_or_none()
     if found is None:
         raise RefusedError("unknown_policy", f"{group} has no uploaded policy {version!r}")
+    check_policy(conn, found.document)  # the catalog may have changed since the upload
     role = "champion" if challenger_share is None else "challenger"
     conn.execute(
         sa.update(policies)
@@ -130,7 +134,7 @@ def activate_policy(
     )
     conn.execute(
         sa.update(policies)
-        .where(p.policy_id == found)
+        .where(p.policy_id == found.policy_id)
         .values(role=role, challenger_share=challenger_share, activated_on=today)
     )
 

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from crossline.bureau.cycle import close_bureau
 from crossline.bureau.reporting import is_month_end
 from crossline.catalog import Catalog, catalog_from_json
+from crossline.decisions.management import review
 from crossline.eod.statements import cut_partition, products_cut_on
 from crossline.events.outbox import write_events
 from crossline.kernels.frames import EVENT_SCHEMA
@@ -66,12 +67,15 @@ def close_partition(
     conn: sa.Connection, catalog: Catalog, day: date, lo: int, hi: int
 ) -> PartitionResult:
     """Run every end-of-day rule for the borrowers in shards [lo, hi): servicing, the
-    bureau, and the score of every borrower in every group's view as of tomorrow."""
+    bureau, the score of every borrower in every group's view as of tomorrow, and each
+    group's review of its lines with those scores."""
     postings, events = _close_servicing(conn, catalog, day, lo, hi)
     events.append(close_bureau(conn, catalog, day, lo, hi))
     written = write_events(conn, pl.concat(events))
     snapshot = day if is_month_end(day) else None
-    rescore(conn, day + timedelta(days=1), "eod", shards=(lo, hi), snapshot=snapshot)
+    tomorrow = day + timedelta(days=1)
+    scored = rescore(conn, tomorrow, "eod", shards=(lo, hi), snapshot=snapshot)
+    review(conn, catalog, scored, tomorrow, "nightly", shards=(lo, hi))
     return PartitionResult(postings=postings, events=written)
 
 

@@ -3,9 +3,11 @@
 Each unhandled event is mapped to the lender groups whose view it changes:
 an account's own group at once; every group when a bureau record changed
 (a month-end report or a corrected dispute). The affected borrowers are then
-re-scored in those views in one batch per group, and the events are marked
+re-scored in those views in one batch per group, and each group reviews their
+lines with the new scores (account management); the events are marked
 handled in the same transaction, so a crash re-runs the batch rather than
-losing it. Re-scoring is idempotent: an unchanged score writes nothing.
+losing it. Both steps are idempotent: an unchanged score writes nothing, and
+a review that changes nothing stores nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from crossline.catalog import Catalog
+from crossline.decisions.management import review
 from crossline.scoring.service import rescore
 from crossline.store.bulk import read_frame
 from crossline.store.schema import outbox
@@ -60,10 +63,13 @@ def dispatch(conn: sa.Connection, catalog: Catalog, as_of: date) -> int:
     )
     if events.is_empty():
         return 0
+    trigger = ",".join(sorted(events["type"].unique().to_list()))
     for (group,), pairs in affected_groups(events, catalog).group_by(
         ["lender_group"], maintain_order=True
     ):
-        rescore(conn, as_of, "event", borrowers=pairs["borrower_id"].to_list(), only_groups=[group])
+        borrowers = pairs["borrower_id"].to_list()
+        scored = rescore(conn, as_of, "event", borrowers=borrowers, only_groups=[str(group)])
+        review(conn, catalog, scored, as_of, trigger, borrowers=borrowers)
     conn.execute(
         sa.update(outbox)
         .where(o.handled.is_(False), o.event_id <= int(events["event_id"].max()))  # type: ignore[arg-type]

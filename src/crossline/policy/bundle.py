@@ -51,6 +51,7 @@ class Column:
 
     type: Literal["number", "string", "strings"]
     vocabulary: Vocabulary | None = None
+    required: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +167,8 @@ def _check_contract(
         fields = {c.field: n for n, c in enumerate(table.outputs)}
         for name, column in wanted.columns.items():
             if name not in fields:
+                if not column.required:
+                    continue
                 raise PolicyError(here, f"expected an output column with field {name!r}")
             position = fields[name]
             types = {rule.outputs[position].type for rule in table.rules} - {"null"}

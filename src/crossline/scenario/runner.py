@@ -21,6 +21,7 @@ from crossline.bureau.inquiries import SELF, record_inquiry
 from crossline.calendar import date_range
 from crossline.catalog import catalog_to_json
 from crossline.decisions import applications
+from crossline.decisions.authorisation import Authorisation, authorised_draw, authorised_purchase
 from crossline.eod.runner import Progress, close_day
 from crossline.events.handlers import dispatch
 from crossline.events.outbox import read_events
@@ -43,12 +44,10 @@ from crossline.scenario.spec import (
     VerifyDocument,
 )
 from crossline.scenario.state import snapshot
-from crossline.servicing import origination
 from crossline.servicing.context import Context, open_context
 from crossline.servicing.errors import ServicingError
 from crossline.servicing.idempotency import run_once
 from crossline.servicing.lines import open_line, register_borrower
-from crossline.servicing.purchases import purchase
 from crossline.servicing.repayment import repay
 from crossline.servicing.revolving import convert_statement
 from crossline.store import platform
@@ -66,16 +65,26 @@ def _loan_result(ctx: Context, loan_id: int) -> dict[str, Any]:
     return {"loan_id": loan_id, "apr": apr}
 
 
+def _authorised(authorisation: Authorisation, ctx: Context, loan_id: int | None) -> dict[str, Any]:
+    """A booked loan, or a refusal: not ok, but the refused decision is kept."""
+    if loan_id is None:
+        refusal = {"ok": False, "code": authorisation.code, "reason": authorisation.reasons[0].text}
+        return {"authorisation": authorisation.decision_id} | refusal
+    return _loan_result(ctx, loan_id) | {"authorisation": authorisation.decision_id}
+
+
 def _draw(ctx: Context, c: Draw) -> dict[str, Any]:
-    loan_id = origination.draw(ctx, c.borrower, c.product, c.amount, c.term_months, c.method)
-    return _loan_result(ctx, loan_id)
+    authorisation, loan_id = authorised_draw(
+        ctx, c.borrower, c.product, c.amount, c.term_months, c.method
+    )
+    return _authorised(authorisation, ctx, loan_id)
 
 
 def _purchase(ctx: Context, c: Purchase) -> dict[str, Any]:
-    loan_id = purchase(
+    authorisation, loan_id = authorised_purchase(
         ctx, c.borrower, c.product, c.amount, c.installments, c.monthly_fee_rate, c.merchant
     )
-    return _loan_result(ctx, loan_id)
+    return _authorised(authorisation, ctx, loan_id)
 
 
 def _convert(ctx: Context, c: ConvertStatement) -> dict[str, Any]:
@@ -160,7 +169,7 @@ def _execute(engine: sa.Engine, step: Step) -> dict[str, Any]:
                     event["replayed"] = True
             else:
                 detail = _HANDLERS[type(command)](ctx, command)
-        event.update(ok=True, **{k: v for k, v in detail.items() if v is not None})
+        event.update({"ok": True} | {k: v for k, v in detail.items() if v is not None})
     except ServicingError as exc:
         event.update(ok=False, code=exc.code, reason=exc.message)
     return event

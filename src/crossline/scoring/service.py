@@ -117,14 +117,17 @@ def rescore(
     only_groups: Sequence[str] | None = None,
     snapshot: date | None = None,
     card: Scorecard | None = None,
-) -> int:
+) -> pl.DataFrame:
     """Score the borrowers (a list or a shard range) in each group's view as of ``as_of``
     (every group, or ``only_groups``); store what changed; with ``snapshot``, also keep
-    the features at that month end. Returns the number of scores written."""
+    the features at that month end. Returns the features with ``score`` and ``band``
+    per borrower and group, which account management reviews the lines with."""
     card = card or default_scorecard()
     features = all_group_features(conn, as_of, borrowers, shards, only_groups)
     if features.is_empty():
-        return 0
+        return features.with_columns(
+            pl.lit(None, pl.Int32).alias("score"), pl.lit(None, pl.String).alias("band")
+        )
     scored = _scored(card, features)
     c = current_scores.c
     if shards is not None:
@@ -137,7 +140,7 @@ def rescore(
     _store(conn, changed, as_of, trigger)
     if snapshot is not None:
         _snapshot(conn, features, scored, snapshot)
-    return changed.height
+    return features.join(scored.select(*_KEY, "score", "band"), on=_KEY)
 
 
 def _snapshot(

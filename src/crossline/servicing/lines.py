@@ -124,6 +124,7 @@ def open_line(
                 product=product_id,
                 kind=product.kind,
                 limit_fen=limit_fen,
+                granted_limit_fen=limit_fen,
                 status="active",
                 daily_rate_units=daily_units,
                 monthly_fee_rate_units=fee_units,

@@ -104,6 +104,8 @@ credit_lines = sa.Table(
     sa.Column("written_off_on", sa.Date, nullable=True),
     sa.Column("month_max_dpd", sa.Integer, nullable=False, server_default="0"),
     sa.Column("cured_on", sa.Date, nullable=True),
+    sa.Column("granted_limit_fen", Fen, nullable=True),
+    sa.Column("managed_on", sa.Date, nullable=True),
     sa.UniqueConstraint("borrower_id", "product"),
     sa.Index(None, "shard"),
     sa.CheckConstraint("status in ('active','paused','frozen','closed')", name="status"),
@@ -428,6 +430,17 @@ decisions = sa.Table(
     sa.Index(None, "borrower_id"),
     sa.Index(None, "kind", "business_date"),
     sa.CheckConstraint("arm in ('champion','challenger')", name="arm"),
+)
+
+borrower_limits = sa.Table(
+    "borrower_limits",
+    metadata,
+    *_borrower_columns(),
+    sa.Column("lender_group", sa.String(32), nullable=False),
+    sa.Column("limit_fen", Fen, nullable=False),
+    sa.Column("set_on", sa.Date, nullable=False),
+    sa.PrimaryKeyConstraint("borrower_id", "lender_group"),
+    sa.CheckConstraint("limit_fen >= 0", name="limit"),
 )
 
 applications = sa.Table(
