@@ -42,8 +42,10 @@ from crossline.scenario.spec import (
     Step,
     SubmitDocument,
     VerifyDocument,
+    WhatIf,
 )
 from crossline.scenario.state import snapshot
+from crossline.scenario.whatif import project
 from crossline.servicing.context import Context, open_context
 from crossline.servicing.errors import ServicingError
 from crossline.servicing.idempotency import run_once
@@ -52,7 +54,7 @@ from crossline.servicing.repayment import repay
 from crossline.servicing.revolving import convert_statement
 from crossline.store import platform
 from crossline.store.engine import upgrade
-from crossline.store.schema import loans
+from crossline.store.schema import loans, outbox
 
 
 def _open_line(ctx: Context, c: OpenLine) -> dict[str, Any]:
@@ -195,6 +197,59 @@ def _handle_events(engine: sa.Engine, seen: int) -> tuple[list[dict[str, Any]], 
         return _outbox_events(conn, seen)
 
 
+def run_days(
+    engine: sa.Engine,
+    first: date,
+    last: date,
+    steps: list[Step],
+    progress: Progress | None = None,
+    after_close: Callable[[date], None] | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Run business days ``first``…``last``: each day's steps, the outbox handlers after
+    each, the close and the handlers again; return the events and the named snapshots.
+    ``after_close(day)`` sees the book once ``day`` is closed."""
+    steps_by_day: dict[date, list[Step]] = defaultdict(list)
+    for step in steps:
+        steps_by_day[step.date].append(step)
+    with engine.connect() as conn:
+        seen = int(
+            conn.execute(
+                sa.select(sa.func.coalesce(sa.func.max(outbox.c.event_id), 0))
+            ).scalar_one()
+        )
+    events: list[dict[str, Any]] = []
+    snapshots: dict[str, Any] = {}
+    for day in date_range(first, last):
+        for step in steps_by_day[day]:
+            if step.snapshot is not None:
+                with engine.connect() as conn:
+                    snapshots[step.snapshot] = snapshot(conn, day)
+                continue
+            if isinstance(step.command, WhatIf):
+                events.append(_whatif(engine, step, step.command))
+                continue
+            events.append(_execute(engine, step))
+            emitted, seen = _handle_events(engine, seen)
+            events.extend(emitted)
+        close_day(engine, progress)
+        emitted, seen = _handle_events(engine, seen)
+        events.extend(emitted)
+        if after_close is not None:
+            after_close(day)
+    return events, snapshots
+
+
+def whatif(conn: sa.Connection, borrower_id: str, days: int, steps: list[Step]) -> dict[str, Any]:
+    """Project a borrower's next ``days`` under hypothetical ``steps``, on a copy of the book."""
+    return project(conn, borrower_id, days, steps, run_days)
+
+
+def _whatif(engine: sa.Engine, step: Step, command: WhatIf) -> dict[str, Any]:
+    with engine.connect() as conn:
+        projection = whatif(conn, command.borrower, command.days, list(command.steps))
+    return {"date": step.date.isoformat(), "type": "whatif", "step": step.number} | projection
+
+
 def run_scenario(
     scenario: Scenario, engine: sa.Engine, progress: Progress | None = None
 ) -> dict[str, Any]:
@@ -210,24 +265,7 @@ def run_scenario(
         ctx = open_context(conn)
         for borrower in scenario.borrowers:
             register_borrower(ctx, borrower.id, borrower.monthly_income)
-    steps_by_day: dict[date, list[Step]] = defaultdict(list)
-    for step in scenario.steps:
-        steps_by_day[step.date].append(step)
-    events: list[dict[str, Any]] = []
-    snapshots: dict[str, Any] = {}
-    seen = 0
-    for day in date_range(scenario.start, scenario.end):
-        for step in steps_by_day[day]:
-            if step.snapshot is not None:
-                with engine.connect() as conn:
-                    snapshots[step.snapshot] = snapshot(conn, day)
-                continue
-            events.append(_execute(engine, step))
-            emitted, seen = _handle_events(engine, seen)
-            events.extend(emitted)
-        close_day(engine, progress)
-        emitted, seen = _handle_events(engine, seen)
-        events.extend(emitted)
+    events, snapshots = run_days(engine, scenario.start, scenario.end, scenario.steps, progress)
     with engine.connect() as conn:
         final = snapshot(conn, scenario.end)
         ledger = check_ledger(conn)

@@ -7,7 +7,7 @@ and no database is touched.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -212,6 +212,22 @@ class Step(BaseModel):
     snapshot: str | None = None
 
 
+MAX_WHATIF_DAYS = 400
+"""A projection covers at most a year and a bit: a month-end report, its retention
+and the clean months a limit takes to come back all fit."""
+
+
+class WhatIf(BaseModel):
+    """A projection for one borrower from the step's date, ``days`` long, under the
+    hypothetical ``steps`` (scenario steps; their borrower defaults to this one). It runs
+    on a copy: nothing of the scenario's own book changes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    borrower: str
+    days: int = Field(default=90, ge=1, le=MAX_WHATIF_DAYS)
+    steps: tuple[Step, ...] = ()
+
+
 class Scenario(BaseModel):
     """A validated scenario, ready to run."""
 
@@ -262,9 +278,12 @@ def _step(number: int, raw: Any, scenario: dict[str, Any]) -> Step:
         if not isinstance(raw[kind], str) or not raw[kind]:
             raise ScenarioError(f"{where}: snapshot: expected a name")
         return Step(number=number, date=day, kind=kind, snapshot=raw[kind])
+    if kind == "whatif":
+        command: BaseModel = _whatif(where, day, raw[kind], scenario)
+        return Step(number=number, date=day, kind=kind, command=command)
     model = STEP_KINDS.get(kind)
     if model is None:
-        known = ", ".join([*STEP_KINDS, "snapshot"])
+        known = ", ".join([*STEP_KINDS, "snapshot", "whatif"])
         raise ScenarioError(f"{where}: {kind}: unknown step kind; known: {known}")
     try:
         command = model.model_validate(raw[kind])
@@ -272,6 +291,51 @@ def _step(number: int, raw: Any, scenario: dict[str, Any]) -> Step:
         raise ScenarioError(f"{where}: {kind}.{_where(exc)}") from exc
     _cross_check(where, kind, command, scenario)
     return Step(number=number, date=day, kind=kind, command=command)
+
+
+def whatif_steps(
+    raw_steps: Any, borrower: str, first: date, last: date, context: dict[str, Any], where: str
+) -> tuple[Step, ...]:
+    """The hypothetical steps of a projection for ``borrower`` over [first, last]: scenario
+    steps whose borrower defaults to the projected one, in date order inside the window."""
+    if not isinstance(raw_steps, list):
+        raise ScenarioError(f"{where}: steps: expected a list of dated steps")
+    steps: list[Step] = []
+    for number, raw in enumerate(raw_steps, start=1):
+        here = f"{where}: whatif.step {number}"
+        if isinstance(raw, dict):
+            raw = {
+                key: ({"borrower": borrower} | value if isinstance(value, dict) else value)
+                for key, value in raw.items()
+            }
+        try:
+            step = _step(number, raw, context)
+        except ScenarioError as exc:
+            raise ScenarioError(f"{where}: whatif.{exc}") from exc
+        if step.kind in ("whatif", "snapshot"):
+            raise ScenarioError(f"{here}: {step.kind}: not allowed inside a projection")
+        if getattr(step.command, "borrower", borrower) != borrower:
+            raise ScenarioError(f"{here}: borrower: a projection is for {borrower!r} only")
+        if not first <= step.date <= last:
+            raise ScenarioError(f"{here}: date: {step.date} is outside {first}–{last}")
+        if steps and step.date < steps[-1].date:
+            raise ScenarioError(f"{here}: date: steps must be in date order")
+        steps.append(step)
+    return tuple(steps)
+
+
+def _whatif(where: str, day: date, raw: Any, scenario: dict[str, Any]) -> WhatIf:
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{where}: whatif: expected a mapping with borrower, days and steps")
+    try:
+        shell = WhatIf.model_validate({k: v for k, v in raw.items() if k != "steps"})
+    except ValidationError as exc:
+        raise ScenarioError(f"{where}: whatif.{_where(exc)}") from exc
+    if shell.borrower not in scenario["borrower_ids"]:
+        raise ScenarioError(f"{where}: whatif.borrower: unknown borrower {shell.borrower!r}")
+    last = day + timedelta(days=shell.days - 1)
+    steps = whatif_steps(raw.get("steps", []), shell.borrower, day, last, scenario, where)
+    return shell.model_copy(update={"steps": steps})
 
 
 def _cross_check(where: str, kind: str, command: BaseModel, scenario: dict[str, Any]) -> None:
