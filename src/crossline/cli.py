@@ -28,6 +28,7 @@ from crossline.bureau.render import render_report
 from crossline.bureau.report import credit_report
 from crossline.catalog import CatalogError, catalog_to_json, load_catalog, offer_aprs
 from crossline.catalog.apr import format_percent
+from crossline.decisions.backtest import backtest
 from crossline.decisions.policies import (
     activate_policy,
     check_policy,
@@ -46,7 +47,7 @@ from crossline.scoring.book import matured_snapshots
 from crossline.scoring.monitor import monitor
 from crossline.scoring.scorecard import Scorecard, ScorecardError, default_scorecard
 from crossline.scoring.synthetic import DEFAULT_ROWS, REASONS, TARGET, synthetic_history
-from crossline.servicing.errors import RefusedError
+from crossline.servicing.errors import InputError, RefusedError
 from crossline.store import platform
 from crossline.store.engine import database_url, make_engine, upgrade
 from crossline.store.schema import borrowers, policies
@@ -599,6 +600,38 @@ def policy_activate(
     typer.echo(
         json.dumps({"group": group, "version": version, "role": role, "share": challenger_share})
     )
+
+
+@policy_app.command("backtest")
+def policy_backtest(
+    policy: Annotated[
+        Path, typer.Option("--policy", help="The candidate: a crossline-policy/1 JSON file.")
+    ],
+    start: Annotated[
+        str, typer.Option("--from", help="First business date of the decisions, e.g. 2026-03-01.")
+    ],
+    end: Annotated[str, typer.Option("--to", help="Last business date of the decisions.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Replay the candidate's group's stored applications through it; print, for each
+    stored version and for the candidate, approval and referral rates, approved limits and
+    the later bad rate of the approved, and how many decisions change outcome (JSON)."""
+    first = _parse_date(start, "from")
+    last = _parse_date(end, "to")
+    try:
+        text = policy.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(escape(f"policy: {exc}")) from exc
+    with _transaction(database) as conn:
+        try:
+            result = backtest(conn, text, first, last)
+        except PolicyError as exc:
+            raise _fail(escape(f"policy: {exc}")) from exc
+        except InputError as exc:
+            raise _fail(escape(exc.message)) from exc
+        except RefusedError as exc:
+            raise _fail(escape(f"{exc.code}: {exc.message}"), 1) from exc
+    typer.echo(json.dumps(result.as_dict()))
 
 
 def main() -> None:
