@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from crossline.bureau.inquiries import record_inquiry
 from crossline.catalog import Product
 from crossline.catalog.apr import tier_apr
-from crossline.decisions.inputs import borrower_view, group_lines
+from crossline.decisions.inputs import View, borrower_view, group_lines
 from crossline.decisions.policies import policy_for
 from crossline.decisions.records import MAX_REASONS, DecisionRecord, Reason, record_decision
 from crossline.events.notifications import NOTIFICATION_SCHEMA, write_notifications
@@ -38,7 +38,7 @@ from crossline.events.outbox import Event, emit
 from crossline.money import format_fen
 from crossline.policy.bundle import Bundle
 from crossline.policy.evaluate import Result, evaluate
-from crossline.scoring.scorecard import Scorecard, ScoreResult, default_scorecard
+from crossline.scoring.scorecard import Scorecard, default_scorecard
 from crossline.servicing.context import Context, require_borrower
 from crossline.servicing.errors import InputError, RefusedError
 from crossline.servicing.lines import catalog_product, find_line, open_line
@@ -120,12 +120,11 @@ def _unique(codes: list[str]) -> list[str]:
     return list(dict.fromkeys(codes))
 
 
-def _adverse(bundle: Bundle, codes: list[str], score: ScoreResult) -> tuple[Reason, ...]:
+def _adverse(bundle: Bundle, codes: list[str], view: View) -> tuple[Reason, ...]:
     """Policy and platform reasons first, then the score's, up to four in all."""
     texts = {**PLATFORM_REASONS, **bundle.reasons}
     reasons = [Reason(code, texts[code]) for code in _unique(codes)]
-    reasons += [Reason(r.code, r.text) for r in score.reasons]
-    return tuple(reasons[:MAX_REASONS])
+    return (*reasons, *view.reasons)[:MAX_REASONS]
 
 
 def _fen(value: Decimal | None) -> int | None:
@@ -141,22 +140,22 @@ def _limit(offer: dict[str, Any], request: _Request) -> int:
     return max(0, min(limit, *caps))
 
 
-def _interpret(bundle: Bundle, result: Result, request: _Request, score: ScoreResult) -> _Outcome:
+def _interpret(bundle: Bundle, result: Result, request: _Request, view: View) -> _Outcome:
     vetoes = [row["code"] for row in result["veto"]]
     offer = result["offer"]
     if vetoes:
-        return _Outcome("declined", _adverse(bundle, vetoes, score))
+        return _Outcome("declined", _adverse(bundle, vetoes, view))
     if offer is None:
-        return _Outcome("declined", _adverse(bundle, ["policy_no_match"], score))
+        return _Outcome("declined", _adverse(bundle, ["policy_no_match"], view))
     reason = [offer["reason"]] if offer.get("reason") else []
     status = STATUS[offer["outcome"]]
     if status == "referred":
-        return _Outcome(status, _adverse(bundle, reason, score), tuple(offer["documents"] or ()))
+        return _Outcome(status, _adverse(bundle, reason, view), tuple(offer["documents"] or ()))
     if status == "declined":
-        return _Outcome(status, _adverse(bundle, reason, score))
+        return _Outcome(status, _adverse(bundle, reason, view))
     limit = _limit(offer, request)
     if limit < MIN_LIMIT_FEN:
-        return _Outcome("declined", _adverse(bundle, ["no_limit_left"], score))
+        return _Outcome("declined", _adverse(bundle, ["no_limit_left"], view))
     borrower_limit = _fen(offer.get("borrower_limit_fen"))
     if borrower_limit is not None:
         limit = min(limit, borrower_limit)
@@ -210,7 +209,7 @@ def _decide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResu
     )
     bundle, arm = policy_for(ctx.conn, request.group, request.borrower_id)
     result = evaluate(bundle.graphs["application"], inputs)
-    outcome = _interpret(bundle, result, request, view.score)
+    outcome = _interpret(bundle, result, request, view)
     rate = _price(bundle, request.product, outcome.tier) if outcome.status == "approved" else None
     line_id = None
     if outcome.status == "approved":
@@ -236,7 +235,7 @@ def _decide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResu
             policy_version=bundle.version,
             arm=arm,
             outcome=outcome.status,
-            score=view.score.score,
+            score=view.score,
             reasons=outcome.reasons,
             inputs=inputs,
             outputs=result,
@@ -248,7 +247,7 @@ def _decide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResu
         borrower_id=request.borrower_id,
         product=request.product.id,
         status=outcome.status,
-        score=view.score.score,
+        score=view.score,
         policy_version=bundle.version,
         arm=arm,
         reasons=outcome.reasons,

@@ -12,9 +12,9 @@ something the platform decided and must be able to explain, not bad input.
 Bad input (an amount that is not positive, an unknown product, a term the
 product does not offer) is refused before anything is written.
 
-The policy reads the borrower's current score in the group's view
-(``current_scores``, which the event handlers keep current); a borrower not
-scored yet is scored from the view at once.
+The policy reads the borrower's current score in the group's view, served
+from ``current_scores`` when it is current (``decisions.inputs``), else
+computed from the view at once.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ from crossline.servicing.purchases import purchase
 from crossline.store.schema import (
     borrower_limits,
     credit_lines,
-    current_scores,
     installments,
     loans,
 )
@@ -112,14 +111,8 @@ def _overdue_lines(ctx: Context, borrower_id: str, group: str) -> int:
 
 
 def _score(ctx: Context, borrower_id: str, group: str) -> tuple[int, str]:
-    s = current_scores.c
-    row = ctx.conn.execute(
-        sa.select(s.score, s.band).where(s.borrower_id == borrower_id, s.lender_group == group)
-    ).one_or_none()
-    if row is not None:
-        return int(row.score), str(row.band)
     view = borrower_view(ctx.conn, group, borrower_id, ctx.today, default_scorecard())
-    return view.score.score, view.score.band
+    return view.score, view.band
 
 
 def _hard_refusal(line: Line, group: str, amount_fen: int, inputs: dict[str, Any]) -> Reason | None:

@@ -2,7 +2,7 @@
 
 The inputs are flat columns: the group's features of the borrower
 (``crossline.kernels.features.FEATURE_SCHEMA``, ratios rounded to
-:data:`RATIO_PLACES` places so that zen-engine and Polars compare the same
+``RATIO_PLACES`` places so that zen-engine and Polars compare the same
 decimal), the score in that view, and the facts of the request. The tables
 the code reads are named by their ``outputPath``.
 """
@@ -13,9 +13,6 @@ import polars as pl
 
 from crossline.kernels.features import FEATURE_SCHEMA
 from crossline.policy.bundle import Column, Contract, TableContract
-
-RATIO_PLACES = 4
-"""Decimal places of the ratio features a policy sees."""
 
 OUTCOMES = ("approve", "refer", "decline")
 

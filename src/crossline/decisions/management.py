@@ -38,12 +38,11 @@ import polars as pl
 import sqlalchemy as sa
 
 from crossline.catalog import Catalog
-from crossline.decisions.contracts import RATIO_PLACES, REVIEW_INPUTS
-from crossline.decisions.inputs import RATIOS
+from crossline.decisions.contracts import REVIEW_INPUTS
 from crossline.decisions.policies import Arms, arm_of, policies_in_force
 from crossline.events.notifications import NOTIFICATION_SCHEMA, write_notifications
 from crossline.events.outbox import write_events
-from crossline.kernels.features import lookup, months_ago
+from crossline.kernels.features import RATIO_PLACES, RATIOS, lookup, months_ago
 from crossline.kernels.frames import EVENT_SCHEMA
 from crossline.policy.bundle import Bundle
 from crossline.policy.evaluate import evaluate_frame

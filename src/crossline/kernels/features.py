@@ -193,6 +193,19 @@ GROUP_FEATURE_SCHEMA = pl.Schema(
 )
 """One row per borrower per lender group: :data:`FEATURE_SCHEMA` and whose view it is."""
 
+RATIO_PLACES = 4
+"""Decimal places of the ratio features as decisions read them: a policy threshold such
+as ``> 0.6`` must mean the same in zen-engine (decimal) and in Polars (binary float),
+so both see the ratio rounded, and the stored current view keeps it so."""
+
+RATIOS = tuple(name for name, dtype in FEATURE_SCHEMA.items() if dtype.is_float())
+
+
+def rounded_ratios(features: pl.DataFrame) -> pl.DataFrame:
+    """Features as decisions read them: the ratios rounded to ``RATIO_PLACES`` places."""
+    return features.with_columns(pl.col(RATIOS).round(RATIO_PLACES))
+
+
 STATUS_WINDOWS = (3, 6, 12, 24)
 INQUIRY_WINDOWS = (1, 3, 6)
 HISTORY_MONTHS = 24

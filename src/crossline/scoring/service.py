@@ -6,10 +6,14 @@ recomputed for a borrower as soon as something the group can see changes
 a bureau record changes), and for every borrower at end-of-day, because
 time alone moves features such as months since the last delinquency.
 
-Only a score that changed (value, band, reasons or model) is written: the
-history stays the list of real changes, and a nightly pass over a quiet book
-writes almost nothing. On the last day of a month the features themselves are
-kept as a snapshot, which training from the book and monitoring read.
+Only a score that changed (value, band, reasons or model) is written to the
+history: it stays the list of real changes. The current row also keeps the
+features the score was computed from, as decisions read them (ratios
+rounded), and is rewritten when they change even if the score did not: a
+decision can then read the group's view of a borrower in one row instead of
+rebuilding it (``decisions.inputs``). A nightly pass over a quiet book writes
+almost nothing. On the last day of a month the features themselves are kept
+as a snapshot, which training from the book and monitoring read.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from datetime import date
 import polars as pl
 import sqlalchemy as sa
 
+from crossline.kernels.features import rounded_ratios
 from crossline.scoring.scorecard import Scorecard, default_scorecard, score_any
 from crossline.scoring.views import all_group_features
 from crossline.store.bulk import insert_frame, read_frame, stage_ids
@@ -30,17 +35,20 @@ _CURRENT_SCHEMA = pl.Schema(
     {
         "borrower_id": pl.String(),
         "lender_group": pl.String(),
+        "old_score_id": pl.Int64(),
         "old_score": pl.Int32(),
         "old_band": pl.String(),
         "old_reasons": pl.String(),
         "old_model": pl.String(),
+        "old_features": pl.String(),
     }
 )
 _KEY = ["borrower_id", "lender_group"]
 
 
 def _scored(card: Scorecard, features: pl.DataFrame) -> pl.DataFrame:
-    """Score, band and reasons (a JSON list of {code, text}) per borrower and group.
+    """Score, band, reasons (a JSON list of {code, text}) and the features as decisions read
+    them (JSON, ratios rounded) per borrower and group.
 
     The JSON is built by Polars, not per row: end-of-day scores whole partitions.
     """
@@ -53,14 +61,22 @@ def _scored(card: Scorecard, features: pl.DataFrame) -> pl.DataFrame:
     )
     # Encoded as {"r":[...]} and unwrapped: Polars encodes structs, not bare lists.
     as_json = pl.struct(coded.alias("r")).struct.json_encode().str.slice(5).str.strip_suffix("}")
-    return score_any(card, features).select(
-        "borrower_id",
-        "shard",
-        "lender_group",
-        pl.col("score").cast(pl.Int32),
-        "band",
-        as_json.alias("reasons"),
-        pl.lit(card.version).alias("model_version"),
+    stored = rounded_ratios(features).select(
+        *_KEY,
+        pl.struct(pl.exclude(*_KEY, "shard")).struct.json_encode().alias("features"),
+    )
+    return (
+        score_any(card, features)
+        .select(
+            "borrower_id",
+            "shard",
+            "lender_group",
+            pl.col("score").cast(pl.Int32),
+            "band",
+            as_json.alias("reasons"),
+            pl.lit(card.version).alias("model_version"),
+        )
+        .join(stored, on=_KEY, maintain_order="left")
     )
 
 
@@ -68,34 +84,65 @@ def _current(conn: sa.Connection, scope: sa.ColumnElement[bool]) -> pl.DataFrame
     s = current_scores.c
     return read_frame(
         conn,
-        sa.select(s.borrower_id, s.lender_group, s.score, s.band, s.reasons, s.model_version).where(
-            scope
-        ),
+        sa.select(
+            s.borrower_id,
+            s.lender_group,
+            s.score_id,
+            s.score,
+            s.band,
+            s.reasons,
+            s.model_version,
+            s.features,
+        ).where(scope),
         _CURRENT_SCHEMA,
     )
 
 
-def _changed(scored: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
+def _changes(scored: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
+    """Rows whose score or features changed, flagged ``rescored`` when the score itself
+    (value, band, reasons or model) did: only those go into the history."""
     joined = scored.join(current, on=_KEY, how="left")
-    same = (
+    same_score = (
         (pl.col("score") == pl.col("old_score"))
         & (pl.col("band") == pl.col("old_band"))
         & (pl.col("reasons") == pl.col("old_reasons"))
         & (pl.col("model_version") == pl.col("old_model"))
     ).fill_null(False)
-    return joined.filter(~same).select(scored.columns)
+    same_features = (pl.col("features") == pl.col("old_features")).fill_null(False)
+    return joined.filter(~(same_score & same_features)).with_columns(
+        (~same_score).alias("rescored")
+    )
 
 
-def _store(conn: sa.Connection, changed: pl.DataFrame, as_of: date, trigger: str) -> None:
-    if changed.is_empty():
-        return
-    changed = changed.sort(_KEY)
-    first = allocate_ids(conn, "score", changed.height)
-    rows = changed.with_columns(
-        (pl.int_range(pl.len(), dtype=pl.Int64) + first).alias("score_id"),
+def _columns_of(table: sa.Table, frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.select(c.name for c in table.columns)
+
+
+def _store(conn: sa.Connection, changes: pl.DataFrame, as_of: date, trigger: str) -> int:
+    """Append the new scores to the history and replace the changed current rows; returns
+    the number of scores that changed."""
+    if changes.is_empty():
+        return 0
+    changes = changes.sort(_KEY)
+    rescored = changes.filter(pl.col("rescored"))
+    if not rescored.is_empty():
+        first = allocate_ids(conn, "score", rescored.height)
+        ids = rescored.select(
+            *_KEY, (pl.int_range(pl.len(), dtype=pl.Int64) + first).alias("new_score_id")
+        )
+        changes = changes.join(ids, on=_KEY, how="left", maintain_order="left")
+        history = changes.filter(pl.col("rescored")).with_columns(
+            pl.col("new_score_id").alias("score_id"),
+            pl.lit(as_of, pl.Date).alias("business_date"),
+            pl.lit(trigger).alias("trigger"),
+        )
+        insert_frame(conn, score_history, _columns_of(score_history, history))
+    else:
+        changes = changes.with_columns(pl.lit(None, pl.Int64).alias("new_score_id"))
+    rows = changes.with_columns(
+        pl.coalesce("new_score_id", "old_score_id").alias("score_id"),
         pl.lit(as_of, pl.Date).alias("business_date"),
     )
-    insert_frame(conn, score_history, rows.with_columns(pl.lit(trigger).alias("trigger")))
     for (group,), members in rows.group_by(["lender_group"], maintain_order=True):
         staged = stage_ids(conn, "scored_borrowers", members["borrower_id"])
         conn.execute(
@@ -104,7 +151,8 @@ def _store(conn: sa.Connection, changed: pl.DataFrame, as_of: date, trigger: str
                 current_scores.c.borrower_id.in_(sa.select(staged.c.id)),
             )
         )
-    insert_frame(conn, current_scores, rows)
+    insert_frame(conn, current_scores, _columns_of(current_scores, rows))
+    return rescored.height
 
 
 def rescore(
@@ -136,8 +184,7 @@ def rescore(
         scope = c.borrower_id.in_(list(borrowers or []))
     if only_groups is not None:
         scope = sa.and_(scope, c.lender_group.in_(list(only_groups)))
-    changed = _changed(scored, _current(conn, scope))
-    _store(conn, changed, as_of, trigger)
+    _store(conn, _changes(scored, _current(conn, scope)), as_of, trigger)
     if snapshot is not None:
         _snapshot(conn, features, scored, snapshot)
     return features.join(scored.select(*_KEY, "score", "band"), on=_KEY)

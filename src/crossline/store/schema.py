@@ -358,6 +358,7 @@ current_scores = sa.Table(
     sa.Column("band", sa.String(12), nullable=False),
     sa.Column("reasons", sa.Text, nullable=False),
     sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("features", sa.Text, nullable=True),
     sa.PrimaryKeyConstraint("borrower_id", "lender_group"),
     sa.Index(None, "shard"),
 )
