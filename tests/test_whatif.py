@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 import yaml
+from typer.testing import CliRunner
 
+from crossline.cli import app
 from crossline.scenario.runner import run_scenario, whatif
 from crossline.scenario.spec import ScenarioError, parse_scenario
 from crossline.servicing.context import open_context
@@ -166,3 +170,59 @@ def test_a_whatif_without_steps_runs_inside_a_scenario(engine: sa.Engine) -> Non
         "2026-03-23",
     ]
     assert projection["steps"] == []
+
+
+def _book(engine: sa.Engine) -> None:
+    initialise(engine, date(2026, 3, 20))
+    with engine.begin() as conn:
+        ctx = open_context(conn)
+        register_borrower(ctx, "ning", 800_000)
+        open_line(ctx, "ning", "huabei", 500_000)
+
+
+def test_the_whatif_command_prints_the_projection(
+    engine: sa.Engine, database_url: str, tmp_path: Path
+) -> None:
+    _book(engine)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "days: 20\nsteps:\n  - {date: 2026-03-25, purchase: {product: huabei, amount: '300.00'}}\n"
+    )
+    before = dump(engine)
+    result = CliRunner().invoke(
+        app, ["whatif", "--borrower", "ning", "--scenario", str(plan), "--database", database_url]
+    )
+    assert result.exit_code == 0, result.output
+    projection = json.loads(result.stdout)
+    assert (projection["from"], projection["to"]) == ("2026-03-20", "2026-04-09")
+    purchase_step = projection["steps"][0]
+    assert (purchase_step["type"], purchase_step["ok"]) == ("purchase", True)
+    assert dump(engine) == before
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "message"),
+    [
+        ("days: 10\n", ["--borrower", "nobody"], "borrower: unknown borrower 'nobody'"),
+        ("days: 0\n", ["--borrower", "ning"], "days: expected a whole number of days"),
+        ("weeks: 2\n", ["--borrower", "ning"], "weeks: unknown field"),
+        (
+            "days: 5\nsteps:\n  - {date: 2026-04-01, repay: {product: huabei, amount: all}}\n",
+            ["--borrower", "ning"],
+            "date: 2026-04-01 is outside 2026-03-20–2026-03-24",
+        ),
+    ],
+)
+def test_the_whatif_command_refuses_bad_input(
+    engine: sa.Engine, database_url: str, tmp_path: Path, text: str, args: list[str], message: str
+) -> None:
+    _book(engine)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(text)
+    before = dump(engine)
+    result = CliRunner().invoke(
+        app, ["whatif", *args, "--scenario", str(plan), "--database", database_url]
+    )
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+    assert dump(engine) == before

@@ -12,12 +12,13 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 import typer
+import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -26,7 +27,13 @@ from rich.text import Text
 
 from crossline.bureau.render import render_report
 from crossline.bureau.report import credit_report
-from crossline.catalog import CatalogError, catalog_to_json, load_catalog, offer_aprs
+from crossline.catalog import (
+    CatalogError,
+    catalog_from_json,
+    catalog_to_json,
+    load_catalog,
+    offer_aprs,
+)
 from crossline.catalog.apr import format_percent
 from crossline.decisions.backtest import backtest
 from crossline.decisions.policies import (
@@ -41,8 +48,8 @@ from crossline.ledger.check import check_ledger
 from crossline.policy.bundle import Bundle
 from crossline.policy.errors import PolicyError
 from crossline.policy.render import render_policy, table_title
-from crossline.scenario.runner import run_scenario
-from crossline.scenario.spec import ScenarioError, load_scenario
+from crossline.scenario.runner import run_scenario, whatif
+from crossline.scenario.spec import MAX_WHATIF_DAYS, ScenarioError, load_scenario, whatif_steps
 from crossline.scoring.book import matured_snapshots
 from crossline.scoring.monitor import monitor
 from crossline.scoring.scorecard import Scorecard, ScorecardError, default_scorecard
@@ -345,6 +352,61 @@ def scenario_run(
     sys.stdout.write("\n")
     if not outcome["ledger"]["balanced"]:
         raise typer.Exit(1)
+
+
+WhatIfFile = Annotated[
+    Path,
+    typer.Option(
+        "--scenario",
+        help="YAML: days (default 90) and dated steps, as in a scenario, for this borrower.",
+    ),
+]
+
+
+def _whatif_file(path: Path) -> tuple[int, Any]:
+    """The days and the raw steps of a what-if file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise _fail(f"scenario: {exc}") from exc
+    if not isinstance(data, dict):
+        raise _fail("scenario: expected a mapping with days and steps")
+    if unknown := sorted(set(data) - {"days", "steps"}):
+        raise _fail(f"scenario: {unknown[0]}: unknown field; expected days and steps")
+    days = data.get("days", 90)
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_WHATIF_DAYS:
+        raise _fail(f"days: expected a whole number of days from 1 to {MAX_WHATIF_DAYS}")
+    return days, data.get("steps", [])
+
+
+@app.command("whatif")
+def whatif_command(
+    borrower: Annotated[str, typer.Option("--borrower", help="The borrower to project.")],
+    scenario: WhatIfFile,
+    database: DatabaseOption = None,
+) -> None:
+    """Project a borrower's next days under hypothetical steps; nothing stored changes."""
+    days, raw_steps = _whatif_file(scenario)
+    engine = make_engine(database)
+    with engine.connect() as conn:
+        try:
+            first = platform.business_date(conn)
+            catalog = catalog_from_json(platform.catalog_json(conn))
+        except platform.PlatformNotInitialisedError as exc:
+            raise _fail(f"database: {exc}; run `crossline init` first") from exc
+        known = conn.execute(
+            sa.select(borrowers.c.borrower_id).where(borrowers.c.borrower_id == borrower)
+        ).first()
+        if known is None:
+            raise _fail(f"borrower: unknown borrower {borrower!r}")
+        last = first + timedelta(days=days - 1)
+        context = {"catalog": catalog, "borrower_ids": {borrower}}
+        try:
+            steps = whatif_steps(raw_steps, borrower, first, last, context, "scenario")
+        except ScenarioError as exc:
+            raise _fail(str(exc)) from exc
+        projection = whatif(conn, borrower, days, list(steps))
+    typer.echo(json.dumps(projection, default=str, ensure_ascii=False))
 
 
 @app.command()
