@@ -8,6 +8,7 @@ digit on every platform, which a disclosed, capped figure must be.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -104,7 +105,17 @@ def offer_aprs(product: Product, rate: Decimal | None = None) -> list[OfferApr]:
 
 def tier_apr(product: Product, rate: Decimal | None) -> Decimal:
     """The highest APR a borrower can meet on a line priced at ``rate`` (the product's
-    own prices for a revolving line): what an approval shows."""
+    own prices for a revolving line): what an approval shows.
+
+    Solving every term and method costs ~10 ms and the answer depends only on the
+    product's terms and the rate, so it is kept per (product, rate).
+    """
+    return _tier_apr(product.model_dump_json(exclude_unset=True), rate)
+
+
+@functools.lru_cache(maxsize=256)
+def _tier_apr(product_json: str, rate: Decimal | None) -> Decimal:
+    product = Product.model_validate_json(product_json)
     return max(offer.apr for offer in offer_aprs(product, rate))
 
 

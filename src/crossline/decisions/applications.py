@@ -20,7 +20,7 @@ records the borrower's verified income, which every group's view then shows.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -98,7 +98,9 @@ class ApplicationResult:
 
 @dataclass(frozen=True, slots=True)
 class _Request:
-    application_id: int
+    application_id: int | None
+    """None for a new application until its decision is written: the id comes from a
+    counter row that stays locked until commit, so it is taken as late as possible."""
     borrower_id: str
     product: Product
     group: str
@@ -211,6 +213,9 @@ def _decide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResu
     result = evaluate(bundle.graphs["application"], inputs)
     outcome = _interpret(bundle, result, request, view)
     rate = _price(bundle, request.product, outcome.tier) if outcome.status == "approved" else None
+    application_id = request.application_id
+    if application_id is None:
+        application_id = allocate_ids(ctx.conn, "application", 1)
     line_id = None
     if outcome.status == "approved":
         assert outcome.limit_fen is not None
@@ -229,7 +234,7 @@ def _decide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResu
             lender_group=request.group,
             product=request.product.id,
             credit_line_id=line_id,
-            application_id=request.application_id,
+            application_id=application_id,
             kind="application",
             business_date=ctx.today,
             policy_version=bundle.version,
@@ -242,7 +247,7 @@ def _decide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResu
         ),
     )
     decided = ApplicationResult(
-        application_id=request.application_id,
+        application_id=application_id,
         decision_id=decision_id,
         borrower_id=request.borrower_id,
         product=request.product.id,
@@ -329,7 +334,7 @@ def apply(
             f"application {pending} for {product_id} is waiting for documents",
         )
     request = _Request(
-        application_id=allocate_ids(ctx.conn, "application", 1),
+        application_id=None,
         borrower_id=borrower_id,
         product=product,
         group=ctx.catalog.group_of(product_id),
@@ -338,7 +343,7 @@ def apply(
     )
     decided = _decide(ctx, request, card or default_scorecard())
     record_inquiry(ctx, borrower_id, request.group, "loan_approval")
-    _store(ctx, request, decided, new=True)
+    _store(ctx, replace(request, application_id=decided.application_id), decided, True)
     return decided
 
 

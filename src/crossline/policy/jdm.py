@@ -19,6 +19,8 @@ refused at load with the node, row and column named.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -76,6 +78,8 @@ class Graph:
 
     tables: tuple[Table, ...]
     document: dict[str, Any]
+    key: str
+    """A digest of the document: which compiled zen-engine decision runs it."""
 
     def table(self, path: str) -> Table | None:
         return next((t for t in self.tables if t.path == path), None)
@@ -252,4 +256,5 @@ def parse_graph(document: Any, schema: pl.Schema, where: str) -> Graph:
     if clash := sorted(set(paths) & set(kinds)):
         raise PolicyError(where, f"outputPath {clash[0]!r} is also an input name")
     _check_edges(graph, nodes, where)
-    return Graph(tuple(tables), dict(graph))
+    text = json.dumps(graph, sort_keys=True)
+    return Graph(tuple(tables), dict(graph), hashlib.sha256(text.encode()).hexdigest())

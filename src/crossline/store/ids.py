@@ -9,6 +9,7 @@ rolls back with it, which makes the rerun's journal identical, ids included.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from crossline.store.schema import id_counters
 
@@ -24,6 +25,14 @@ def allocate_ids(conn: sa.Connection, name: str, count: int) -> int:
         .returning(id_counters.c.next_value)
     ).scalar_one_or_none()
     if updated is None:
-        conn.execute(sa.insert(id_counters).values(name=name, next_value=1 + count))
-        return 1
+        _create(conn, name)
+        return allocate_ids(conn, name, count)
     return int(updated) - count
+
+
+def _create(conn: sa.Connection, name: str) -> None:
+    """Create a counter at 1, unless another transaction just did: two processes using a
+    new counter at once must not collide on its key."""
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(id_counters).values(name=name, next_value=1)
+    conn.execute(statement.on_conflict_do_nothing(index_elements=["name"]))
