@@ -508,6 +508,29 @@ def existing_book(url: str) -> tuple[dict[str, int], list[str], str]:
     return counts, ids, engine.dialect.name
 
 
+def book_at(
+    url: str,
+    borrowers_count: int,
+    seed: int,
+    reuse: bool,
+    catalog: Catalog,
+    log: Callable[[str], None],
+) -> tuple[dict[str, int], list[str], str]:
+    """Row counts, borrower ids and database kind of the book at ``url``: the one already
+    there (``reuse``), or a new one built and loaded after wiping the database."""
+    if reuse:
+        return existing_book(url)
+    started = time.perf_counter()
+    book = build_book(borrowers_count, seed, catalog)
+    log(f"book built in {time.perf_counter() - started:.1f}s")
+    engine = reset_database(url)
+    database = engine.dialect.name
+    load_book(engine, book, catalog, log)
+    engine.dispose()
+    counts = {table.name: frame.height for table, frame in book.items()}
+    return counts, book[borrowers]["borrower_id"].to_list(), database
+
+
 COUNTERS = ("application", "decision", "journal_entry", "notification", "outbox", "score")
 """The ``id_counters`` the decision and scoring services draw from."""
 

@@ -68,11 +68,8 @@ import sqlalchemy as sa
 
 from book import (
     BUSINESS_DATE,
-    build_book,
+    book_at,
     continue_ids,
-    existing_book,
-    load_book,
-    reset_database,
 )
 from crossline.catalog import load_catalog
 from crossline.decisions.applications import apply
@@ -87,7 +84,7 @@ from crossline.scoring.service import rescore
 from crossline.servicing.context import open_context
 from crossline.store import platform
 from crossline.store.engine import make_engine
-from crossline.store.schema import SHARDS, applications, borrowers, credit_lines, current_scores
+from crossline.store.schema import SHARDS, applications, credit_lines, current_scores
 
 NIGHT = BUSINESS_DATE + timedelta(days=1)
 """The close of the business date scores and reviews as of the next day."""
@@ -522,19 +519,7 @@ def main(argv: list[str] | None = None) -> None:
     catalog = load_catalog("default")
     with tempfile.TemporaryDirectory() as folder:
         url = args.database or f"sqlite:///{Path(folder) / 'decide.db'}"
-        if args.reuse:
-            counts, ids, database = existing_book(url)
-        else:
-            started = time.perf_counter()
-            book = build_book(args.borrowers, args.seed, catalog)
-            log(f"book built in {time.perf_counter() - started:.1f}s")
-            engine = reset_database(url)
-            database = engine.dialect.name
-            load_book(engine, book, catalog, log)
-            engine.dispose()
-            counts = {table.name: frame.height for table, frame in book.items()}
-            ids = book[borrowers]["borrower_id"].to_list()
-            del book
+        counts, ids, database = book_at(url, args.borrowers, args.seed, args.reuse, catalog, log)
         engine = make_engine(url)
         continue_ids(engine)
         engine.dispose()

@@ -41,14 +41,14 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from book import BUSINESS_DATE, build_book, existing_book, load_book, reset_database
+from book import BUSINESS_DATE, book_at
 from crossline.catalog import load_catalog
 from crossline.kernels.features import ViewFrames, build_features
 from crossline.scoring.scorecard import default_scorecard, score_frame, score_row
 from crossline.scoring.views import all_group_features, group_features, groups, read_view, scope
 from crossline.store import platform
 from crossline.store.engine import make_engine
-from crossline.store.schema import SHARDS, borrowers
+from crossline.store.schema import SHARDS
 
 LATENCY_SAMPLES = 1_000
 
@@ -156,19 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     catalog = load_catalog("default")
     with tempfile.TemporaryDirectory() as folder:
         url = args.database or f"sqlite:///{Path(folder) / 'score.db'}"
-        if args.reuse:
-            counts, ids, database = existing_book(url)
-        else:
-            started = time.perf_counter()
-            book = build_book(args.borrowers, args.seed, catalog)
-            log(f"book built in {time.perf_counter() - started:.1f}s")
-            engine = reset_database(url)
-            database = engine.dialect.name
-            load_book(engine, book, catalog, log)
-            engine.dispose()
-            counts = {table.name: frame.height for table, frame in book.items()}
-            ids = book[borrowers]["borrower_id"].to_list()
-            del book
+        counts, ids, database = book_at(url, args.borrowers, args.seed, args.reuse, catalog, log)
         view_groups = groups(catalog)
         seconds, rows = batch(url, args.partitions, args.workers)
         log(f"batch: {rows:,} scores in {seconds:.2f}s")
