@@ -226,3 +226,37 @@ def test_the_whatif_command_refuses_bad_input(
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
     assert dump(engine) == before
+
+
+def test_the_demo_lists_applications_and_projected_ones(tmp_path: Path) -> None:
+    (tmp_path / "apply.yaml").write_text(
+        """
+start: 2026-03-03
+end: 2026-03-03
+borrowers:
+  - {id: ning, monthly_income: "8000.00"}
+steps:
+  - {date: 2026-03-03, apply: {borrower: ning, product: huabei}}
+  - date: 2026-03-03
+    whatif:
+      borrower: ning
+      days: 2
+      steps:
+        - {date: 2026-03-04, apply: {product: huabei}}
+        - {date: 2026-03-04, apply: {product: fenqile}}
+"""
+    )
+    result = CliRunner().invoke(app, ["demo", "--examples", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    rows = [
+        [cell.strip() for cell in line.split("│")[2:6]]
+        for line in result.output.splitlines()
+        if line.startswith("│ apply") and "│ 2026-03-0" in line
+    ]
+    assert rows[0] == ["2026-03-03", "ning", "huabei", "approved 8000.00"]
+    assert rows[1] == ["2026-03-04", "ning", "huabei", "what-if: refused"]
+    assert rows[2][:3] == ["2026-03-04", "ning", "fenqile"]
+    assert rows[2][3].startswith("what-if: approved ")
+    # the projection's next morning shows the line the approval opened
+    assert rows[3] == ["2026-03-05", "ning", "fenqile", "what-if: active " + rows[2][3].split()[-1]]
+    assert len(rows) == 4

@@ -441,10 +441,21 @@ def demo(
         "on the credit report",
         title="scores by lender group (each from its own view) and the bureau",
     )
+    decided = Table(
+        "scenario",
+        "date",
+        "borrower",
+        "product",
+        "decision",
+        "why",
+        title="applications, and what-if projections (changes on their dates)",
+    )
     for path in files:
         outcome = _run_file(path, None)
         for borrower, view in outcome["final"]["borrowers"].items():
             scores.add_row(path.stem, borrower, *_scores_and_report(view))
+        for row in _decisions(outcome["events"]):
+            decided.add_row(path.stem, *row)
         refused = sum(1 for e in outcome["events"] if e.get("ok") is False)
         balanced = "balanced" if outcome["ledger"]["balanced"] else "UNBALANCED"
         for borrower, view in outcome["final"]["borrowers"].items():
@@ -467,9 +478,40 @@ def demo(
     console = Console(width=160)
     console.print(table)
     console.print(scores)
+    console.print(decided)
 
 
 GROUPS = ("ant", "webank", "lexin")
+
+
+def _application(event: dict[str, Any], prefix: str) -> tuple[str, str, str, str, str]:
+    offer = f" {event['limit']}" if event.get("limit") else ""
+    why = event["reasons"][0]["text"] if event.get("reasons") else event.get("reason", "")
+    decision = prefix + event.get("status", "refused") + offer
+    return event["date"], event["borrower"], event["product"], decision, why
+
+
+def _decisions(events: list[dict[str, Any]]) -> list[tuple[str, str, str, str, str]]:
+    """(date, borrower, product, decision, why) of every application, and of every line
+    change and negative report a what-if projects."""
+    rows = []
+    for event in events:
+        if event["type"] == "apply" and event.get("ok"):
+            rows.append(_application(event, ""))
+        if event["type"] != "whatif":
+            continue
+        rows += [_application(s, "what-if: ") for s in event["steps"] if s["type"] == "apply"]
+        for change in event["changes"]:
+            if change["what"] == "line":
+                decision = f"what-if: {change['status']} {change['limit']}"
+                why = change.get("reason", "")
+            elif change["what"] == "reported" and change["status"] not in ("N", "C"):
+                decision = f"what-if: {change['month']} reported {change['status']}"
+                why = "now seen by every lender through the bureau"
+            else:
+                continue
+            rows.append((change["date"], event["borrower"], change["product"], decision, why))
+    return sorted(rows, key=lambda row: row[0])
 
 
 def _scores_and_report(view: dict[str, Any]) -> list[str]:
