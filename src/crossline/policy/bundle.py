@@ -81,9 +81,6 @@ class Bundle:
     digest: str
     text: str = field(repr=False)
 
-    def reason_text(self, code: str) -> str:
-        return self.reasons[code]
-
 
 def _object(value: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):

@@ -16,7 +16,7 @@ the decimal text Python writes, the same value Polars compares.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -125,8 +125,3 @@ def evaluate(graph: Graph, context: Mapping[str, Any]) -> Result:
     """One decision through zen-engine, in the normal form."""
     response = _engine(graph).evaluate(_KEY, json.dumps(dict(context)))
     return _normal(graph, response["result"])
-
-
-def evaluate_rows(graph: Graph, rows: Sequence[Mapping[str, Any]]) -> list[Result]:
-    """Several decisions through zen-engine, one at a time (the reference for parity)."""
-    return [evaluate(graph, row) for row in rows]
