@@ -8,11 +8,15 @@ other channels deliver what is written here.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
 import polars as pl
 import sqlalchemy as sa
 
-from crossline.store.bulk import insert_frame
-from crossline.store.ids import allocate_ids
+from crossline.store.numbered import append_frame, append_rows
 from crossline.store.schema import notifications
 
 NOTIFICATION_SCHEMA = pl.Schema(
@@ -31,17 +35,39 @@ NOTIFICATION_SCHEMA = pl.Schema(
 DEFAULT_CHANNEL = "database"
 
 
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One notification, as a command sends it."""
+
+    borrower_id: str
+    shard: int
+    business_date: date
+    kind: str
+    payload: dict[str, Any]
+    product: str | None = None
+    credit_line_id: int | None = None
+
+
 def write_notifications(conn: sa.Connection, frame: pl.DataFrame) -> int:
-    """Append notifications (``NOTIFICATION_SCHEMA``), numbered by borrower and line."""
-    if frame.is_empty():
-        return 0
-    frame = frame.sort("borrower_id", "credit_line_id", maintain_order=True)
-    first = allocate_ids(conn, "notification", frame.height)
-    return insert_frame(
-        conn,
-        notifications,
-        frame.with_columns(
-            (pl.int_range(pl.len(), dtype=pl.Int64) + first).alias("notification_id"),
-            pl.lit(DEFAULT_CHANNEL).alias("channel"),
-        ),
-    )
+    """Append a batch's notifications (``NOTIFICATION_SCHEMA``), numbered by borrower and
+    line (``store.numbered``)."""
+    channel = pl.lit(DEFAULT_CHANNEL).alias("channel")
+    return append_frame(conn, notifications, "notification", frame.with_columns(channel))
+
+
+def notify(conn: sa.Connection, notices: list[Notice]) -> int:
+    """Append notifications sent by a command, numbered as a batch's are."""
+    rows = [
+        {
+            "borrower_id": n.borrower_id,
+            "shard": n.shard,
+            "business_date": n.business_date,
+            "kind": n.kind,
+            "channel": DEFAULT_CHANNEL,
+            "product": n.product,
+            "credit_line_id": n.credit_line_id,
+            "payload": json.dumps(n.payload, ensure_ascii=False),
+        }
+        for n in notices
+    ]
+    return append_rows(conn, notifications, "notification", rows)

@@ -15,9 +15,7 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
-from crossline.kernels.frames import EVENT_SCHEMA
-from crossline.store.bulk import insert_frame
-from crossline.store.ids import allocate_ids
+from crossline.store.numbered import append_frame, append_rows
 from crossline.store.schema import outbox
 
 
@@ -35,47 +33,29 @@ class Event:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-def events_frame(events: list[Event]) -> pl.DataFrame:
-    """Events as a frame in ``EVENT_SCHEMA``."""
-    return pl.DataFrame(
-        [
-            (
-                e.borrower_id,
-                e.shard,
-                e.business_date,
-                e.type,
-                e.product,
-                e.credit_line_id,
-                e.loan_id,
-                json.dumps(e.payload, sort_keys=True),
-            )
-            for e in events
-        ],
-        schema=EVENT_SCHEMA,
-        orient="row",
-    )
-
-
 def write_events(conn: sa.Connection, events: pl.DataFrame) -> int:
-    """Append events (``EVENT_SCHEMA``) to the outbox.
-
-    Sorted by borrower and line (stable, so a line's events keep their order)
-    before ids are given, so a rerun numbers them as the first run did.
-    """
-    if events.is_empty():
-        return 0
-    events = events.sort("borrower_id", "credit_line_id", maintain_order=True)
-    first = allocate_ids(conn, "outbox", events.height)
-    framed = events.with_columns(
-        (pl.int_range(pl.len(), dtype=pl.Int64) + first).alias("event_id"),
-        pl.lit(False).alias("handled"),
-    )
-    return insert_frame(conn, outbox, framed)
+    """Append a batch's events (``EVENT_SCHEMA``) to the outbox, numbered by borrower and
+    line (stable, so a line's events keep their order: see ``store.numbered``)."""
+    return append_frame(conn, outbox, "outbox", events.with_columns(handled=pl.lit(False)))
 
 
 def emit(conn: sa.Connection, events: list[Event]) -> int:
-    """Append events built by a command."""
-    return write_events(conn, events_frame(events))
+    """Append events built by a command, numbered as ``write_events`` numbers a batch's."""
+    rows = [
+        {
+            "borrower_id": e.borrower_id,
+            "shard": e.shard,
+            "business_date": e.business_date,
+            "type": e.type,
+            "product": e.product,
+            "credit_line_id": e.credit_line_id,
+            "loan_id": e.loan_id,
+            "payload": json.dumps(e.payload, sort_keys=True),
+            "handled": False,
+        }
+        for e in events
+    ]
+    return append_rows(conn, outbox, "outbox", rows)
 
 
 def read_events(conn: sa.Connection, since_id: int = 0) -> list[dict[str, Any]]:
