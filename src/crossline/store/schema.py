@@ -240,7 +240,7 @@ outbox = sa.Table(
     sa.Column("loan_id", sa.Integer, nullable=True),
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("handled", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.Index(None, "borrower_id"),
+    sa.Index(None, "borrower_id", "handled"),
     sa.Index(None, "handled"),
 )
 
