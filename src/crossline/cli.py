@@ -629,7 +629,7 @@ def policy_show(
     elif group is not None and file is None:
         with _transaction(database) as conn:
             try:
-                arms = policies_in_force(conn, group)
+                arms = policies_in_force(conn, group, platform.catalog_json(conn))
             except RefusedError as exc:
                 raise _fail(escape(f"group: {exc.message}")) from exc
             except PolicyError as exc:

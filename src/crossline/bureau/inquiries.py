@@ -50,22 +50,33 @@ def record_inquiry(ctx: Context, borrower_id: str, inquirer: str, reason: str) -
         reason == "self_query"
         and self_queries_this_year(ctx, borrower_id) >= FREE_SELF_QUERIES_PER_YEAR
     )
+    inquiry_id = write_inquiry(ctx, borrower_id, inquirer, reason, charged)
+    return {"inquiry_id": inquiry_id, "charged": charged}
+
+
+_INSERT = bureau_inquiries.insert().returning(bureau_inquiries.c.inquiry_id)
+
+
+def write_inquiry(
+    ctx: Context, borrower_id: str, inquirer: str, reason: str, charged: bool = False
+) -> int:
+    """Write an inquiry its caller has checked, and its event; returns its id. A decision
+    that has just read the borrower calls this, not ``record_inquiry``."""
     inquiry_id = ctx.conn.execute(
-        sa.insert(bureau_inquiries)
-        .values(
-            borrower_id=borrower_id,
-            shard=ctx.shard(borrower_id),
-            inquired_on=ctx.today,
-            inquirer=inquirer,
-            reason=reason,
-            hard=reason in HARD_REASONS,
-            charged=charged,
-        )
-        .returning(bureau_inquiries.c.inquiry_id)
+        _INSERT,
+        {
+            "borrower_id": borrower_id,
+            "shard": ctx.shard(borrower_id),
+            "inquired_on": ctx.today,
+            "inquirer": inquirer,
+            "reason": reason,
+            "hard": reason in HARD_REASONS,
+            "charged": charged,
+        },
     ).scalar_one()
     payload = {"inquirer": inquirer, "reason": reason, "charged": charged}
     emit(
         ctx.conn,
         [Event(borrower_id, ctx.shard(borrower_id), ctx.today, "inquiry", payload=payload)],
     )
-    return {"inquiry_id": inquiry_id, "charged": charged}
+    return int(inquiry_id)

@@ -24,16 +24,16 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-import polars as pl
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
-from crossline.bureau.inquiries import record_inquiry
+from crossline.bureau.inquiries import write_inquiry
 from crossline.catalog import Product
 from crossline.catalog.apr import tier_apr
 from crossline.decisions.inputs import View, borrower_view, group_lines
 from crossline.decisions.policies import policy_for
 from crossline.decisions.records import MAX_REASONS, DecisionRecord, Reason, record_decision
-from crossline.events.notifications import NOTIFICATION_SCHEMA, write_notifications
+from crossline.events.notifications import Notice, notify
 from crossline.events.outbox import Event, emit
 from crossline.money import format_fen
 from crossline.policy.bundle import Bundle
@@ -41,7 +41,7 @@ from crossline.policy.evaluate import Result, evaluate
 from crossline.scoring.scorecard import Scorecard, default_scorecard
 from crossline.servicing.context import Context, require_borrower
 from crossline.servicing.errors import InputError, RefusedError
-from crossline.servicing.lines import catalog_product, find_line, open_line
+from crossline.servicing.lines import catalog_product, find_line, insert_line
 from crossline.store.ids import allocate_ids
 from crossline.store.schema import applications, borrower_limits, borrowers, documents
 
@@ -183,16 +183,16 @@ def _notify(
         "limit": None if result.limit_fen is None else format_fen(result.limit_fen),
         "apr": None if result.apr is None else str(result.apr),
     }
-    row = {
-        "borrower_id": request.borrower_id,
-        "shard": ctx.shard(request.borrower_id),
-        "business_date": ctx.today,
-        "kind": "application_decision",
-        "product": request.product.id,
-        "credit_line_id": line_id,
-        "payload": json.dumps(payload, ensure_ascii=False),
-    }
-    write_notifications(ctx.conn, pl.DataFrame([row], schema=NOTIFICATION_SCHEMA))
+    notice = Notice(
+        borrower_id=request.borrower_id,
+        shard=ctx.shard(request.borrower_id),
+        business_date=ctx.today,
+        kind="application_decision",
+        payload=payload,
+        product=request.product.id,
+        credit_line_id=line_id,
+    )
+    notify(ctx.conn, [notice])
 
 
 def _decide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResult:
@@ -209,7 +209,7 @@ def _decide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResu
         }
         | group_lines(ctx.conn, request.borrower_id, request.group)
     )
-    bundle, arm = policy_for(ctx.conn, request.group, request.borrower_id)
+    bundle, arm = policy_for(ctx, request.group, request.borrower_id)
     result = evaluate(bundle.graphs["application"], inputs)
     outcome = _interpret(bundle, result, request, view)
     rate = _price(bundle, request.product, outcome.tier) if outcome.status == "approved" else None
@@ -221,8 +221,8 @@ def _decide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResu
         assert outcome.limit_fen is not None
         daily = rate if request.product.kind == "cash_loan" else None
         fee = rate if request.product.kind == "installment" else None
-        line_id = open_line(
-            ctx, request.borrower_id, request.product.id, outcome.limit_fen, daily, fee
+        line_id = insert_line(
+            ctx, request.borrower_id, request.product, outcome.limit_fen, daily, fee
         )
         if outcome.borrower_limit_fen is not None:
             set_borrower_limit(ctx, request.borrower_id, request.group, outcome.borrower_limit_fen)
@@ -269,19 +269,28 @@ def _decide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResu
 
 def set_borrower_limit(ctx: Context, borrower_id: str, group: str, limit_fen: int) -> None:
     """Set the group's borrower-level limit (the latest assessment replaces the last)."""
-    b = borrower_limits.c
-    ctx.conn.execute(
-        sa.delete(borrower_limits).where(b.borrower_id == borrower_id, b.lender_group == group)
+    row = {
+        "borrower_id": borrower_id,
+        "shard": ctx.shard(borrower_id),
+        "lender_group": group,
+        "limit_fen": limit_fen,
+        "set_on": ctx.today,
+    }
+    ctx.conn.execute(_SET_BORROWER_LIMIT[ctx.conn.dialect.name], row)
+
+
+def _upsert_borrower_limit(insert: Any) -> sa.Insert:
+    statement = insert(borrower_limits)
+    return statement.on_conflict_do_update(  # type: ignore[no-any-return]
+        index_elements=["borrower_id", "lender_group"],
+        set_={"limit_fen": statement.excluded.limit_fen, "set_on": statement.excluded.set_on},
     )
-    ctx.conn.execute(
-        sa.insert(borrower_limits).values(
-            borrower_id=borrower_id,
-            shard=ctx.shard(borrower_id),
-            lender_group=group,
-            limit_fen=limit_fen,
-            set_on=ctx.today,
-        )
-    )
+
+
+_SET_BORROWER_LIMIT = {
+    "sqlite": _upsert_borrower_limit(sqlite.insert),
+    "postgresql": _upsert_borrower_limit(postgresql.insert),
+}
 
 
 def _store(ctx: Context, request: _Request, decided: ApplicationResult, new: bool) -> None:
@@ -293,18 +302,16 @@ def _store(ctx: Context, request: _Request, decided: ApplicationResult, new: boo
         "credit_line_id": decided.credit_line_id,
     }
     if new:
-        ctx.conn.execute(
-            sa.insert(applications).values(
-                application_id=request.application_id,
-                borrower_id=request.borrower_id,
-                shard=ctx.shard(request.borrower_id),
-                product=request.product.id,
-                lender_group=request.group,
-                requested_limit_fen=request.requested_limit_fen,
-                applied_on=ctx.today,
-                **values,
-            )
-        )
+        row = {
+            "application_id": request.application_id,
+            "borrower_id": request.borrower_id,
+            "shard": ctx.shard(request.borrower_id),
+            "product": request.product.id,
+            "lender_group": request.group,
+            "requested_limit_fen": request.requested_limit_fen,
+            "applied_on": ctx.today,
+        }
+        ctx.conn.execute(_INSERT_APPLICATION, row | values)
         return
     ctx.conn.execute(
         sa.update(applications)
@@ -342,7 +349,7 @@ def apply(
         income_proof="none",
     )
     decided = _decide(ctx, request, card or default_scorecard())
-    record_inquiry(ctx, borrower_id, request.group, "loan_approval")
+    write_inquiry(ctx, borrower_id, request.group, "loan_approval")
     _store(ctx, replace(request, application_id=decided.application_id), decided, True)
     return decided
 
@@ -380,12 +387,17 @@ def _required(ctx: Context, application_id: int) -> list[str]:
     return list(json.loads(text))
 
 
+_INSERT_APPLICATION = applications.insert()
+_REFERRED = sa.select(applications.c.application_id).where(
+    applications.c.borrower_id == sa.bindparam("borrower_id"),
+    applications.c.product == sa.bindparam("product"),
+    applications.c.status == "referred",
+)
+
+
 def _referred(ctx: Context, borrower_id: str, product_id: str) -> int | None:
-    a = applications.c
     found = ctx.conn.execute(
-        sa.select(a.application_id).where(
-            a.borrower_id == borrower_id, a.product == product_id, a.status == "referred"
-        )
+        _REFERRED, {"borrower_id": borrower_id, "product": product_id}
     ).scalar_one_or_none()
     return None if found is None else int(found)
 

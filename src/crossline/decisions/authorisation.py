@@ -178,7 +178,7 @@ def authorise(ctx: Context, borrower_id: str, product_id: str, amount_fen: int) 
         "group_used_fen": used,
         "group_overdue_lines": _overdue_lines(ctx, borrower_id, group),
     }
-    bundle, arm = policy_for(ctx.conn, group, borrower_id)
+    bundle, arm = policy_for(ctx, group, borrower_id)
     refusal = _hard_refusal(line, group, amount_fen, inputs)
     outputs: Any = {}
     if refusal is None:

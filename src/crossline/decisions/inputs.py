@@ -45,22 +45,30 @@ class View:
     """Whether the view was read from the stored current row rather than rebuilt."""
 
 
+_PENDING = (
+    sa.select(outbox.c.event_id)
+    .where(outbox.c.borrower_id == sa.bindparam("borrower_id"), outbox.c.handled.is_(False))
+    .limit(1)
+)
+_STORED = sa.select(
+    current_scores.c.score,
+    current_scores.c.band,
+    current_scores.c.reasons,
+    current_scores.c.model_version,
+    current_scores.c.features,
+).where(
+    current_scores.c.borrower_id == sa.bindparam("borrower_id"),
+    current_scores.c.lender_group == sa.bindparam("group"),
+)
+
+
 def _pending(conn: sa.Connection, borrower_id: str) -> bool:
-    o = outbox.c
-    found = conn.execute(
-        sa.select(o.event_id).where(o.borrower_id == borrower_id, o.handled.is_(False)).limit(1)
-    ).first()
-    return found is not None
+    return conn.execute(_PENDING, {"borrower_id": borrower_id}).first() is not None
 
 
 def stored_view(conn: sa.Connection, group: str, borrower_id: str, card: Scorecard) -> View | None:
     """The stored current view of the borrower in ``group``, if it is current (see above)."""
-    s = current_scores.c
-    row = conn.execute(
-        sa.select(s.score, s.band, s.reasons, s.model_version, s.features).where(
-            s.borrower_id == borrower_id, s.lender_group == group
-        )
-    ).first()
+    row = conn.execute(_STORED, {"borrower_id": borrower_id, "group": group}).first()
     if row is None or row.features is None or row.model_version != card.version:
         return None
     if _pending(conn, borrower_id):
@@ -93,18 +101,22 @@ def borrower_view(
     return served if served is not None else rebuilt_view(conn, group, borrower_id, as_of, card)
 
 
+_GROUP_LINES = sa.select(
+    sa.func.count(),
+    sa.func.coalesce(sa.func.sum(sa.case((credit_lines.c.status == "paused", 1), else_=0)), 0),
+    sa.func.coalesce(sa.func.sum(sa.case((credit_lines.c.status == "frozen", 1), else_=0)), 0),
+    sa.func.coalesce(sa.func.sum(credit_lines.c.limit_fen), 0),
+).where(
+    credit_lines.c.borrower_id == sa.bindparam("borrower_id"),
+    credit_lines.c.lender_group == sa.bindparam("group"),
+    credit_lines.c.status != "closed",
+)
+
+
 def group_lines(conn: sa.Connection, borrower_id: str, group: str) -> dict[str, int]:
     """The borrower's open lines with ``group``: how many, how many paused or frozen, and
     their limits added up (the exposure a group-wide borrower limit is measured by)."""
-    c = credit_lines.c
-    row = conn.execute(
-        sa.select(
-            sa.func.count(),
-            sa.func.coalesce(sa.func.sum(sa.case((c.status == "paused", 1), else_=0)), 0),
-            sa.func.coalesce(sa.func.sum(sa.case((c.status == "frozen", 1), else_=0)), 0),
-            sa.func.coalesce(sa.func.sum(c.limit_fen), 0),
-        ).where(c.borrower_id == borrower_id, c.lender_group == group, c.status != "closed")
-    ).one()
+    row = conn.execute(_GROUP_LINES, {"borrower_id": borrower_id, "group": group}).one()
     return {
         "group_lines": int(row[0]),
         "group_paused_lines": int(row[1]),

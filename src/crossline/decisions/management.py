@@ -46,6 +46,7 @@ from crossline.kernels.features import RATIO_PLACES, RATIOS, lookup, months_ago
 from crossline.kernels.frames import EVENT_SCHEMA
 from crossline.policy.bundle import Bundle
 from crossline.policy.evaluate import evaluate_frame
+from crossline.store import platform
 from crossline.store.bulk import insert_frame, read_frame, update_frame
 from crossline.store.ids import allocate_ids
 from crossline.store.schema import credit_lines, decisions
@@ -317,8 +318,9 @@ def review(
     product_max = {p.id: p.max_limit_fen for p in catalog.products}
     changed_frames = []
     texts: dict[str, Mapping[str, str]] = {}
+    catalog_json = platform.catalog_json(conn)
     for (group,), members in inputs.group_by(["lender_group"], maintain_order=True):
-        arms = policies_in_force(conn, str(group))
+        arms = policies_in_force(conn, str(group), catalog_json)
         texts[str(group)] = arms.champion.reasons
         with_arm = _arms(members, str(group), arms)
         for arm, bundle in (("champion", arms.champion), ("challenger", arms.challenger)):

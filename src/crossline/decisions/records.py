@@ -67,27 +67,31 @@ class DecisionRecord:
     outputs: Mapping[str, Any]
 
 
+_INSERT = decisions.insert()
+
+
 def record_decision(conn: sa.Connection, record: DecisionRecord) -> int:
     """Append the decision; returns its id."""
     decision_id = allocate_ids(conn, "decision", 1)
     conn.execute(
-        sa.insert(decisions).values(
-            decision_id=decision_id,
-            borrower_id=record.borrower_id,
-            shard=record.shard,
-            lender_group=record.lender_group,
-            product=record.product,
-            credit_line_id=record.credit_line_id,
-            application_id=record.application_id,
-            kind=record.kind,
-            business_date=record.business_date,
-            policy_version=record.policy_version,
-            arm=record.arm,
-            outcome=record.outcome,
-            score=record.score,
-            reasons=reasons_json(record.reasons[:MAX_REASONS]),
-            inputs=as_json(record.inputs),
-            outputs=as_json(record.outputs),
-        )
+        _INSERT,
+        {
+            "decision_id": decision_id,
+            "borrower_id": record.borrower_id,
+            "shard": record.shard,
+            "lender_group": record.lender_group,
+            "product": record.product,
+            "credit_line_id": record.credit_line_id,
+            "application_id": record.application_id,
+            "kind": record.kind,
+            "business_date": record.business_date,
+            "policy_version": record.policy_version,
+            "arm": record.arm,
+            "outcome": record.outcome,
+            "score": record.score,
+            "reasons": reasons_json(record.reasons[:MAX_REASONS]),
+            "inputs": as_json(record.inputs),
+            "outputs": as_json(record.outputs),
+        },
     )
     return decision_id

@@ -12,6 +12,15 @@ from crossline.servicing.errors import RefusedError
 from crossline.store import platform
 from crossline.store.schema import borrowers, eod_partitions
 
+_EOD_STARTED = (
+    sa.select(eod_partitions.c.business_date)
+    .where(eod_partitions.c.business_date == sa.bindparam("day"))
+    .limit(1)
+)
+_BORROWER = sa.select(borrowers.c.borrower_id).where(
+    borrowers.c.borrower_id == sa.bindparam("borrower_id")
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Context:
@@ -20,6 +29,8 @@ class Context:
     conn: sa.Connection
     catalog: Catalog
     today: date
+    catalog_json: str
+    """The catalog as stored: what caches of things checked against it are keyed by."""
 
     def shard(self, borrower_id: str) -> int:
         """The borrower's shard, which every row of theirs carries."""
@@ -32,21 +43,17 @@ def open_context(conn: sa.Connection) -> Context:
     A command dated T after T's end-of-day has begun would land in a partition
     that may already be closed, so it must wait for the next business date.
     """
-    today = platform.business_date(conn)
-    started = conn.execute(
-        sa.select(sa.func.count())
-        .select_from(eod_partitions)
-        .where(eod_partitions.c.business_date == today)
-    ).scalar_one()
-    if started:
+    state = platform.state(conn)
+    today = state.business_date
+    started = conn.execute(_EOD_STARTED, {"day": today}).first()
+    if started is not None:
         raise RefusedError("eod_in_progress", f"end-of-day for {today} is running; retry later")
-    return Context(conn=conn, catalog=catalog_from_json(platform.catalog_json(conn)), today=today)
+    text = str(state.catalog_json)
+    return Context(conn=conn, catalog=catalog_from_json(text), today=today, catalog_json=text)
 
 
 def require_borrower(ctx: Context, borrower_id: str) -> None:
     """Refuse a command for a borrower the platform does not know."""
-    found = ctx.conn.execute(
-        sa.select(borrowers.c.borrower_id).where(borrowers.c.borrower_id == borrower_id)
-    ).first()
+    found = ctx.conn.execute(_BORROWER, {"borrower_id": borrower_id}).first()
     if found is None:
         raise RefusedError("unknown_borrower", f"borrower {borrower_id!r} is not registered")

@@ -109,28 +109,44 @@ def open_line(
         raise InputError(
             "limit", f"expected 0.01–{format_fen(product.max_limit_fen)} for {product_id!r}"
         )
-    daily_units, fee_units = _pricing(product, daily_rate, monthly_fee_rate)
+    _pricing(product, daily_rate, monthly_fee_rate)
     if find_line(ctx, borrower_id, product_id) is not None:
         raise RefusedError("line_exists", f"{borrower_id!r} already has a {product_id} line")
-    provider = ctx.catalog.provider_of(product_id)
+    return insert_line(ctx, borrower_id, product, limit_fen, daily_rate, monthly_fee_rate)
+
+
+_INSERT_LINE = credit_lines.insert().returning(credit_lines.c.credit_line_id)
+
+
+def insert_line(
+    ctx: Context,
+    borrower_id: str,
+    product: Product,
+    limit_fen: int,
+    daily_rate: Decimal | None = None,
+    monthly_fee_rate: Decimal | None = None,
+) -> int:
+    """Open a line for a known borrower without one of the product, at a limit within the
+    product's: ``open_line``'s write, for a decision that has made those checks itself."""
+    daily_units, fee_units = _pricing(product, daily_rate, monthly_fee_rate)
+    provider = ctx.catalog.provider_of(product.id)
     line_id = int(
         ctx.conn.execute(
-            sa.insert(credit_lines)
-            .values(
-                borrower_id=borrower_id,
-                shard=ctx.shard(borrower_id),
-                provider=provider.id,
-                lender_group=provider.group,
-                product=product_id,
-                kind=product.kind,
-                limit_fen=limit_fen,
-                granted_limit_fen=limit_fen,
-                status="active",
-                daily_rate_units=daily_units,
-                monthly_fee_rate_units=fee_units,
-                opened_on=ctx.today,
-            )
-            .returning(credit_lines.c.credit_line_id)
+            _INSERT_LINE,
+            {
+                "borrower_id": borrower_id,
+                "shard": ctx.shard(borrower_id),
+                "provider": provider.id,
+                "lender_group": provider.group,
+                "product": product.id,
+                "kind": product.kind,
+                "limit_fen": limit_fen,
+                "granted_limit_fen": limit_fen,
+                "status": "active",
+                "daily_rate_units": daily_units,
+                "monthly_fee_rate_units": fee_units,
+                "opened_on": ctx.today,
+            },
         ).scalar_one()
     )
     if product.kind == "revolving":
@@ -140,22 +156,25 @@ def open_line(
     return line_id
 
 
+_LINE = sa.select(
+    credit_lines.c.credit_line_id,
+    credit_lines.c.borrower_id,
+    credit_lines.c.shard,
+    credit_lines.c.product,
+    credit_lines.c.kind,
+    credit_lines.c.status,
+    credit_lines.c.limit_fen,
+    credit_lines.c.daily_rate_units,
+    credit_lines.c.monthly_fee_rate_units,
+).where(
+    credit_lines.c.borrower_id == sa.bindparam("borrower_id"),
+    credit_lines.c.product == sa.bindparam("product"),
+)
+
+
 def find_line(ctx: Context, borrower_id: str, product_id: str) -> Line | None:
     """The borrower's line for a product, if any."""
-    c = credit_lines.c
-    row = ctx.conn.execute(
-        sa.select(
-            c.credit_line_id,
-            c.borrower_id,
-            c.shard,
-            c.product,
-            c.kind,
-            c.status,
-            c.limit_fen,
-            c.daily_rate_units,
-            c.monthly_fee_rate_units,
-        ).where(c.borrower_id == borrower_id, c.product == product_id)
-    ).first()
+    row = ctx.conn.execute(_LINE, {"borrower_id": borrower_id, "product": product_id}).first()
     return None if row is None else Line(*row)
 
 

@@ -22,6 +22,10 @@ def statement_after(product: Product, day: date) -> tuple[date, date]:
     return statement, next_day_of_month(statement, product.due_day)
 
 
+_INSERT_LOAN = loans.insert().returning(loans.c.loan_id)
+_INSERT_CYCLE = installments.insert()
+
+
 def open_revolving_loan(
     conn: sa.Connection,
     product: Product,
@@ -35,22 +39,21 @@ def open_revolving_loan(
         raise ValueError(f"product {product.id!r} has no revolving rate")
     loan_id = int(
         conn.execute(
-            sa.insert(loans)
-            .values(
-                borrower_id=borrower_id,
-                shard=shard,
-                credit_line_id=credit_line_id,
-                product=product.id,
-                kind="revolving",
-                principal_fen=0,
-                daily_rate_units=rate_units(product.revolving_daily_rate),
-                penalty_rate_units=rate_units(product.penalty_daily_rate()),
-                penalty_base="installment",
-                grace_days=product.grace_days,
-                opened_on=today,
-                status="active",
-            )
-            .returning(loans.c.loan_id)
+            _INSERT_LOAN,
+            {
+                "borrower_id": borrower_id,
+                "shard": shard,
+                "credit_line_id": credit_line_id,
+                "product": product.id,
+                "kind": "revolving",
+                "principal_fen": 0,
+                "daily_rate_units": rate_units(product.revolving_daily_rate),
+                "penalty_rate_units": rate_units(product.penalty_daily_rate()),
+                "penalty_base": "installment",
+                "grace_days": product.grace_days,
+                "opened_on": today,
+                "status": "active",
+            },
         ).scalar_one()
     )
     _, due = statement_after(product, today)
@@ -63,15 +66,16 @@ def open_cycle(
 ) -> None:
     """Open an empty cycle row that will be billed on the next statement."""
     conn.execute(
-        sa.insert(installments).values(
-            borrower_id=borrower_id,
-            shard=shard,
-            loan_id=loan_id,
-            seq=seq,
-            due_date=due_date,
-            principal_fen=0,
-            interest_fen=0,
-            fee_fen=0,
-            status="open",
-        )
+        _INSERT_CYCLE,
+        {
+            "borrower_id": borrower_id,
+            "shard": shard,
+            "loan_id": loan_id,
+            "seq": seq,
+            "due_date": due_date,
+            "principal_fen": 0,
+            "interest_fen": 0,
+            "fee_fen": 0,
+            "status": "open",
+        },
     )

@@ -13,17 +13,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from crossline.store.schema import id_counters
 
+_RESERVE = (
+    sa.update(id_counters)
+    .where(id_counters.c.name == sa.bindparam("counter"))
+    .values(next_value=id_counters.c.next_value + sa.bindparam("count"))
+    .returning(id_counters.c.next_value)
+)
+
 
 def allocate_ids(conn: sa.Connection, name: str, count: int) -> int:
     """Reserve ``count`` consecutive ids under ``name``; return the first."""
     if count <= 0:
         raise ValueError("count must be positive")
-    updated = conn.execute(
-        sa.update(id_counters)
-        .where(id_counters.c.name == name)
-        .values(next_value=id_counters.c.next_value + count)
-        .returning(id_counters.c.next_value)
-    ).scalar_one_or_none()
+    updated = conn.execute(_RESERVE, {"counter": name, "count": count}).scalar_one_or_none()
     if updated is None:
         _create(conn, name)
         return allocate_ids(conn, name, count)

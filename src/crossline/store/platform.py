@@ -38,15 +38,17 @@ def initialise(
     )
 
 
-def _row(conn: sa.Connection) -> sa.Row[Any, Any, Any, Any]:
-    row = conn.execute(
-        sa.select(
-            platform.c.platform_id,
-            platform.c.business_date,
-            platform.c.partitions,
-            platform.c.catalog_json,
-        )
-    ).first()
+_STATE = sa.select(
+    platform.c.platform_id,
+    platform.c.business_date,
+    platform.c.partitions,
+    platform.c.catalog_json,
+)
+
+
+def state(conn: sa.Connection) -> sa.Row[Any, Any, Any, Any]:
+    """The platform row: business date, partitions and catalog snapshot, read at once."""
+    row = conn.execute(_STATE).first()
     if row is None:
         raise PlatformNotInitialisedError("the database has not been initialised")
     return row
@@ -54,18 +56,18 @@ def _row(conn: sa.Connection) -> sa.Row[Any, Any, Any, Any]:
 
 def business_date(conn: sa.Connection) -> date:
     """Today, as far as the platform is concerned."""
-    day: date = _row(conn).business_date
+    day: date = state(conn).business_date
     return day
 
 
 def partitions(conn: sa.Connection) -> int:
     """How many partitions end-of-day splits the shards into."""
-    return int(_row(conn).partitions)
+    return int(state(conn).partitions)
 
 
 def catalog_json(conn: sa.Connection) -> str:
     """The catalog this database services its lines with."""
-    return str(_row(conn).catalog_json)
+    return str(state(conn).catalog_json)
 
 
 def set_business_date(conn: sa.Connection, day: date) -> None:
