@@ -134,35 +134,71 @@ def _fen(value: Decimal | None) -> int | None:
     return None if value is None else max(0, int(value.to_integral_value(ROUND_FLOOR)))
 
 
-def _limit(offer: dict[str, Any], request: _Request) -> int:
-    limit = _fen(offer.get("limit_fen")) or 0
-    caps = [request.product.max_limit_fen]
-    if request.requested_limit_fen is not None:
-        caps.append(request.requested_limit_fen)
-    return max(0, min(limit, *caps))
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What an application result comes to: the outcome, an approval's limit, and the
+    platform's own reason when the platform, not the policy, declines."""
+
+    status: str
+    limit_fen: int | None = None
+    platform_reason: str | None = None
+
+
+def verdict(
+    vetoed: bool,
+    offer_outcome: str | None,
+    offer_limit: Decimal | None,
+    offer_borrower_limit: Decimal | None,
+    requested_limit_fen: int | None,
+    max_limit_fen: int,
+) -> Verdict:
+    """The platform's rule from a policy's result to an outcome, for one decision and for a
+    backtest's replay of thousands (the one rule for both): any veto declines; no offer
+    declines; an approval's limit is the offer's amount floored to the fen (none counts
+    as 0), capped by the product's maximum and the requested limit, declined under
+    ``MIN_LIMIT_FEN``, then capped by the offer's borrower-level limit."""
+    if vetoed:
+        return Verdict("declined")
+    if offer_outcome is None:
+        return Verdict("declined", platform_reason="policy_no_match")
+    status = STATUS[offer_outcome]
+    if status != "approved":
+        return Verdict(status)
+    caps = [max_limit_fen] if requested_limit_fen is None else [max_limit_fen, requested_limit_fen]
+    limit = max(0, min(_fen(offer_limit) or 0, *caps))
+    if limit < MIN_LIMIT_FEN:
+        return Verdict("declined", platform_reason="no_limit_left")
+    borrower_limit = _fen(offer_borrower_limit)
+    return Verdict(status, limit if borrower_limit is None else min(limit, borrower_limit))
 
 
 def _interpret(bundle: Bundle, result: Result, request: _Request, view: View) -> _Outcome:
     vetoes = [row["code"] for row in result["veto"]]
-    offer = result["offer"]
+    offer = result["offer"] or {}
+    decided = verdict(
+        bool(vetoes),
+        offer.get("outcome"),
+        offer.get("limit_fen"),
+        offer.get("borrower_limit_fen"),
+        request.requested_limit_fen,
+        request.product.max_limit_fen,
+    )
+    if decided.platform_reason is not None:
+        return _Outcome("declined", _adverse(bundle, [decided.platform_reason], view))
     if vetoes:
         return _Outcome("declined", _adverse(bundle, vetoes, view))
-    if offer is None:
-        return _Outcome("declined", _adverse(bundle, ["policy_no_match"], view))
     reason = [offer["reason"]] if offer.get("reason") else []
-    status = STATUS[offer["outcome"]]
-    if status == "referred":
-        return _Outcome(status, _adverse(bundle, reason, view), tuple(offer["documents"] or ()))
-    if status == "declined":
-        return _Outcome(status, _adverse(bundle, reason, view))
-    limit = _limit(offer, request)
-    if limit < MIN_LIMIT_FEN:
-        return _Outcome("declined", _adverse(bundle, ["no_limit_left"], view))
-    borrower_limit = _fen(offer.get("borrower_limit_fen"))
-    if borrower_limit is not None:
-        limit = min(limit, borrower_limit)
+    if decided.status == "referred":
+        documents = tuple(offer["documents"] or ())
+        return _Outcome("referred", _adverse(bundle, reason, view), documents)
+    if decided.status == "declined":
+        return _Outcome("declined", _adverse(bundle, reason, view))
     return _Outcome(
-        status, (), limit_fen=limit, tier=offer.get("tier"), borrower_limit_fen=borrower_limit
+        "approved",
+        (),
+        limit_fen=decided.limit_fen,
+        tier=offer.get("tier"),
+        borrower_limit_fen=_fen(offer.get("borrower_limit_fen")),
     )
 
 
