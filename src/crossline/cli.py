@@ -27,6 +27,7 @@ from rich.text import Text
 
 from crossline.bureau.render import render_report
 from crossline.bureau.report import credit_report
+from crossline.calendar import add_months
 from crossline.catalog import (
     CatalogError,
     catalog_from_json,
@@ -55,6 +56,7 @@ from crossline.scoring.monitor import monitor
 from crossline.scoring.scorecard import Scorecard, ScorecardError, default_scorecard
 from crossline.scoring.synthetic import DEFAULT_ROWS, REASONS, TARGET, synthetic_history
 from crossline.servicing.errors import InputError, RefusedError
+from crossline.simulation.run import simulate as run_simulation
 from crossline.store import platform
 from crossline.store.engine import database_url, make_engine, upgrade
 from crossline.store.schema import borrowers, policies
@@ -407,6 +409,47 @@ def whatif_command(
             raise _fail(str(exc)) from exc
         projection = whatif(conn, borrower, days, list(steps))
     typer.echo(json.dumps(projection, default=str, ensure_ascii=False))
+
+
+@app.command()
+def simulate(
+    borrowers: Annotated[int, typer.Option(min=1, help="How many borrowers.")] = 1_000,
+    months: Annotated[int, typer.Option(min=1, max=36, help="How many months.")] = 12,
+    seed: Annotated[int, typer.Option(help="The same seed gives the same book.")] = 7,
+    start: Annotated[str, typer.Option(help="First business date.")] = "2026-01-01",
+    out: Annotated[Path, typer.Option(help="Folder for simulation.json.")] = Path("simulation"),
+    database: DatabaseOption = None,
+) -> None:
+    """Simulate a population of borrowers through the engine on an empty database."""
+    first = _parse_date(start, "start")
+    out.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(database or f"sqlite:///{out / 'simulation.db'}")
+    with engine.connect() as conn:
+        if platform.is_initialised(conn):
+            raise _fail("database: already holds a book; simulate starts from an empty one")
+    days = (add_months(first, months) - first).days
+    with Progress(
+        TextColumn("simulating {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    ) as bar:
+        task = bar.add_task(str(first), total=days)
+        result = run_simulation(
+            engine,
+            load_catalog("default"),
+            borrowers,
+            months,
+            seed,
+            first,
+            lambda day, _commands: bar.update(task, advance=1, description=str(day)),
+        )
+    summary = json.dumps(asdict(result), default=str, indent=2)
+    (out / "simulation.json").write_text(summary + "\n", encoding="utf-8")
+    typer.echo(summary)
+    if not result.ledger_balanced:
+        raise typer.Exit(1)
 
 
 @app.command()

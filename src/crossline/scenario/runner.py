@@ -152,7 +152,9 @@ _HANDLERS: dict[type[BaseModel], Callable[[Context, Any], dict[str, Any]]] = {
 }
 
 
-def _execute(engine: sa.Engine, step: Step) -> dict[str, Any]:
+def execute_step(engine: sa.Engine, step: Step) -> dict[str, Any]:
+    """Run one command in its own transaction, as the API would; a refusal is reported
+    (``ok: false``, its code and reason) and writes nothing."""
     command = step.command
     assert command is not None
     event: dict[str, Any] = {
@@ -228,7 +230,7 @@ def run_days(
             if isinstance(step.command, WhatIf):
                 events.append(_whatif(engine, step, step.command))
                 continue
-            events.append(_execute(engine, step))
+            events.append(execute_step(engine, step))
             emitted, seen = _handle_events(engine, seen)
             events.extend(emitted)
         close_day(engine, progress)

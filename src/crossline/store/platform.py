@@ -46,6 +46,13 @@ _STATE = sa.select(
 )
 
 
+def is_initialised(conn: sa.Connection) -> bool:
+    """Whether the database holds a platform (and so a book): migrated and initialised."""
+    if not sa.inspect(conn).has_table(platform.name):
+        return False
+    return conn.execute(_STATE).first() is not None
+
+
 def state(conn: sa.Connection) -> sa.Row[Any, Any, Any, Any]:
     """The platform row: business date, partitions and catalog snapshot, read at once."""
     row = conn.execute(_STATE).first()

@@ -1,0 +1,313 @@
+"""What each simulated borrower does on a day, from what a borrower can see.
+
+A borrower sees their lines (product and status), what falls due on them
+(``servicing.dues``), the answers to their applications and their own cash.
+From those and their traits they decide, each day: whether to apply for a
+product they want (on a day planned from the seed), to file the income proof
+a referral asks for, to buy on Huabei or in installments on Fenqile, to draw
+a cash loan (a liquidity shock needs cash; so, now and then, does life), to
+turn a large Huabei bill into installments, and how to meet what is due:
+everything, the revolving minimum, what cash allows, or nothing.
+
+Cash is kept in fen per borrower: each payday brings the part of income set
+aside for credit bills (it varies month to month); a shock stops it until the
+shock ends. Payments spend it. The simulator tracks it; the platform never
+sees it, as a lender never sees a borrower's wallet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel
+
+from crossline.catalog import Catalog
+from crossline.money import format_fen
+from crossline.scenario.spec import (
+    Apply,
+    ConvertStatement,
+    Draw,
+    Purchase,
+    Repay,
+    SubmitDocument,
+    VerifyDocument,
+)
+from crossline.simulation.traits import PRODUCT_APPETITE
+
+BILLS_SHARE_OF_SPARE = 1.6
+"""Cash set aside for credit bills a month, as a multiple of what the borrower spends
+on credit: prudent borrowers keep a margin, and a shock's lost months eat it."""
+CASH_NEED_RATE = 0.03
+"""Chance a month that a borrower outside a shock wants a cash loan anyway."""
+INSTALLMENT_PURCHASE_RATE = 0.15
+"""Chance a month that a Fenqile holder buys something in installments."""
+CONVERT_SHARE = 0.35
+"""Chance that a borrower who cannot pay a Huabei bill in full turns it into installments."""
+FIRST_PRODUCT_DAYS = 30
+"""A borrower's first wanted product is applied for in the first month."""
+
+
+@dataclass
+class People:
+    """The simulated borrowers' traits as arrays, and what the simulator keeps for them."""
+
+    ids: list[str]
+    traits: pl.DataFrame
+    start: date
+    days: int
+    cash_fen: np.ndarray = field(init=False)
+    shock_until: np.ndarray = field(init=False)
+    apply_day: dict[str, np.ndarray] = field(init=False)
+    """Day (from the start) each borrower applies for each product; -1: never."""
+    waiting: dict[tuple[int, str], tuple[int, str]] = field(default_factory=dict)
+    """(borrower, product) -> (day, step): a referral's next step and its day."""
+    reserved: dict[tuple[int, str], int] = field(default_factory=dict)
+    """(borrower, product) -> cash set aside for a payment sent today."""
+    index_of: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        count = len(self.ids)
+        self.cash_fen = np.zeros(count, dtype=np.int64)
+        self.shock_until = np.full(count, -1, dtype=np.int64)
+        self.apply_day = {}
+        self.index_of = {borrower: i for i, borrower in enumerate(self.ids)}
+
+    def column(self, name: str) -> np.ndarray:
+        return self.traits.get_column(name).to_numpy()
+
+
+def plan_applications(people: People, seed: int) -> None:
+    """Each borrower's application days: the first wanted product (in the appetite's
+    order) in the first month, each other one on a uniform day of the run."""
+    rng = np.random.default_rng([seed, 1])
+    count = len(people.ids)
+    first = np.full(count, True)
+    for product in PRODUCT_APPETITE:
+        wants = people.column(f"wants_{product}")
+        early = rng.integers(0, min(FIRST_PRODUCT_DAYS, people.days), count)
+        later = rng.integers(0, people.days, count)
+        day = np.where(first, early, later)
+        people.apply_day[product] = np.where(wants, day, -1)
+        first &= ~wants
+
+
+def _whole_yuan(fen: float) -> int:
+    """An amount a person would type: whole yuan, in fen."""
+    return round(fen / 100) * 100
+
+
+def _month_fraction(rate: np.ndarray | float, month_days: int = 30) -> np.ndarray | float:
+    """A monthly chance as the chance on one day."""
+    return 1.0 - (1.0 - np.asarray(rate)) ** (1.0 / month_days)
+
+
+def _payday(people: People, day: date, offset: int, rng: np.random.Generator) -> None:
+    """Income day: the month's money for credit bills arrives, unless a shock holds it."""
+    paid = people.column("payday") == day.day
+    noise = np.clip(
+        1.0 + people.column("income_volatility") * rng.standard_normal(len(paid)), 0.3, 2.0
+    )
+    spare = (
+        people.column("monthly_income_fen") * people.column("spend_share") * BILLS_SHARE_OF_SPARE
+    )
+    arrives = paid & (people.shock_until < offset)
+    people.cash_fen += np.where(arrives, np.round(spare * noise), 0).astype(np.int64)
+
+
+def _shocks(people: People, offset: int, rng: np.random.Generator) -> np.ndarray:
+    """Borrowers whom a shock hits today; their shock's last day is drawn now."""
+    calm = people.shock_until < offset
+    hit = calm & (rng.random(len(calm)) < _month_fraction(people.column("shock_rate")))
+    lengths = rng.exponential(people.column("shock_days")).astype(np.int64) + 1
+    people.shock_until = np.where(hit, offset + lengths, people.shock_until)
+    return hit
+
+
+@dataclass(frozen=True, slots=True)
+class Holdings:
+    """What the borrowers hold today: each (borrower index, product) line's status."""
+
+    status: dict[tuple[int, str], str]
+
+    def active(self, index: int, product: str) -> bool:
+        return self.status.get((index, product)) == "active"
+
+    def holds(self, index: int, product: str) -> bool:
+        return (index, product) in self.status
+
+
+def _applications(
+    people: People, offset: int, holdings: Holdings
+) -> Iterator[tuple[int, BaseModel]]:
+    for product, days in people.apply_day.items():
+        for index in np.flatnonzero(days == offset):
+            if not holdings.holds(int(index), product):
+                yield int(index), Apply(borrower=people.ids[index], product=product)
+
+
+def _documents(people: People, offset: int) -> Iterator[tuple[int, BaseModel]]:
+    for (index, product), (day, step) in sorted(people.waiting.items()):
+        if day != offset:
+            continue
+        borrower = people.ids[index]
+        if step == "submit":
+            income = int(people.traits.item(index, "monthly_income_fen"))
+            yield (
+                index,
+                SubmitDocument(
+                    borrower=borrower, product=product, kind="income_proof", monthly_income=income
+                ),
+            )
+        else:
+            yield index, VerifyDocument(borrower=borrower, product=product, kind="income_proof")
+
+
+def _purchases(
+    people: People, holdings: Holdings, catalog: Catalog, rng: np.random.Generator
+) -> Iterator[tuple[int, BaseModel]]:
+    count = len(people.ids)
+    income = people.column("monthly_income_fen")
+    per_purchase = income * people.column("spend_share") / people.column("purchases_per_month")
+    buys = rng.poisson(people.column("purchases_per_month") / 30.0)
+    sizes = rng.lognormal(0.0, 0.5, count)
+    installment = rng.random(count) < _month_fraction(INSTALLMENT_PURCHASE_RATE)
+    big = rng.uniform(0.3, 1.5, count)
+    terms = catalog.product("fenqile").terms
+    term_pick = rng.integers(0, len(terms), count)
+    for index in range(count):
+        if buys[index] and holdings.active(index, "huabei"):
+            amount = _whole_yuan(per_purchase[index] * sizes[index] * buys[index])
+            if amount > 0:
+                yield (
+                    index,
+                    Purchase(
+                        borrower=people.ids[index], product="huabei", amount=format_fen(amount)
+                    ),
+                )
+        if installment[index] and holdings.active(index, "fenqile"):
+            yield (
+                index,
+                Purchase(
+                    borrower=people.ids[index],
+                    product="fenqile",
+                    amount=format_fen(_whole_yuan(income[index] * big[index])),
+                    installments=terms[term_pick[index]],
+                ),
+            )
+
+
+def _draws(
+    people: People,
+    hit: np.ndarray,
+    holdings: Holdings,
+    catalog: Catalog,
+    rng: np.random.Generator,
+) -> Iterator[tuple[int, BaseModel]]:
+    count = len(people.ids)
+    wants_cash = hit | (rng.random(count) < _month_fraction(CASH_NEED_RATE))
+    need = people.column("monthly_income_fen") * rng.uniform(0.5, 2.0, count)
+    order = rng.random(count) < 0.5
+    for index in np.flatnonzero(wants_cash):
+        products = ["jiebei", "weilidai"] if order[index] else ["weilidai", "jiebei"]
+        product = next((p for p in products if holdings.active(int(index), p)), None)
+        if product is None:
+            continue
+        spec = catalog.product(product)
+        term = spec.terms[int(rng.integers(0, len(spec.terms)))]
+        yield (
+            int(index),
+            Draw(
+                borrower=people.ids[index],
+                product=product,
+                amount=format_fen(_whole_yuan(need[index])),
+                term_months=term,
+                method=spec.methods[0],
+            ),
+        )
+
+
+def payments(
+    people: People, offset: int, dues: pl.DataFrame, rng: np.random.Generator
+) -> Iterator[tuple[int, BaseModel]]:
+    """Meet what is due: in full if cash and will allow; a revolver pays the minimum; short
+    of cash, a Huabei bill may become installments, else cash pays what it can."""
+    for borrower, product, due, minimum in dues.select(
+        "borrower_id", "product", "due_fen", "minimum_fen"
+    ).iter_rows():
+        index = people.index_of.get(borrower)
+        if index is None:
+            continue
+        willing = rng.random() < people.traits.item(index, "willingness")
+        cash = int(people.cash_fen[index])
+        if people.shock_until[index] >= offset or not willing or cash <= 0:
+            continue
+        revolving = product == "huabei"
+        if revolving and people.traits.item(index, "revolver") and minimum < due:
+            amount = minimum if cash >= minimum else cash
+        elif cash >= due:
+            amount = due
+        elif revolving and rng.random() < CONVERT_SHARE:
+            yield index, ConvertStatement(borrower=borrower, product=product, months=3)
+            continue
+        else:
+            amount = min(cash, max(minimum, 1))
+        if amount <= 0:
+            continue
+        people.cash_fen[index] -= amount
+        people.reserved[(index, product)] = amount
+        paid = "all_due" if amount == due else format_fen(amount)
+        yield index, Repay(borrower=borrower, product=product, amount=paid)
+
+
+def plan_day(
+    people: People,
+    day: date,
+    seed: int,
+    holdings: Holdings,
+    dues: pl.DataFrame,
+    catalog: Catalog,
+) -> list[BaseModel]:
+    """The day's commands, in borrower order (each borrower's in a fixed order)."""
+    offset = (day - people.start).days
+    rng = np.random.default_rng([seed, 2, offset])
+    _payday(people, day, offset, rng)
+    hit = _shocks(people, offset, rng)
+    planned: list[tuple[int, int, BaseModel]] = []
+    sources = (
+        _applications(people, offset, holdings),
+        _documents(people, offset),
+        payments(people, offset, dues, rng),
+        _purchases(people, holdings, catalog, rng),
+        _draws(people, hit, holdings, catalog, rng),
+    )
+    for rank, source in enumerate(sources):
+        planned.extend((index, rank, command) for index, command in source)
+    planned.sort(key=lambda item: (item[0], item[1]))
+    return [command for _, _, command in planned]
+
+
+def observe(people: People, offset: int, command: BaseModel, outcome: dict[str, object]) -> None:
+    """Learn from a command's answer: a referral asking for income proof is answered
+    (by those who keep their papers) the next day and checked by the lender the day
+    after; a refused payment gives its cash back."""
+    index = people.index_of[str(getattr(command, "borrower", ""))]
+    product = str(getattr(command, "product", ""))
+    key = (index, product)
+    if isinstance(command, Repay):
+        reserved = people.reserved.pop(key, 0)
+        if not outcome.get("ok", False):
+            people.cash_fen[index] += reserved
+    if isinstance(command, Apply | SubmitDocument | VerifyDocument):
+        people.waiting.pop(key, None)
+        if outcome.get("status") != "referred":
+            return
+        asked = outcome.get("documents")
+        if isinstance(command, Apply) and isinstance(asked, list):
+            if "income_proof" in asked and people.traits.item(index, "documents_ready"):
+                people.waiting[key] = (offset + 1, "submit")
+        elif isinstance(command, SubmitDocument):
+            people.waiting[key] = (offset + 1, "verify")
