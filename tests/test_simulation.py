@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
 from crossline.catalog import load_catalog
+from crossline.cli import app
 from crossline.scenario.spec import ConvertStatement, Repay
 from crossline.servicing.dues import DUES_SCHEMA
 from crossline.simulation.behaviour import Holdings, People, observe, payments
@@ -17,7 +20,7 @@ from crossline.simulation.run import simulate
 from crossline.simulation.traits import draw_traits
 from crossline.store.engine import make_engine
 from crossline.store.schema import decisions
-from tests.helpers import journal_rows
+from tests.helpers import dump, journal_rows
 
 START = date(2026, 1, 15)
 
@@ -127,3 +130,23 @@ def test_holdings_tell_active_from_held() -> None:
     holdings = Holdings({(0, "huabei"): "active", (0, "jiebei"): "frozen"})
     assert holdings.active(0, "huabei") and not holdings.active(0, "jiebei")
     assert holdings.holds(0, "jiebei") and not holdings.holds(0, "fenqile")
+
+
+def test_simulate_command_writes_its_summary_and_refuses_a_used_database(
+    database_url: str, engine: sa.Engine, tmp_path: Path
+) -> None:
+    args = ["simulate", "--borrowers", "3", "--months", "1", "--start", "2026-02-01"]
+    done = CliRunner().invoke(app, [*args, "--out", str(tmp_path), "--database", database_url])
+    assert done.exit_code == 0, done.output
+    summary = json.loads((tmp_path / "simulation.json").read_text(encoding="utf-8"))
+    assert summary["ledger_balanced"] is True
+    assert (summary["borrowers"], summary["start"], summary["end"]) == (
+        3,
+        "2026-02-01",
+        "2026-02-28",
+    )
+    before = dump(engine)
+    again = CliRunner().invoke(app, [*args, "--out", str(tmp_path), "--database", database_url])
+    assert again.exit_code == 2
+    assert "already holds a book" in again.output
+    assert dump(engine) == before
