@@ -106,6 +106,17 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _progress(label: str) -> Progress:
+    """A progress bar on stderr: ``label``, the task's description, done of total, time left."""
+    return Progress(
+        TextColumn(f"{label} {{task.description}}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    )
+
+
 def _parse_date(value: str, field: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -156,13 +167,7 @@ def eod(
         except platform.PlatformNotInitialisedError as exc:
             raise _fail(f"database: {exc}; run `crossline init` first") from exc
     days = max(0, (last - first).days + 1)
-    with Progress(
-        TextColumn("EOD {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-    ) as bar:
+    with _progress("EOD") as bar:
         task = bar.add_task(str(first), total=days * total)
         closed = run_eod(
             engine,
@@ -428,13 +433,7 @@ def simulate(
         if platform.is_initialised(conn):
             raise _fail("database: already holds a book; simulate starts from an empty one")
     days = (add_months(first, months) - first).days
-    with Progress(
-        TextColumn("simulating {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-    ) as bar:
+    with _progress("simulating") as bar:
         task = bar.add_task(str(first), total=days)
         result = run_simulation(
             engine,

@@ -9,7 +9,7 @@ other channels deliver what is written here.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
@@ -58,16 +58,8 @@ def write_notifications(conn: sa.Connection, frame: pl.DataFrame) -> int:
 def notify(conn: sa.Connection, notices: list[Notice]) -> int:
     """Append notifications sent by a command, numbered as a batch's are."""
     rows = [
-        {
-            "borrower_id": n.borrower_id,
-            "shard": n.shard,
-            "business_date": n.business_date,
-            "kind": n.kind,
-            "channel": DEFAULT_CHANNEL,
-            "product": n.product,
-            "credit_line_id": n.credit_line_id,
-            "payload": json.dumps(n.payload, ensure_ascii=False),
-        }
+        asdict(n)
+        | {"payload": json.dumps(n.payload, ensure_ascii=False), "channel": DEFAULT_CHANNEL}
         for n in notices
     ]
     return append_rows(conn, notifications, "notification", rows)

@@ -8,7 +8,7 @@ change. Ids come from the transactional counter to stay reproducible.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
@@ -42,17 +42,7 @@ def write_events(conn: sa.Connection, events: pl.DataFrame) -> int:
 def emit(conn: sa.Connection, events: list[Event]) -> int:
     """Append events built by a command, numbered as ``write_events`` numbers a batch's."""
     rows = [
-        {
-            "borrower_id": e.borrower_id,
-            "shard": e.shard,
-            "business_date": e.business_date,
-            "type": e.type,
-            "product": e.product,
-            "credit_line_id": e.credit_line_id,
-            "loan_id": e.loan_id,
-            "payload": json.dumps(e.payload, sort_keys=True),
-            "handled": False,
-        }
+        asdict(e) | {"payload": json.dumps(e.payload, sort_keys=True), "handled": False}
         for e in events
     ]
     return append_rows(conn, outbox, "outbox", rows)
