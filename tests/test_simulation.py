@@ -60,12 +60,12 @@ def _people(**traits: object) -> People:
     return People(ids=["sim-000000"], traits=frame, start=START, days=30)
 
 
-def _due(product: str, due: int, minimum: int) -> pl.DataFrame:
+def _due(product: str, due: int, minimum: int, first_due: date = START) -> pl.DataFrame:
     row = {
         "borrower_id": "sim-000000",
         "product": product,
         "credit_line_id": 1,
-        "first_due": START,
+        "first_due": first_due,
         "due_fen": due,
         "minimum_fen": minimum,
     }
@@ -124,6 +124,12 @@ def test_a_short_huabei_payer_converts_or_pays_what_cash_allows() -> None:
             observe(people, 0, commands[0], {"ok": False, "code": "refused"})
             assert people.cash_fen[0] == 3_000  # a refused payment leaves the cash
     assert outcomes == {"ConvertStatement", "Repay"}
+    # Once the bill's due date has passed it can no longer be converted: cash pays.
+    overdue = _due("huabei", 50_000, 5_000, first_due=date(2026, 1, 10))
+    for seed in range(40):
+        people.cash_fen[0] = 3_000
+        commands = [c for _, c in payments(people, 0, overdue, np.random.default_rng(seed))]
+        assert commands == [Repay(borrower="sim-000000", product="huabei", amount="30.00")]
 
 
 def test_holdings_tell_active_from_held() -> None:

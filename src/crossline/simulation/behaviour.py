@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
@@ -234,9 +234,11 @@ def payments(
     people: People, offset: int, dues: pl.DataFrame, rng: np.random.Generator
 ) -> Iterator[tuple[int, BaseModel]]:
     """Meet what is due: in full if cash and will allow; a revolver pays the minimum; short
-    of cash, a Huabei bill may become installments, else cash pays what it can."""
-    for borrower, product, due, minimum in dues.select(
-        "borrower_id", "product", "due_fen", "minimum_fen"
+    of cash on its due date, a Huabei bill may become installments (the platform allows
+    it until then), else cash pays what it can."""
+    today = people.start + timedelta(days=offset)
+    for borrower, product, first_due, due, minimum in dues.select(
+        "borrower_id", "product", "first_due", "due_fen", "minimum_fen"
     ).iter_rows():
         index = people.index_of.get(borrower)
         if index is None:
@@ -250,7 +252,7 @@ def payments(
             amount = minimum if cash >= minimum else cash
         elif cash >= due:
             amount = due
-        elif revolving and rng.random() < CONVERT_SHARE:
+        elif revolving and first_due == today and rng.random() < CONVERT_SHARE:
             yield index, ConvertStatement(borrower=borrower, product=product, months=3)
             continue
         else:
