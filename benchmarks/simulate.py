@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/simulate.py --borrowers 10000 --months 12 [--database URL] [--seed 7]
 
-Runs ``crossline.simulation.run.simulate`` on an empty database (a fresh
+Runs ``crossline.sim.run.simulate`` on an empty database (a fresh
 SQLite file under a temporary folder unless ``--database`` names one, which
 must be empty): every borrower's commands through the services one
 transaction each, the outbox handlers, and the close of every day.
@@ -29,7 +29,7 @@ from datetime import date
 from pathlib import Path
 
 from crossline.catalog import load_catalog
-from crossline.simulation.run import simulate
+from crossline.sim.run import simulate
 from crossline.store.engine import make_engine
 
 START = date(2026, 1, 1)

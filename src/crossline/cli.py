@@ -56,7 +56,7 @@ from crossline.scoring.monitor import monitor
 from crossline.scoring.scorecard import Scorecard, ScorecardError, default_scorecard
 from crossline.scoring.synthetic import DEFAULT_ROWS, REASONS, TARGET, synthetic_history
 from crossline.servicing.errors import InputError, RefusedError
-from crossline.simulation.run import simulate as run_simulation
+from crossline.sim.run import simulate as run_simulation
 from crossline.store import platform
 from crossline.store.engine import database_url, make_engine, upgrade
 from crossline.store.schema import borrowers, policies

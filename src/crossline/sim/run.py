@@ -29,8 +29,8 @@ from crossline.scenario.spec import STEP_KINDS, Step
 from crossline.servicing.context import open_context
 from crossline.servicing.dues import dues
 from crossline.servicing.lines import register_borrower
-from crossline.simulation.behaviour import Holdings, People, observe, plan_applications, plan_day
-from crossline.simulation.traits import draw_traits
+from crossline.sim.behaviour import Holdings, People, observe, plan_applications, plan_day
+from crossline.sim.traits import draw_traits
 from crossline.store import platform
 from crossline.store.engine import upgrade
 from crossline.store.schema import credit_lines

@@ -15,9 +15,9 @@ from crossline.catalog import load_catalog
 from crossline.cli import app
 from crossline.scenario.spec import ConvertStatement, Repay
 from crossline.servicing.dues import DUES_SCHEMA
-from crossline.simulation.behaviour import Holdings, People, observe, payments
-from crossline.simulation.run import simulate
-from crossline.simulation.traits import draw_traits
+from crossline.sim.behaviour import Holdings, People, observe, payments
+from crossline.sim.run import simulate
+from crossline.sim.traits import draw_traits
 from crossline.store.engine import make_engine
 from crossline.store.schema import decisions
 from tests.helpers import dump, journal_rows

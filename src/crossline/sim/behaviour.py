@@ -36,7 +36,7 @@ from crossline.scenario.spec import (
     SubmitDocument,
     VerifyDocument,
 )
-from crossline.simulation.traits import PRODUCT_APPETITE
+from crossline.sim.traits import PRODUCT_APPETITE
 
 BILLS_SHARE_OF_SPARE = 1.6
 """Cash set aside for credit bills a month, as a multiple of what the borrower spends
