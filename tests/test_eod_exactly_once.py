@@ -11,8 +11,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from datetime import date
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -43,19 +43,39 @@ def _book(engine: sa.Engine, borrowers: int = 12, partitions: int = 4) -> None:
             draw(ctx, who, "weilidai", 100000 + 1000 * n, 5, "equal_principal")
 
 
+Reference = Callable[[int, int], sa.Engine]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reference]:
+    """A SQLite book after an uninterrupted run of ``_book(borrowers, partitions)``,
+    built once per size for the module: every crash test compares with it, read only."""
+    books: dict[tuple[int, int], sa.Engine] = {}
+
+    def book(borrowers: int, partitions: int) -> sa.Engine:
+        if (borrowers, partitions) not in books:
+            folder = tmp_path_factory.mktemp("reference")
+            engine = make_engine(f"sqlite:///{folder / 'reference.db'}")
+            upgrade(engine)
+            _book(engine, borrowers, partitions)
+            run_eod(engine, THROUGH)
+            books[(borrowers, partitions)] = engine
+        return books[(borrowers, partitions)]
+
+    yield book
+    for engine in books.values():
+        engine.dispose()
+
+
 class InjectedCrashError(RuntimeError):
     """The injected fault."""
 
 
 @pytest.mark.parametrize("target", ["post_pairs", "update_frame", "write_events", "insert"])
 def test_crash_inside_a_partition_and_rerun(
-    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str
+    engine: sa.Engine, reference: Reference, monkeypatch: pytest.MonkeyPatch, target: str
 ) -> None:
-    reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
-    upgrade(reference)
-    _book(reference)
-    run_eod(reference, THROUGH)
-    expected = journal_rows(reference)
+    expected = journal_rows(reference(12, 4))
     assert expected, "the reference run must post something"
 
     _book(engine)
@@ -78,7 +98,7 @@ def test_crash_inside_a_partition_and_rerun(
     monkeypatch.undo()
     run_eod(engine, THROUGH)
     assert journal_rows(engine) == expected
-    assert _without_ids(dump(engine)) == _without_ids(dump(reference))
+    assert _without_ids(dump(engine)) == _without_ids(dump(reference(12, 4)))
 
 
 def _crash_after_close(close: object) -> object:
@@ -105,13 +125,8 @@ def _without_ids(tables: dict[str, list[tuple[object, ...]]]) -> dict[str, objec
 
 
 def test_crash_between_partitions_resumes_without_repeating(
-    engine: sa.Engine, tmp_path: Path
+    engine: sa.Engine, reference: Reference
 ) -> None:
-    reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
-    upgrade(reference)
-    _book(reference)
-    run_eod(reference, THROUGH)
-
     _book(engine)
     done: list[int] = []
 
@@ -130,17 +145,12 @@ def test_crash_between_partitions_resumes_without_repeating(
         ).scalar_one()
     assert closed == 2
     run_eod(engine, THROUGH)
-    assert journal_rows(engine) == journal_rows(reference)
+    assert journal_rows(engine) == journal_rows(reference(12, 4))
 
 
 def test_sigkill_during_eod_then_rerun(
-    engine: sa.Engine, database_url: str, tmp_path: Path
+    engine: sa.Engine, database_url: str, reference: Reference
 ) -> None:
-    reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
-    upgrade(reference)
-    _book(reference, borrowers=40, partitions=8)
-    run_eod(reference, THROUGH)
-
     _book(engine, borrowers=40, partitions=8)
     command = [
         sys.executable,
@@ -171,4 +181,4 @@ def test_sigkill_during_eod_then_rerun(
     process.wait()
     assert killed, "the run finished before it could be killed; lower the kill point"
     subprocess.run(command, env=env, check=True, capture_output=True)
-    assert journal_rows(engine) == journal_rows(reference)
+    assert journal_rows(engine) == journal_rows(reference(40, 8))
