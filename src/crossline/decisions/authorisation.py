@@ -73,40 +73,50 @@ class Authorisation:
         }
 
 
+_GROUP_LIMIT = sa.select(borrower_limits.c.limit_fen).where(
+    borrower_limits.c.borrower_id == sa.bindparam("borrower_id"),
+    borrower_limits.c.lender_group == sa.bindparam("group"),
+)
+_GROUP_USED = (
+    sa.select(
+        sa.func.coalesce(
+            sa.func.sum(installments.c.principal_fen - installments.c.paid_principal_fen), 0
+        )
+    )
+    .select_from(
+        installments.join(loans, installments.c.loan_id == loans.c.loan_id).join(
+            credit_lines, loans.c.credit_line_id == credit_lines.c.credit_line_id
+        )
+    )
+    .where(
+        loans.c.borrower_id == sa.bindparam("borrower_id"),
+        credit_lines.c.lender_group == sa.bindparam("group"),
+        loans.c.status == "active",
+        installments.c.status == "open",
+    )
+)
+_LATE_LINES = sa.select(credit_lines.c.product, credit_lines.c.dpd).where(
+    credit_lines.c.borrower_id == sa.bindparam("borrower_id"),
+    credit_lines.c.lender_group == sa.bindparam("group"),
+    credit_lines.c.dpd > 0,
+)
+_LINE_DPD = sa.select(credit_lines.c.dpd).where(
+    credit_lines.c.credit_line_id == sa.bindparam("credit_line_id")
+)
+
+
 def group_exposure(ctx: Context, borrower_id: str, group: str) -> tuple[int | None, int]:
     """The group's borrower-level limit (None if it sets none) and the principal in use
     on all the borrower's lines with the group."""
-    limit = ctx.conn.execute(
-        sa.select(borrower_limits.c.limit_fen).where(
-            borrower_limits.c.borrower_id == borrower_id, borrower_limits.c.lender_group == group
-        )
-    ).scalar_one_or_none()
-    i, ln, c = installments.c, loans.c, credit_lines.c
-    used = ctx.conn.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(i.principal_fen - i.paid_principal_fen), 0))
-        .select_from(
-            installments.join(loans, i.loan_id == ln.loan_id).join(
-                credit_lines, ln.credit_line_id == c.credit_line_id
-            )
-        )
-        .where(
-            ln.borrower_id == borrower_id,
-            c.lender_group == group,
-            ln.status == "active",
-            i.status == "open",
-        )
-    ).scalar_one()
+    keys = {"borrower_id": borrower_id, "group": group}
+    limit = ctx.conn.execute(_GROUP_LIMIT, keys).scalar_one_or_none()
+    used = ctx.conn.execute(_GROUP_USED, keys).scalar_one()
     return (None if limit is None else int(limit)), int(used)
 
 
 def _overdue_lines(ctx: Context, borrower_id: str, group: str) -> int:
     """The group's lines overdue past their product's grace (paying in grace is on time)."""
-    c = credit_lines.c
-    rows = ctx.conn.execute(
-        sa.select(c.product, c.dpd).where(
-            c.borrower_id == borrower_id, c.lender_group == group, c.dpd > 0
-        )
-    ).all()
+    rows = ctx.conn.execute(_LATE_LINES, {"borrower_id": borrower_id, "group": group}).all()
     return sum(1 for row in rows if row.dpd > ctx.catalog.product(row.product).grace_days)
 
 
@@ -147,13 +157,7 @@ def _policy_refusal(bundle: Bundle, inputs: dict[str, Any]) -> tuple[Reason | No
 
 
 def _line_dpd(ctx: Context, line: Line) -> int:
-    return int(
-        ctx.conn.execute(
-            sa.select(credit_lines.c.dpd).where(
-                credit_lines.c.credit_line_id == line.credit_line_id
-            )
-        ).scalar_one()
-    )
+    return int(ctx.conn.execute(_LINE_DPD, {"credit_line_id": line.credit_line_id}).scalar_one())
 
 
 def authorise(ctx: Context, borrower_id: str, product_id: str, amount_fen: int) -> Authorisation:

@@ -186,16 +186,24 @@ def get_line(ctx: Context, borrower_id: str, product_id: str) -> Line:
     return line
 
 
+_USED = (
+    sa.select(
+        sa.func.coalesce(
+            sa.func.sum(installments.c.principal_fen - installments.c.paid_principal_fen), 0
+        )
+    )
+    .select_from(installments.join(loans, installments.c.loan_id == loans.c.loan_id))
+    .where(
+        loans.c.credit_line_id == sa.bindparam("credit_line_id"),
+        loans.c.status == "active",
+        installments.c.status == "open",
+    )
+)
+
+
 def used_fen(ctx: Context, credit_line_id: int) -> int:
     """Principal drawn on the line and not yet repaid (what the limit is used by)."""
-    i = installments.c
-    value = ctx.conn.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(i.principal_fen - i.paid_principal_fen), 0))
-        .select_from(installments.join(loans, i.loan_id == loans.c.loan_id))
-        .where(
-            loans.c.credit_line_id == credit_line_id, loans.c.status == "active", i.status == "open"
-        )
-    ).scalar_one()
+    value = ctx.conn.execute(_USED, {"credit_line_id": credit_line_id}).scalar_one()
     return int(value)
 
 
