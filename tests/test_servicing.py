@@ -18,6 +18,7 @@ from crossline.servicing.errors import InputError, RefusedError
 from crossline.servicing.lines import open_line, register_borrower
 from crossline.servicing.origination import draw
 from crossline.servicing.repayment import repay
+from crossline.store.schema import eod_partitions
 from tests.conftest import initialise
 from tests.helpers import dump, line_of, run_yaml, yuan
 
@@ -229,3 +230,27 @@ def test_ledger_check_finds_a_tampered_subledger(engine: sa.Engine) -> None:
     assert [(m.loan_id, m.account, m.journal_fen, m.subledger_fen) for m in result.mismatches] == [
         (1, "loan_principal", 600000, 599999)
     ]
+
+
+def test_commands_wait_while_the_business_date_is_closing(engine: sa.Engine) -> None:
+    """Once a partition of today's end-of-day is done, a command dated today would land in
+    a closed partition: it is refused until the close finishes. Yesterday's closes and an
+    unstarted close do not matter."""
+    today = date(2026, 3, 2)
+    initialise(engine, today, partitions=2)
+    with engine.begin() as conn:
+        assert open_context(conn).today == today
+        conn.execute(
+            sa.insert(eod_partitions).values(
+                business_date=date(2026, 3, 1), partition=0, partitions=2, postings=0
+            )
+        )
+        assert open_context(conn).today == today
+        conn.execute(
+            sa.insert(eod_partitions).values(
+                business_date=today, partition=0, partitions=2, postings=0
+            )
+        )
+        with pytest.raises(RefusedError) as refused:
+            open_context(conn)
+    assert refused.value.code == "eod_in_progress"

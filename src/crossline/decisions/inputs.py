@@ -45,33 +45,25 @@ class View:
     """Whether the view was read from the stored current row rather than rebuilt."""
 
 
-_PENDING = (
-    sa.select(outbox.c.event_id)
-    .where(outbox.c.borrower_id == sa.bindparam("borrower_id"), outbox.c.handled.is_(False))
-    .limit(1)
-)
 _STORED = sa.select(
     current_scores.c.score,
     current_scores.c.band,
     current_scores.c.reasons,
     current_scores.c.model_version,
     current_scores.c.features,
+    sa.exists()
+    .where(outbox.c.borrower_id == current_scores.c.borrower_id, outbox.c.handled.is_(False))
+    .label("pending"),
 ).where(
     current_scores.c.borrower_id == sa.bindparam("borrower_id"),
     current_scores.c.lender_group == sa.bindparam("group"),
 )
 
 
-def _pending(conn: sa.Connection, borrower_id: str) -> bool:
-    return conn.execute(_PENDING, {"borrower_id": borrower_id}).first() is not None
-
-
 def stored_view(conn: sa.Connection, group: str, borrower_id: str, card: Scorecard) -> View | None:
     """The stored current view of the borrower in ``group``, if it is current (see above)."""
     row = conn.execute(_STORED, {"borrower_id": borrower_id, "group": group}).first()
-    if row is None or row.features is None or row.model_version != card.version:
-        return None
-    if _pending(conn, borrower_id):
+    if row is None or row.features is None or row.model_version != card.version or row.pending:
         return None
     features = json.loads(row.features)
     inputs = {name: features[name] for name in VIEW_INPUTS if name in features}

@@ -10,13 +10,8 @@ import sqlalchemy as sa
 from crossline.catalog import Catalog, catalog_from_json
 from crossline.servicing.errors import RefusedError
 from crossline.store import platform
-from crossline.store.schema import borrowers, eod_partitions
+from crossline.store.schema import borrowers
 
-_EOD_STARTED = (
-    sa.select(eod_partitions.c.business_date)
-    .where(eod_partitions.c.business_date == sa.bindparam("day"))
-    .limit(1)
-)
 _BORROWER = sa.select(borrowers.c.borrower_id).where(
     borrowers.c.borrower_id == sa.bindparam("borrower_id")
 )
@@ -45,8 +40,7 @@ def open_context(conn: sa.Connection) -> Context:
     """
     state = platform.state(conn)
     today = state.business_date
-    started = conn.execute(_EOD_STARTED, {"day": today}).first()
-    if started is not None:
+    if state.closing:
         raise RefusedError("eod_in_progress", f"end-of-day for {today} is running; retry later")
     text = str(state.catalog_json)
     return Context(conn=conn, catalog=catalog_from_json(text), today=today, catalog_json=text)

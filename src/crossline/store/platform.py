@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crossline.store.schema import SHARDS, platform
+from crossline.store.schema import SHARDS, eod_partitions, platform
 
 
 class PlatformNotInitialisedError(RuntimeError):
@@ -43,6 +43,7 @@ _STATE = sa.select(
     platform.c.business_date,
     platform.c.partitions,
     platform.c.catalog_json,
+    sa.exists().where(eod_partitions.c.business_date == platform.c.business_date).label("closing"),
 )
 
 
@@ -54,7 +55,9 @@ def is_initialised(conn: sa.Connection) -> bool:
 
 
 def state(conn: sa.Connection) -> sa.Row[Any, Any, Any, Any]:
-    """The platform row: business date, partitions and catalog snapshot, read at once."""
+    """The platform row: business date, partitions and catalog snapshot, and ``closing``:
+    whether the business date's end-of-day has begun. One read, since every command
+    needs all of it."""
     row = conn.execute(_STATE).first()
     if row is None:
         raise PlatformNotInitialisedError("the database has not been initialised")
