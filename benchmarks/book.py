@@ -452,8 +452,9 @@ def build_book(n: int, seed: int, catalog: Catalog) -> dict[sa.Table, pl.DataFra
     }
 
 
-def reset_database(url: str) -> sa.Engine:
-    """A fresh, migrated, empty schema at ``url``."""
+def reset_database(url: str, sqlite_connect: Callable[..., None] | None = None) -> sa.Engine:
+    """A fresh, migrated, empty schema at ``url``; ``sqlite_connect`` is added to the
+    engine's connect listeners on SQLite (a bulk load's own pragmas)."""
     engine = make_engine(url)
     if is_sqlite(engine):
         database = engine.url.database
@@ -462,6 +463,8 @@ def reset_database(url: str) -> sa.Engine:
             for suffix in ("", "-wal", "-shm", "-journal"):
                 Path(database + suffix).unlink(missing_ok=True)
         engine = make_engine(url)
+        if sqlite_connect is not None:
+            sa.event.listen(engine, "connect", sqlite_connect)
     else:
         existing = sa.MetaData()
         existing.reflect(engine)

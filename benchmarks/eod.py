@@ -40,6 +40,7 @@ import polars as pl
 import psutil
 import sqlalchemy as sa
 
+from book import reset_database
 from crossline.catalog import Catalog, catalog_to_json, load_catalog
 from crossline.eod.runner import close_day
 from crossline.kernels.delinquency import classify
@@ -49,7 +50,7 @@ from crossline.ledger.journal import JOURNAL_SCHEMA
 from crossline.money import RATE_SCALE, rate_units
 from crossline.store import platform
 from crossline.store.bulk import insert_frame
-from crossline.store.engine import is_sqlite, make_engine, upgrade
+from crossline.store.engine import is_sqlite, make_engine
 from crossline.store.ids import allocate_ids
 from crossline.store.schema import (
     SHARDS,
@@ -748,27 +749,6 @@ def _bulk_load_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def reset_database(url: str) -> sa.Engine:
-    """A fresh, migrated, empty schema at ``url``; the engine is for the build only."""
-    engine = make_engine(url)
-    if is_sqlite(engine):
-        database = engine.url.database
-        engine.dispose()
-        if database and database != ":memory:":
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                Path(database + suffix).unlink(missing_ok=True)
-        engine = make_engine(url)
-        sa.event.listen(engine, "connect", _bulk_load_pragmas)
-    else:
-        existing = sa.MetaData()
-        existing.reflect(engine)  # every table, alembic_version and newer ones included
-        existing.drop_all(engine)
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP FUNCTION IF EXISTS crossline_refuse_change() CASCADE")
-    upgrade(engine)
-    return engine
-
-
 def load_book(engine: sa.Engine, book: Book, partitions: int, catalog: Catalog) -> int:
     """Write the book; returns the journal lines written."""
     with engine.begin() as conn:
@@ -929,7 +909,7 @@ def main(argv: list[str] | None = None) -> None:
         f"book: {book.loans.height:,} loans, {book.installments.height:,} installments, "
         f"{book.headers.height:,} entries in {time.perf_counter() - started:.1f}s"
     )
-    engine = reset_database(args.database)
+    engine = reset_database(args.database, _bulk_load_pragmas)
     database = engine.dialect.name
     load_book(engine, book, args.partitions, catalog)
     settle(engine)
