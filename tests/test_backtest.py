@@ -116,6 +116,12 @@ def _invoke(*args: str) -> Any:
     return CliRunner().invoke(app, ["policy", "backtest", *args], env={"COLUMNS": "400"})
 
 
+def _printed(tmp_path: Path, policy: dict[str, Any], database_url: str) -> Any:
+    """``crossline policy backtest`` of ``policy`` over the book's window, 3 March to 1 June."""
+    window = ["--from", "2026-03-03", "--to", "2026-06-01", "--database", database_url]
+    return _invoke("--policy", _write(tmp_path, policy), *window)
+
+
 def _write(tmp_path: Path, policy: dict[str, Any]) -> str:
     path = tmp_path / f"{policy['version']}.json"
     path.write_text(json.dumps(policy), encoding="utf-8")
@@ -187,16 +193,7 @@ def test_the_deciding_policy_replayed_gives_back_every_stored_decision(
     assert first_day.decisions.get_column("decision_id").to_list() == [
         r.decision_id for r in decided[:-1]
     ]
-    printed = _invoke(
-        "--policy",
-        _write(tmp_path, small_policy()),
-        "--from",
-        "2026-03-03",
-        "--to",
-        "2026-06-01",
-        "--database",
-        database_url,
-    )
+    printed = _printed(tmp_path, small_policy(), database_url)
     assert printed.exit_code == 0, printed.output
     assert json.loads(printed.stdout) == result.as_dict()
 
@@ -264,16 +261,7 @@ def test_other_candidates_count_swaps_and_follow_each_borrower_later(
         "approved_unobserved": 1,
     }
 
-    printed = _invoke(
-        "--policy",
-        _write(tmp_path, strict),
-        "--from",
-        "2026-03-03",
-        "--to",
-        "2026-06-01",
-        "--database",
-        database_url,
-    )
+    printed = _printed(tmp_path, strict, database_url)
     assert printed.exit_code == 0, printed.output
     assert json.loads(printed.stdout) == stricter.as_dict()
 
