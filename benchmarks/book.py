@@ -53,12 +53,12 @@ CHUNK = 1_000_000
 _U53 = float(1 << 53)
 
 
-def _uniform(key: pl.Expr, seed: int, stream: int) -> pl.Expr:
+def uniform(key: pl.Expr, seed: int, stream: int) -> pl.Expr:
     """A seeded uniform float in [0, 1) per row, from a hash of the row key (vectorised)."""
     return (key.hash(seed=seed * 1_000 + stream) // (1 << 11)).cast(pl.Float64) / _U53
 
 
-def _below(key: pl.Expr, seed: int, stream: int, bound: pl.Expr | int) -> pl.Expr:
+def below(key: pl.Expr, seed: int, stream: int, bound: pl.Expr | int) -> pl.Expr:
     """A seeded uniform integer in [0, bound)."""
     upper = bound.cast(pl.UInt64) if isinstance(bound, pl.Expr) else pl.lit(bound, pl.UInt64)
     return (key.hash(seed=seed * 1_000 + stream) % upper).cast(pl.Int64)
@@ -81,11 +81,11 @@ def _borrowers(n: int, seed: int) -> pl.DataFrame:
         },
         schema_overrides={"shard": pl.Int16},
     ).with_columns(
-        ((3_000 + _below(k, seed, 1, 47_000)) * 100).alias("monthly_income_fen"),
-        pl.when(_uniform(k, seed, 2) < 0.3)
-        .then((3_000 + _below(k, seed, 3, 30_000)) * 100)
+        ((3_000 + below(k, seed, 1, 47_000)) * 100).alias("monthly_income_fen"),
+        pl.when(uniform(k, seed, 2) < 0.3)
+        .then((3_000 + below(k, seed, 3, 30_000)) * 100)
         .alias("verified_income_fen"),
-        _days_before(BUSINESS_DATE, 60 + _below(k, seed, 4, 1_500)).alias("created_on"),
+        _days_before(BUSINESS_DATE, 60 + below(k, seed, 4, 1_500)).alias("created_on"),
     )
 
 
@@ -104,20 +104,20 @@ def _lines(people: pl.DataFrame, seed: int, catalog: Catalog) -> pl.DataFrame:
     chosen = (
         people.select("k", "borrower_id", "shard", "created_on")
         .join(products, how="cross")
-        .with_columns((_uniform(key, seed, 10) < pl.col("share")).alias("has"))
+        .with_columns((uniform(key, seed, 10) < pl.col("share")).alias("has"))
         .with_columns(pl.col("has").any().over("k").alias("any"))
         .filter(pl.col("has") | (~pl.col("any") & (pl.col("product") == "huabei")))
         .sort("k", "p")
     )
-    late = _uniform(key, seed, 11) < 0.05
-    dpd = pl.when(late).then(1 + _below(key, seed, 12, 200)).otherwise(0).cast(pl.Int32)
+    late = uniform(key, seed, 11) < 0.05
+    dpd = pl.when(late).then(1 + below(key, seed, 12, 200)).otherwise(0).cast(pl.Int32)
     lines = chosen.with_columns(
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("credit_line_id"),
         pl.col("product").alias("provider"),
-        ((10 + _below(key, seed, 13, 190)) * 10_000).alias("limit_fen"),
+        ((10 + below(key, seed, 13, 190)) * 10_000).alias("limit_fen"),
         pl.lit("active").alias("status"),
         pl.max_horizontal(
-            pl.col("created_on"), _days_before(BUSINESS_DATE, 30 + _below(key, seed, 14, 1_200))
+            pl.col("created_on"), _days_before(BUSINESS_DATE, 30 + below(key, seed, 14, 1_200))
         ).alias("opened_on"),
         dpd.alias("dpd"),
     ).with_columns(
@@ -141,11 +141,11 @@ def _grid(body: pl.Expr, months: pl.Expr) -> pl.Expr:
 def _records(lines: pl.DataFrame, seed: int) -> pl.DataFrame:
     """Three month ends of records; a tenth of the accounts carry delinquent months."""
     key = pl.col("credit_line_id")
-    start = _below(key, seed, 20, 27)
-    length = 1 + _below(key, seed, 21, 4)
-    band = pl.when(_uniform(key, seed, 22) < 0.9).then(1 + _below(key, seed, 23, 3)).otherwise(4)
-    dirty = _uniform(key, seed, 24) < 0.1
-    hidden = _uniform(key, seed, 25) < 0.03
+    start = below(key, seed, 20, 27)
+    length = 1 + below(key, seed, 21, 4)
+    band = pl.when(uniform(key, seed, 22) < 0.9).then(1 + below(key, seed, 23, 3)).otherwise(4)
+    dirty = uniform(key, seed, 24) < 0.1
+    hidden = uniform(key, seed, 25) < 0.03
     # 27 months of history ending with May, as reported and as it was: a run of late
     # months in the dirty accounts, a single month of band 1 kept off the report in a few.
     clean = pl.lit("N" * 27)
@@ -207,9 +207,7 @@ def _records(lines: pl.DataFrame, seed: int) -> pl.DataFrame:
                 .then(pl.col("counted_dpd") - 11 - 30 * back)
                 .otherwise(0)
                 .alias("max_dpd"),
-                (pl.col("limit_fen") * _below(key, seed, 26 + back, 80) // 100).alias(
-                    "balance_fen"
-                ),
+                (pl.col("limit_fen") * below(key, seed, 26 + back, 80) // 100).alias("balance_fen"),
                 "limit_fen",
                 pl.lit(period_end).alias("reported_on"),
                 pl.lit(None, pl.Date).alias("delinquency_ended_on"),
@@ -230,13 +228,13 @@ def _inquiries(people: pl.DataFrame, seed: int) -> pl.DataFrame:
     key = pl.col("k") * 8 + pl.col("n")
     return (
         people.select("k", "borrower_id", "shard")
-        .with_columns(pl.int_ranges(0, _below(pl.col("k"), seed, 30, 4)).alias("n"))
+        .with_columns(pl.int_ranges(0, below(pl.col("k"), seed, 30, 4)).alias("n"))
         .explode("n")
         .drop_nulls("n")
         .with_columns(
-            _days_before(BUSINESS_DATE, _below(key, seed, 31, 240)).alias("inquired_on"),
+            _days_before(BUSINESS_DATE, below(key, seed, 31, 240)).alias("inquired_on"),
             pl.lit("webank").alias("inquirer"),
-            pl.when(_uniform(key, seed, 32) < 0.8)
+            pl.when(uniform(key, seed, 32) < 0.8)
             .then(pl.lit("loan_approval"))
             .otherwise(pl.lit("post_loan_management"))
             .alias("reason"),
@@ -253,14 +251,14 @@ def _loans(lines: pl.DataFrame, seed: int) -> pl.DataFrame:
     term = (
         pl.when(pl.col("kind") == "revolving")
         .then(None)
-        .otherwise(pl.lit([3, 6, 12]).list.get(_below(key, seed, 40, 3)))
+        .otherwise(pl.lit([3, 6, 12]).list.get(below(key, seed, 40, 3)))
     )
     return lines.with_columns(
         pl.col("credit_line_id").alias("loan_id"),
         term.alias("term_months"),
         pl.when(pl.col("kind") == "revolving")
         .then(0)
-        .otherwise(pl.col("limit_fen") * (20 + _below(key, seed, 41, 60)) // 100)
+        .otherwise(pl.col("limit_fen") * (20 + below(key, seed, 41, 60)) // 100)
         .alias("principal_fen"),
         pl.when(pl.col("kind") == "cash_loan").then(pl.lit("equal_principal")).alias("method"),
         pl.when(pl.col("kind") == "cash_loan")
@@ -274,7 +272,7 @@ def _loans(lines: pl.DataFrame, seed: int) -> pl.DataFrame:
         .otherwise(pl.lit("installment"))
         .alias("penalty_base"),
         pl.max_horizontal(
-            pl.col("opened_on"), _days_before(BUSINESS_DATE, 5 + _below(key, seed, 42, 330))
+            pl.col("opened_on"), _days_before(BUSINESS_DATE, 5 + below(key, seed, 42, 330))
         ).alias("loan_opened_on"),
         pl.lit("active").alias("loan_status"),
     )
@@ -346,7 +344,7 @@ def _statements(lines: pl.DataFrame, seed: int) -> pl.DataFrame:
         .filter(pl.col("statement_date") > pl.col("opened_on"))
         .with_columns(
             (pl.col("statement_date") + pl.duration(days=9)).alias("due_date"),
-            (pl.col("limit_fen") * _below(key, seed, 50, 60) // 100).alias("balance_fen"),
+            (pl.col("limit_fen") * below(key, seed, 50, 60) // 100).alias("balance_fen"),
         )
         .with_columns(
             ((pl.col("balance_fen") + 5) // 10).alias("minimum_fen"),
@@ -355,7 +353,7 @@ def _statements(lines: pl.DataFrame, seed: int) -> pl.DataFrame:
         .with_columns(
             pl.when(pl.col("due_date") > _days_before(BUSINESS_DATE, pl.col("dpd") + 1))
             .then(0)
-            .when(_uniform(key, seed, 51) < 0.5)
+            .when(uniform(key, seed, 51) < 0.5)
             .then(pl.col("balance_fen"))
             .otherwise(pl.col("minimum_fen"))
             .alias("paid_fen"),
@@ -381,7 +379,7 @@ def _journal(loan_frame: pl.DataFrame, rows: pl.DataFrame, seed: int) -> pl.Data
     )
     purchases = (
         loan_frame.filter(pl.col("kind") == "revolving")
-        .with_columns(pl.int_ranges(0, 1 + _below(pl.col("loan_id"), seed, 60, 12)).alias("n"))
+        .with_columns(pl.int_ranges(0, 1 + below(pl.col("loan_id"), seed, 60, 12)).alias("n"))
         .explode("n")
         .select(
             "borrower_id",
@@ -389,10 +387,10 @@ def _journal(loan_frame: pl.DataFrame, rows: pl.DataFrame, seed: int) -> pl.Data
             "credit_line_id",
             "loan_id",
             pl.max_horizontal(
-                pl.col("opened_on"), _days_before(BUSINESS_DATE, _below(key, seed, 61, 200))
+                pl.col("opened_on"), _days_before(BUSINESS_DATE, below(key, seed, 61, 200))
             ).alias("business_date"),
             pl.lit("purchase").alias("event"),
-            (100 + _below(key, seed, 62, 50_000)).alias("amount_fen"),
+            (100 + below(key, seed, 62, 50_000)).alias("amount_fen"),
         )
     )
     repayments = rows.filter(pl.col("paid")).select(

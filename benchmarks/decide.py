@@ -68,8 +68,10 @@ import sqlalchemy as sa
 
 from book import (
     BUSINESS_DATE,
+    below,
     book_at,
     continue_ids,
+    uniform,
 )
 from crossline.catalog import load_catalog
 from crossline.decisions.applications import apply
@@ -93,7 +95,6 @@ PARITY_ROWS = 10_000
 ZEN_CHUNK = 50_000
 """Rows turned into dicts at a time for zen-engine (a million dicts at once is gigabytes)."""
 POLICY_GROUP = "ant"
-_U53 = float(1 << 53)
 
 Application = tuple[str, str]
 """(borrower, product)"""
@@ -366,16 +367,8 @@ def review_figures(url: str, people: int, partitions: int, workers: int) -> dict
 # --------------------------------------------------------------------------- figure 3
 
 
-def _uniform(key: pl.Expr, seed: int, stream: int) -> pl.Expr:
-    return (key.hash(seed=seed * 1_000 + stream) // (1 << 11)).cast(pl.Float64) / _U53
-
-
-def _below(key: pl.Expr, seed: int, stream: int, bound: int) -> pl.Expr:
-    return (key.hash(seed=seed * 1_000 + stream) % pl.lit(bound, pl.UInt64)).cast(pl.Int64)
-
-
 def _pick(key: pl.Expr, seed: int, stream: int, values: Sequence[str]) -> pl.Expr:
-    return pl.lit(pl.Series(list(values))).get(_below(key, seed, stream, len(values)))
+    return pl.lit(pl.Series(list(values))).get(below(key, seed, stream, len(values)))
 
 
 ALWAYS = ("score", "band", "product", "product_kind", "income_proof")
@@ -384,10 +377,10 @@ ALWAYS = ("score", "band", "product", "product_kind", "income_proof")
 
 def _column(name: str, dtype: pl.DataType, key: pl.Expr, seed: int, stream: int) -> pl.Expr:
     """Random values of one input, spread over the shipped tables' thresholds."""
-    u = _uniform(key, seed, stream)
-    small = pl.when(u < 0.85).then(0).otherwise(1 + _below(key, seed, stream + 500, 6))
+    u = uniform(key, seed, stream)
+    small = pl.when(u < 0.85).then(0).otherwise(1 + below(key, seed, stream + 500, 6))
     if name == "score":
-        value = 350 + _below(key, seed, stream, 601)
+        value = 350 + below(key, seed, stream, 601)
     elif name == "product":
         value = _pick(key, seed, stream, ["huabei", "jiebei"])
     elif name == "income_proof":
@@ -397,16 +390,16 @@ def _column(name: str, dtype: pl.DataType, key: pl.Expr, seed: int, stream: int)
     elif dtype == pl.Boolean():
         value = u < 0.05
     elif dtype.is_float():
-        value = (_below(key, seed, stream, 10_001).cast(pl.Float64) / 10_000).round(4)
+        value = (below(key, seed, stream, 10_001).cast(pl.Float64) / 10_000).round(4)
     elif name.endswith("_fen"):
-        value = _below(key, seed, stream, 30_000_001)
+        value = below(key, seed, stream, 30_000_001)
     elif "dpd" in name or name.endswith("_days"):
-        value = pl.when(u < 0.8).then(0).otherwise(_below(key, seed, stream + 500, 120))
+        value = pl.when(u < 0.8).then(0).otherwise(below(key, seed, stream + 500, 120))
     elif name.startswith("months_") or name.endswith("_months"):
-        value = _below(key, seed, stream, 60)
+        value = below(key, seed, stream, 60)
     else:
         value = small
-    null = _uniform(key, seed, stream + 1_000) < 0.05
+    null = uniform(key, seed, stream + 1_000) < 0.05
     return (value if name in ALWAYS else pl.when(~null).then(value)).cast(dtype).alias(name)
 
 

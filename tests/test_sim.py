@@ -156,3 +156,13 @@ def test_simulate_command_writes_its_summary_and_refuses_a_used_database(
     assert again.exit_code == 2
     assert "already holds a book" in again.output
     assert dump(engine) == before
+
+
+def test_cash_set_aside_is_settled_at_what_the_platform_took() -> None:
+    people = _people(willingness=1.0, revolver=False)
+    people.cash_fen[0] = 10_000
+    (command,) = _pay(people, _due("jiebei", 8_000, 8_000))
+    assert command == Repay(borrower="sim-000000", product="jiebei", amount="all_due")
+    # The schedule said 80.00; the platform took 79.40 (a penalty reversed in grace).
+    observe(people, 0, command, {"ok": True, "amount": "79.40"})
+    assert people.cash_fen[0] == 10_000 - 7_940

@@ -42,7 +42,7 @@ from crossline.decisions.contracts import REVIEW_INPUTS
 from crossline.decisions.policies import Arms, arm_of, policies_in_force
 from crossline.events.notifications import NOTIFICATION_SCHEMA, write_notifications
 from crossline.events.outbox import write_events
-from crossline.kernels.features import RATIO_PLACES, RATIOS, lookup, months_ago
+from crossline.kernels.features import lookup, months_ago, rounded_ratios
 from crossline.kernels.frames import EVENT_SCHEMA
 from crossline.policy.bundle import Bundle
 from crossline.policy.evaluate import evaluate_frame
@@ -116,7 +116,7 @@ def review_inputs(
         .cast(pl.Int16)
         .alias("group_overdue_lines")
     )
-    joined = frame.join(scored, on=["borrower_id", "lender_group"], how="inner")
+    joined = frame.join(rounded_ratios(scored), on=["borrower_id", "lender_group"], how="inner")
     return joined.select(
         "credit_line_id",
         "borrower_id",
@@ -124,7 +124,7 @@ def review_inputs(
         pl.col("status").alias("line_status"),
         pl.col("limit_fen").alias("line_limit_fen"),
         *[
-            pl.col(name).round(RATIO_PLACES) if name in RATIOS else pl.col(name)
+            pl.col(name)
             for name in REVIEW_INPUTS
             if name in scored.columns and name not in ("borrower_id", "lender_group")
         ],

@@ -139,9 +139,10 @@ def _done(conn: sa.Connection, day: date) -> set[int]:
 def close_day(engine: sa.Engine, progress: Progress | None = None) -> date:
     """Close the current business date; returns the date closed."""
     with engine.begin() as conn:
-        day = platform.business_date(conn)
-        total = platform.partitions(conn)
-        catalog = catalog_from_json(platform.catalog_json(conn))
+        state = platform.state(conn)
+        day: date = state.business_date
+        total = int(state.partitions)
+        catalog = catalog_from_json(str(state.catalog_json))
         done = _done(conn, day)
     for partition in range(total):
         if partition in done:

@@ -111,11 +111,15 @@ def frame_results(graph: Graph, results: pl.DataFrame) -> list[Result]:
 
 _ENGINES: dict[str, zen.ZenEngine] = {}
 """One zen-engine per graph digest: building one parses the graph (~0.5 ms)."""
+_MAX_ENGINES = 64
+"""Graphs kept at once: the versions in force and a few under test, not every upload."""
 
 
 def _engine(graph: Graph) -> zen.ZenEngine:
     engine = _ENGINES.get(graph.key)
     if engine is None:
+        if len(_ENGINES) >= _MAX_ENGINES:
+            del _ENGINES[next(iter(_ENGINES))]
         engine = zen.ZenEngine({"loader": {"type": "static", "content": {_KEY: graph.document}}})
         _ENGINES[graph.key] = engine
     return engine

@@ -20,14 +20,19 @@ BALANCE_SCHEMA = pl.Schema(
 )
 
 
-def _owed() -> sa.ColumnElement[int]:
+def owed(*, scheduled: bool = False) -> sa.ColumnElement[int]:
+    """What an installment row still asks for: principal, interest, fees and penalty less
+    what is paid; interest and fees as recognised so far, or (``scheduled``) as the
+    schedule states them, which is what the row asks for on its due date."""
     i = installments.c
+    interest = i.interest_fen if scheduled else i.interest_recognised_fen
+    fee = i.fee_fen if scheduled else i.fee_recognised_fen
     return (
         i.principal_fen
         - i.paid_principal_fen
-        + i.interest_recognised_fen
+        + interest
         - i.paid_interest_fen
-        + i.fee_recognised_fen
+        + fee
         - i.paid_fee_fen
         + i.penalty_fen
         - i.paid_penalty_fen
@@ -44,7 +49,7 @@ def line_balances(conn: sa.Connection, where: sa.ColumnElement[bool], as_of: dat
     and an unbilled revolving cycle is never overdue.
     """
     i = installments.c
-    owed = _owed()
+    owed_now = owed()
     past_due = sa.and_(
         credit_lines.c.dpd > sa.literal_column("0"),
         i.due_date < as_of,
@@ -53,8 +58,8 @@ def line_balances(conn: sa.Connection, where: sa.ColumnElement[bool], as_of: dat
     statement = (
         sa.select(
             credit_lines.c.credit_line_id,
-            sa.func.sum(owed),
-            sa.func.sum(sa.case((past_due, owed), else_=sa.literal_column("0"))),
+            sa.func.sum(owed_now),
+            sa.func.sum(sa.case((past_due, owed_now), else_=sa.literal_column("0"))),
         )
         .select_from(
             installments.join(loans, i.loan_id == loans.c.loan_id).join(

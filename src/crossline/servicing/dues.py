@@ -17,6 +17,7 @@ from datetime import date
 import polars as pl
 import sqlalchemy as sa
 
+from crossline.servicing.balances import owed
 from crossline.store.bulk import read_frame, stage_ids
 from crossline.store.schema import OPEN, credit_lines, installments, loans, statements
 
@@ -49,20 +50,6 @@ _ROW_SCHEMA = pl.Schema(
 _MINIMUM_SCHEMA = pl.Schema({"credit_line_id": pl.Int64(), "statement_minimum_fen": pl.Int64()})
 
 
-def _owed() -> sa.ColumnElement[int]:
-    i = installments.c
-    return (
-        i.principal_fen
-        + i.interest_fen
-        + i.fee_fen
-        + i.penalty_fen
-        - i.paid_principal_fen
-        - i.paid_interest_fen
-        - i.paid_fee_fen
-        - i.paid_penalty_fen
-    )
-
-
 def dues(
     conn: sa.Connection, through: date, borrowers: Sequence[str] | None = None
 ) -> pl.DataFrame:
@@ -77,7 +64,14 @@ def dues(
         statement_where.append(statements.c.borrower_id.in_(sa.select(staged.c.id)))
     rows = read_frame(
         conn,
-        sa.select(i.borrower_id, c.product, c.credit_line_id, loans.c.kind, i.due_date, _owed())
+        sa.select(
+            i.borrower_id,
+            c.product,
+            c.credit_line_id,
+            loans.c.kind,
+            i.due_date,
+            owed(scheduled=True),
+        )
         .select_from(
             installments.join(loans, i.loan_id == loans.c.loan_id).join(
                 credit_lines, loans.c.credit_line_id == c.credit_line_id

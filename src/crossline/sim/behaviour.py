@@ -26,7 +26,7 @@ import polars as pl
 from pydantic import BaseModel
 
 from crossline.catalog import Catalog
-from crossline.money import format_fen
+from crossline.money import format_fen, parse_amount
 from crossline.scenario.spec import (
     Apply,
     ConvertStatement,
@@ -68,6 +68,7 @@ class People:
     reserved: dict[tuple[int, str], int] = field(default_factory=dict)
     """(borrower, product) -> cash set aside for a payment sent today."""
     index_of: dict[str, int] = field(init=False)
+    arrays: dict[str, np.ndarray] = field(init=False)
 
     def __post_init__(self) -> None:
         count = len(self.ids)
@@ -75,9 +76,13 @@ class People:
         self.shock_until = np.full(count, -1, dtype=np.int64)
         self.apply_day = {}
         self.index_of = {borrower: i for i, borrower in enumerate(self.ids)}
+        self.arrays = {
+            name: self.traits.get_column(name).to_numpy() for name in self.traits.columns
+        }
 
     def column(self, name: str) -> np.ndarray:
-        return self.traits.get_column(name).to_numpy()
+        """A trait as an array, by borrower index (traits never change during a run)."""
+        return self.arrays[name]
 
 
 def plan_applications(people: People, seed: int) -> None:
@@ -155,7 +160,7 @@ def _documents(people: People, offset: int) -> Iterator[tuple[int, BaseModel]]:
             continue
         borrower = people.ids[index]
         if step == "submit":
-            income = int(people.traits.item(index, "monthly_income_fen"))
+            income = int(people.column("monthly_income_fen")[index])
             yield (
                 index,
                 SubmitDocument(
@@ -178,7 +183,7 @@ def _purchases(
     big = rng.uniform(0.3, 1.5, count)
     terms = catalog.product("fenqile").terms
     term_pick = rng.integers(0, len(terms), count)
-    for index in range(count):
+    for index in map(int, np.flatnonzero((buys > 0) | installment)):
         if buys[index] and holdings.active(index, "huabei"):
             amount = _whole_yuan(per_purchase[index] * sizes[index] * buys[index])
             if amount > 0:
@@ -243,12 +248,12 @@ def payments(
         index = people.index_of.get(borrower)
         if index is None:
             continue
-        willing = rng.random() < people.traits.item(index, "willingness")
+        willing = rng.random() < people.column("willingness")[index]
         cash = int(people.cash_fen[index])
         if people.shock_until[index] >= offset or not willing or cash <= 0:
             continue
         revolving = product == "huabei"
-        if revolving and people.traits.item(index, "revolver") and minimum < due:
+        if revolving and people.column("revolver")[index] and minimum < due:
             amount = minimum if cash >= minimum else cash
         elif cash >= due:
             amount = due
@@ -295,21 +300,22 @@ def plan_day(
 def observe(people: People, offset: int, command: BaseModel, outcome: dict[str, object]) -> None:
     """Learn from a command's answer: a referral asking for income proof is answered
     (by those who keep their papers) the next day and checked by the lender the day
-    after; a refused payment gives its cash back."""
+    after; cash set aside for a payment is settled at what the platform took (``all_due``
+    may differ from the schedule the borrower read), all of it back if refused."""
     index = people.index_of[str(getattr(command, "borrower", ""))]
     product = str(getattr(command, "product", ""))
     key = (index, product)
     if isinstance(command, Repay):
         reserved = people.reserved.pop(key, 0)
-        if not outcome.get("ok", False):
-            people.cash_fen[index] += reserved
+        paid = parse_amount(str(outcome["amount"])) if outcome.get("ok", False) else 0
+        people.cash_fen[index] += reserved - paid
     if isinstance(command, Apply | SubmitDocument | VerifyDocument):
         people.waiting.pop(key, None)
         if outcome.get("status") != "referred":
             return
         asked = outcome.get("documents")
         if isinstance(command, Apply) and isinstance(asked, list):
-            if "income_proof" in asked and people.traits.item(index, "documents_ready"):
+            if "income_proof" in asked and people.column("documents_ready")[index]:
                 people.waiting[key] = (offset + 1, "submit")
         elif isinstance(command, SubmitDocument):
             people.waiting[key] = (offset + 1, "verify")
