@@ -166,7 +166,7 @@ def test_events_reach_the_groups_that_can_see_them() -> None:
 
 def test_demo_prints_each_groups_score_and_the_report(tmp_path: Path) -> None:
     shutil.copy(EXAMPLES / "ant_overdue_10_days_unseen_by_webank.yaml", tmp_path)
-    result = CliRunner().invoke(app, ["demo", "--examples", str(tmp_path)])
+    result = CliRunner().invoke(app, ["examples", "--examples", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "scores by lender group" in result.output
     rows = [line for line in result.output.splitlines() if "│ ning" in line and "no late" in line]

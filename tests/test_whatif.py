@@ -246,7 +246,7 @@ steps:
         - {date: 2026-03-04, apply: {product: fenqile}}
 """
     )
-    result = CliRunner().invoke(app, ["demo", "--examples", str(tmp_path)])
+    result = CliRunner().invoke(app, ["examples", "--examples", str(tmp_path)])
     assert result.exit_code == 0, result.output
     rows = [
         [cell.strip() for cell in line.split("│")[2:6]]

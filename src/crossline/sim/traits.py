@@ -1,29 +1,29 @@
 """Latent borrower traits, drawn from a seed, and the figures they are calibrated to.
 
-Calibration targets (approximate public figures; the report repeats them in
-its notes):
-
-* **Income.** Urban disposable income per head in China was about RMB 54,000
-  a year in 2024 (National Bureau of Statistics), RMB 4,500 a month; online
-  consumer-credit users skew young, urban and employed. Monthly income is
-  log-normal around RMB 6,000 (σ 0.55 in logs), its month-to-month variation
-  5–35 %.
-* **Delinquency.** Prime online consumer credit runs a 90+ DPD rate of about
-  1–3 %: Ant Group's prospectus (2020) gave 1.21 % for Huabei and 1.52 % for
-  Jiebei at 30 June 2020; WeBank reported non-performing loans of about 1.2 %
-  (2020–2023 annual reports); LexinFintech, a near-prime lender, reported
-  90+ DPD of about 2.5–3 % (2023). The liquidity shocks below (about 1.5 %
-  of borrowers a month, lasting weeks to months) and the willingness to pay
-  are set so that a year's book lands in that range; the report measures
-  the rate the run actually reached.
-* **Revolving.** About a third of card-style revolving users carry a balance
-  and pay the minimum in a given month; here 30 % of borrowers are revolvers.
+The figures the behaviour is calibrated to, with their sources, are in
+``CALIBRATION_SOURCES``; the portfolio report prints them in its notes next
+to the rates the run actually reached.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import polars as pl
+
+CALIBRATION_SOURCES: tuple[str, ...] = (
+    "Income: urban disposable income per head in China was about RMB 54,000 a year in "
+    "2024 (National Bureau of Statistics), RMB 4,500 a month; online consumer-credit users "
+    "skew young, urban and employed. Monthly income here is log-normal around RMB 6,000 "
+    "(sigma 0.55 in logs), its month-to-month variation 5-35%.",
+    "Delinquency: prime online consumer credit runs a 90+ DPD rate of about 1-3%. Ant "
+    "Group's prospectus (2020) gave 1.21% for Huabei and 1.52% for Jiebei at 30 June 2020; "
+    "WeBank reported non-performing loans of about 1.2% (annual reports 2020-2023); "
+    "LexinFintech, a near-prime lender, reported 90+ DPD of about 2.5-3% (2023). Liquidity "
+    "shocks (about 1.7% of borrowers a month, lasting weeks to months) and the willingness "
+    "to pay are set so that a year's book lands in that range.",
+    "Revolving: about a third of card-style revolving users carry a balance and pay the "
+    "minimum in a given month; here 30% of borrowers are revolvers.",
+)
 
 PRODUCT_APPETITE = {"huabei": 0.85, "fenqile": 0.40, "jiebei": 0.35, "weilidai": 0.30}
 """Share of borrowers who want each product at some point in the year."""

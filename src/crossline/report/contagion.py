@@ -1,0 +1,193 @@
+"""Contagion: when a borrower goes overdue on one product, what happens to the others?
+
+This is the seeds' question ("I was late on Huabei; can I still borrow on
+Weilidai?") answered from the book. An *episode* starts on the day a line
+first goes overdue (its ``overdue_started`` event). For every other line the
+borrower already held that day, the measure finds the first action that took
+credit away from it (reduce, pause, freeze, close) while that other line was
+itself current, and how many days after the overdue began it came. An action
+on a line that is late in its own right is its own delinquency, not
+contagion, and is not counted.
+
+Same-group lines (Huabei and Jiebei, both ant) see the overdue at once;
+other groups see it only once it is reported to the bureau at a month end,
+and only if it reached the reporting threshold. The measure splits by both:
+whether the other line is in the same group, and whether the overdue grew
+past 30 days (``M2`` or worse), the point from which it is reportable.
+Borrowers who were never late give the base rate: how often credit is taken
+from a current line for no delinquency of the borrower at all.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from crossline.report.book import Book
+from crossline.report.measures import ADVERSE_ACTIONS, BUCKET_ORDER, REASON_TYPE, buckets_on
+
+REPORTABLE_BUCKET = "M2"
+"""The first bucket past 30 days: from here an overdue is reported (DOMAIN §3)."""
+_RANK = {label: i for i, label in enumerate(BUCKET_ORDER)}
+
+
+def episodes(book: Book) -> pl.DataFrame:
+    """The first overdue of each line: when it began and the worst bucket it reached
+    before it was cured (or by the end of the book)."""
+    events = book.bucket_events.filter(pl.col("business_date") <= book.last_day)
+    started = (
+        events.filter(pl.col("type") == "overdue_started")
+        .group_by("credit_line_id")
+        .agg(pl.col("business_date").min().alias("overdue_on"))
+    )
+    cured = (
+        events.filter(pl.col("type") == "cured")
+        .join(started, on="credit_line_id")
+        .filter(pl.col("business_date") > pl.col("overdue_on"))
+        .group_by("credit_line_id")
+        .agg(pl.col("business_date").min().alias("cured_on"))
+    )
+    within = (pl.col("business_date") >= pl.col("overdue_on")) & (
+        pl.col("cured_on").is_null() | (pl.col("business_date") <= pl.col("cured_on"))
+    )
+    peak = (
+        events.filter(pl.col("type") == "bucket_changed")
+        .join(started, on="credit_line_id")
+        .join(cured, on="credit_line_id", how="left")
+        .filter(within)
+        .group_by("credit_line_id")
+        .agg(pl.col("to_bucket").replace_strict(_RANK).max().alias("peak_rank"))
+    )
+    return (
+        started.join(cured, on="credit_line_id", how="left")
+        .join(peak, on="credit_line_id", how="left")
+        .join(
+            book.lines.select("credit_line_id", "borrower_id", "lender_group", "product"),
+            on="credit_line_id",
+        )
+        .with_columns(
+            pl.col("peak_rank")
+            .fill_null(_RANK["M1"])
+            .replace_strict(dict(enumerate(BUCKET_ORDER)), return_dtype=pl.String)
+            .alias("peak_bucket")
+        )
+        .drop("peak_rank")
+        .sort("credit_line_id")
+    )
+
+
+def _adverse_actions(book: Book) -> pl.DataFrame:
+    """Every action that took credit from a line, the reason the borrower was given, and
+    that line's own bucket that day."""
+    reasons = book.decisions.select(
+        "decision_id",
+        pl.col("reasons")
+        .str.json_decode(pl.List(REASON_TYPE))
+        .list.first()
+        .struct.field("text")
+        .alias("reason"),
+    )
+    actions = (
+        book.limit_events.filter(
+            pl.col("action").is_in(ADVERSE_ACTIONS) & (pl.col("business_date") <= book.last_day)
+        )
+        .drop("reason")
+        .join(reasons, on="decision_id", how="left")
+        .select("credit_line_id", pl.col("business_date").alias("day"), "action", "reason")
+    )
+    return buckets_on(book, actions)
+
+
+def pairs(book: Book) -> pl.DataFrame:
+    """Each episode with each other line its borrower held on the day it began, and the
+    first adverse action on that other line while the other line was current."""
+    source = episodes(book).rename(
+        {
+            "credit_line_id": "source_line",
+            "lender_group": "source_group",
+            "product": "source_product",
+        }
+    )
+    others = book.lines.select(
+        pl.col("credit_line_id").alias("other_line"),
+        "borrower_id",
+        pl.col("lender_group").alias("other_group"),
+        pl.col("product").alias("other_product"),
+        "opened_on",
+    )
+    held = source.join(others, on="borrower_id").filter(
+        (pl.col("other_line") != pl.col("source_line"))
+        & (pl.col("opened_on") <= pl.col("overdue_on"))
+    )
+    current_actions = (
+        _adverse_actions(book)
+        .filter(pl.col("bucket") == "M0")
+        .rename({"credit_line_id": "other_line", "day": "acted_on"})
+        .drop("bucket")
+    )
+    first_action = (
+        held.select("source_line", "other_line", "overdue_on")
+        .join(current_actions, on="other_line")
+        .filter(pl.col("acted_on") >= pl.col("overdue_on"))
+        .sort("acted_on")
+        .group_by("source_line", "other_line", maintain_order=True)
+        .first()
+        .drop("overdue_on")
+    )
+    return (
+        held.join(first_action, on=["source_line", "other_line"], how="left")
+        .with_columns(
+            (pl.col("source_group") == pl.col("other_group")).alias("same_group"),
+            (pl.col("peak_bucket").replace_strict(_RANK) >= _RANK[REPORTABLE_BUCKET]).alias(
+                "past_30"
+            ),
+            (pl.col("acted_on") - pl.col("overdue_on")).dt.total_days().alias("days"),
+        )
+        .select(
+            "borrower_id",
+            "source_line",
+            "source_group",
+            "source_product",
+            "overdue_on",
+            "cured_on",
+            "peak_bucket",
+            "past_30",
+            "other_line",
+            "other_group",
+            "other_product",
+            "same_group",
+            "action",
+            "reason",
+            "acted_on",
+            "days",
+        )
+        .sort("source_line", "other_line")
+    )
+
+
+def summary(contagion: pl.DataFrame) -> pl.DataFrame:
+    """Per (late product, other product, worse than 30 days): how many other lines were
+    held, how many lost credit, the share, and the days it took (median and fastest)."""
+    return (
+        contagion.group_by("source_product", "other_product", "same_group", "past_30")
+        .agg(
+            pl.len().alias("held"),
+            pl.col("action").is_not_null().sum().alias("acted"),
+            pl.col("days").median().alias("median_days"),
+            pl.col("days").min().alias("fastest_days"),
+        )
+        .with_columns((pl.col("acted") / pl.col("held")).alias("share"))
+        .sort("source_product", "other_product", "past_30")
+    )
+
+
+def base_rate(book: Book) -> pl.DataFrame:
+    """Lines of borrowers never late on anything, and how many lost credit anyway."""
+    late_borrowers = book.bucket_events.filter(pl.col("type") == "overdue_started").join(
+        book.lines.select("credit_line_id", "borrower_id"), on="credit_line_id"
+    )["borrower_id"]
+    clean = book.lines.filter(~pl.col("borrower_id").is_in(late_borrowers.implode()))
+    acted = _adverse_actions(book)["credit_line_id"]
+    return clean.select(
+        pl.len().alias("lines"),
+        pl.col("credit_line_id").is_in(acted.implode()).sum().alias("acted"),
+    ).with_columns((pl.col("acted") / pl.col("lines")).fill_nan(0.0).alias("share"))
