@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from crossline.catalog import load_catalog
 from crossline.cli import app
-from crossline.scenario.spec import ConvertStatement, Repay
+from crossline.scenario.spec import ConvertStatement, Dispute, Repay, ResolveDispute, SelfQuery
 from crossline.servicing.dues import DUES_SCHEMA
-from crossline.sim.behaviour import Holdings, People, observe, payments
+from crossline.sim.behaviour import Holdings, People, observe, payments, plan_day
 from crossline.sim.run import simulate
 from crossline.sim.traits import draw_traits
 from crossline.store.engine import make_engine
@@ -166,3 +166,53 @@ def test_cash_set_aside_is_settled_at_what_the_platform_took() -> None:
     # The schedule said 80.00; the platform took 79.40 (a penalty reversed in grace).
     observe(people, 0, command, {"ok": True, "amount": "79.40"})
     assert people.cash_fen[0] == 10_000 - 7_940
+
+
+def test_borrowers_reported_late_check_their_report_and_some_dispute_it() -> None:
+    count = 400
+    people = People(
+        ids=[f"sim-{i:06d}" for i in range(count)],
+        traits=draw_traits(count, seed=5),
+        start=START,
+        days=60,
+    )
+    period_end = date(2026, 1, 31)
+    reported = pl.DataFrame(
+        {
+            "borrower_id": people.ids,
+            "product": ["huabei"] * count,
+            "period_end": [period_end] * count,
+        }
+    )
+    catalog = load_catalog("default")
+    nothing_due = pl.DataFrame(schema=DUES_SCHEMA)
+    day = date(2026, 2, 1)
+    offset = (day - START).days
+    planned = plan_day(people, day, 3, Holdings({}), nothing_due, catalog, reported)
+
+    queried = {c.borrower for c in planned if isinstance(c, SelfQuery)}
+    disputes = [c for c in planned if isinstance(c, Dispute)]
+    assert 0.4 * count < len(queried) < 0.6 * count
+    assert 0 < len(disputes) < 0.4 * len(queried)
+    assert {d.borrower for d in disputes} <= queried
+    assert all(d.month == period_end and d.product == "huabei" for d in disputes)
+    answer_days = sorted(people.answers.values())
+    assert len(answer_days) == len(disputes)
+    assert offset + 3 <= answer_days[0] and answer_days[-1] <= offset + 23
+
+    refused = disputes[0]
+    observe(people, offset, refused, {"ok": False, "code": "no_such_record"})
+    assert (people.index_of[refused.borrower], "huabei", period_end) not in people.answers
+
+    (index, product, month), answer_day = min(people.answers.items(), key=lambda item: item[1])
+    later = START + timedelta(days=answer_day)
+    answers = [
+        c
+        for c in plan_day(people, later, 3, Holdings({}), nothing_due, catalog, reported.clear())
+        if isinstance(c, ResolveDispute)
+    ]
+    assert any(
+        a.borrower == people.ids[index] and a.month == month and a.outcome == "confirmed"
+        for a in answers
+    )
+    assert (index, product, month) not in people.answers

@@ -7,7 +7,10 @@ product they want (on a day planned from the seed), to file the income proof
 a referral asks for, to buy on Huabei or in installments on Fenqile, to draw
 a cash loan (a liquidity shock needs cash; so, now and then, does life), to
 turn a large Huabei bill into installments, and how to meet what is due:
-everything, the revolving minimum, what cash allows, or nothing.
+everything, the revolving minimum, what cash allows, or nothing. A borrower
+whose account was just reported late may pull their own credit report and
+dispute the record; the provider answers each dispute some days later, now
+and then after the 20 days the rules allow.
 
 Cash is kept in fen per borrower: each payday brings the part of income set
 aside for credit bills (it varies month to month); a shock stops it until the
@@ -30,9 +33,12 @@ from crossline.money import format_fen, parse_amount
 from crossline.scenario.spec import (
     Apply,
     ConvertStatement,
+    Dispute,
     Draw,
     Purchase,
     Repay,
+    ResolveDispute,
+    SelfQuery,
     SubmitDocument,
     VerifyDocument,
 )
@@ -49,6 +55,14 @@ CONVERT_SHARE = 0.35
 """Chance that a borrower who cannot pay a Huabei bill in full turns it into installments."""
 FIRST_PRODUCT_DAYS = 30
 """A borrower's first wanted product is applied for in the first month."""
+SELF_QUERY_SHARE = 0.5
+"""Share of borrowers newly reported late who pull their own credit report."""
+DISPUTE_SHARE = 0.25
+"""Share of those who then dispute the late record."""
+ANSWER_DAYS = (3, 24)
+"""The provider answers a dispute after a uniform number of days in this range; beyond
+20 the answer is late and the bureau raises an alert."""
+DISPUTE_CLAIM = "I paid this bill on time; please check your records."
 
 
 @dataclass
@@ -67,6 +81,8 @@ class People:
     """(borrower, product) -> (day, step): a referral's next step and its day."""
     reserved: dict[tuple[int, str], int] = field(default_factory=dict)
     """(borrower, product) -> cash set aside for a payment sent today."""
+    answers: dict[tuple[int, str, date], int] = field(default_factory=dict)
+    """(borrower, product, reporting date) of an open dispute -> the day it is answered."""
     index_of: dict[str, int] = field(init=False)
     arrays: dict[str, np.ndarray] = field(init=False)
 
@@ -169,6 +185,48 @@ def _documents(people: People, offset: int) -> Iterator[tuple[int, BaseModel]]:
             )
         else:
             yield index, VerifyDocument(borrower=borrower, product=product, kind="income_proof")
+
+
+def _disputes(
+    people: People, offset: int, reported: pl.DataFrame, rng: np.random.Generator
+) -> Iterator[tuple[int, BaseModel]]:
+    """Borrowers just reported late who check their report, and those who dispute it; the
+    provider's answers that fall due today (the record was right: confirmed)."""
+    for borrower, product, period_end in reported.select(
+        "borrower_id", "product", "period_end"
+    ).iter_rows():
+        month = f"{period_end:%Y-%m}"
+        index = people.index_of.get(borrower)
+        if index is None or rng.random() >= SELF_QUERY_SHARE:
+            continue
+        yield index, SelfQuery(borrower=borrower)
+        if rng.random() < DISPUTE_SHARE:
+            people.answers[(index, product, period_end)] = offset + int(rng.integers(*ANSWER_DAYS))
+            yield (
+                index,
+                Dispute.model_validate(
+                    {
+                        "borrower": borrower,
+                        "product": product,
+                        "month": month,
+                        "claim": DISPUTE_CLAIM,
+                    }
+                ),
+            )
+    for (index, product, period_end), day in sorted(people.answers.items()):
+        if day == offset:
+            del people.answers[(index, product, period_end)]
+            yield (
+                index,
+                ResolveDispute.model_validate(
+                    {
+                        "borrower": people.ids[index],
+                        "product": product,
+                        "month": f"{period_end:%Y-%m}",
+                        "outcome": "confirmed",
+                    }
+                ),
+            )
 
 
 def _purchases(
@@ -277,8 +335,13 @@ def plan_day(
     holdings: Holdings,
     dues: pl.DataFrame,
     catalog: Catalog,
+    reported: pl.DataFrame,
 ) -> list[BaseModel]:
-    """The day's commands, in borrower order (each borrower's in a fixed order)."""
+    """The day's commands, in borrower order (each borrower's in a fixed order).
+
+    ``reported``: the late records (borrower_id, product, period_end) the bureau
+    shows from today.
+    """
     offset = (day - people.start).days
     rng = np.random.default_rng([seed, 2, offset])
     _payday(people, day, offset, rng)
@@ -290,6 +353,7 @@ def plan_day(
         payments(people, offset, dues, rng),
         _purchases(people, holdings, catalog, rng),
         _draws(people, hit, holdings, catalog, rng),
+        _disputes(people, offset, reported, rng),
     )
     for rank, source in enumerate(sources):
         planned.extend((index, rank, command) for index, command in source)
@@ -301,10 +365,13 @@ def observe(people: People, offset: int, command: BaseModel, outcome: dict[str, 
     """Learn from a command's answer: a referral asking for income proof is answered
     (by those who keep their papers) the next day and checked by the lender the day
     after; cash set aside for a payment is settled at what the platform took (``all_due``
-    may differ from the schedule the borrower read), all of it back if refused."""
+    may differ from the schedule the borrower read), all of it back if refused; a refused
+    dispute has no answer to wait for."""
     index = people.index_of[str(getattr(command, "borrower", ""))]
     product = str(getattr(command, "product", ""))
     key = (index, product)
+    if isinstance(command, Dispute) and not outcome.get("ok", False):
+        people.answers.pop((index, product, command.month), None)
     if isinstance(command, Repay):
         reserved = people.reserved.pop(key, 0)
         paid = parse_amount(str(outcome["amount"])) if outcome.get("ok", False) else 0

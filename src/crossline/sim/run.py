@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+import polars as pl
 import sqlalchemy as sa
 from pydantic import BaseModel
 
@@ -23,6 +24,7 @@ from crossline.calendar import add_months
 from crossline.catalog import Catalog, catalog_to_json
 from crossline.eod.runner import close_day
 from crossline.events.handlers import dispatch
+from crossline.kernels.bureau import STATUS_LEVELS
 from crossline.ledger.check import check_ledger
 from crossline.scenario.runner import execute_step
 from crossline.scenario.spec import STEP_KINDS, Step
@@ -32,8 +34,9 @@ from crossline.servicing.lines import register_borrower
 from crossline.sim.behaviour import Holdings, People, observe, plan_applications, plan_day
 from crossline.sim.traits import draw_traits
 from crossline.store import platform
+from crossline.store.bulk import read_frame
 from crossline.store.engine import upgrade
-from crossline.store.schema import credit_lines
+from crossline.store.schema import bureau_records, credit_lines
 
 KIND_OF = {model: kind for kind, model in STEP_KINDS.items()}
 
@@ -66,6 +69,23 @@ def _holdings(conn: sa.Connection, people: People) -> Holdings:
     return Holdings(status)
 
 
+NEGATIVE_STATUSES = sorted(status for status, level in STATUS_LEVELS.items() if level > 0)
+_REPORTED_SCHEMA = pl.Schema(
+    {"borrower_id": pl.String(), "product": pl.String(), "period_end": pl.Date()}
+)
+
+
+def _newly_reported_late(conn: sa.Connection, day: date) -> pl.DataFrame:
+    """Late records reported at yesterday's month end, which borrowers can see from today."""
+    r = bureau_records.c
+    statement = (
+        sa.select(r.borrower_id, r.product, r.period_end)
+        .where(r.reported_on == day - timedelta(days=1), r.status.in_(NEGATIVE_STATUSES))
+        .order_by(r.borrower_id, r.product)
+    )
+    return read_frame(conn, statement, _REPORTED_SCHEMA)
+
+
 def _register(engine: sa.Engine, people: People, start: date, catalog: Catalog) -> None:
     upgrade(engine)
     with engine.begin() as conn:
@@ -89,7 +109,8 @@ def _run_day(
         catalog = open_context(conn).catalog
         holdings = _holdings(conn, people)
         owing = dues(conn, day)
-    commands = plan_day(people, day, seed, holdings, owing, catalog)
+        reported = _newly_reported_late(conn, day)
+    commands = plan_day(people, day, seed, holdings, owing, catalog, reported)
     offset = (day - people.start).days
     number = first
     for command in commands:
