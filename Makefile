@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
+# The report's browser test drives Debian's Chromium (Playwright's own browser
+# download is not used: nothing is fetched at test time).
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: demo test lint typecheck unit bench model clean
 
@@ -19,6 +22,10 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev,train]'
 	touch $@ $(STAMP_RUN)
 
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "the browser test needs Chromium at $(CHROMIUM)"; exit 1; }
+	apt-get update -qq && apt-get install -y -qq chromium
+
 demo: $(STAMP_RUN)
 	$(BIN)/crossline demo
 
@@ -29,7 +36,7 @@ lint: $(STAMP_DEV)
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy
 
-unit: $(STAMP_DEV)
+unit: $(STAMP_DEV) $(CHROMIUM)
 	$(BIN)/pytest -n 2
 
 test: lint typecheck unit
