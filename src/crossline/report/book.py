@@ -132,7 +132,8 @@ class Book:
 
     first_day: date
     last_day: date
-    """The first and the last closed business day."""
+    """The first and the last closed business day; every frame holds rows dated through
+    ``last_day`` only."""
     lines: pl.DataFrame
     postings: pl.DataFrame
     """Receivable postings summed per day and product: the balance moves."""
@@ -261,22 +262,38 @@ def _inquiries(conn: sa.Connection) -> pl.DataFrame:
     return read_frame(conn, statement, INQUIRIES_SCHEMA)
 
 
+def _through(frame: pl.DataFrame, column: str, last: date) -> pl.DataFrame:
+    return frame.filter(pl.col(column) <= last)
+
+
 def read_book(conn: sa.Connection) -> Book:
-    """Everything the report measures, read from ``conn`` in one pass."""
+    """Everything the report measures, as of the end of the last closed day.
+
+    Rows dated after it — the open day's handlers, which run after the close —
+    are left out everywhere, so every measure describes the same moment.
+    """
     first, last = _closed_days(conn)
+    disputes = _through(_disputes(conn), "filed_on", last).with_columns(
+        pl.when(pl.col(name) <= last).then(pl.col(name)).alias(name)
+        for name in ("resolved_on", "alerted_on")
+    )
     return Book(
         first_day=first,
         last_day=last,
-        lines=_lines(conn),
-        postings=_postings(conn),
-        bucket_events=_payloads(
-            conn, ["bucket_changed", "overdue_started", "cured"], BUCKET_EVENTS_SCHEMA
+        lines=_through(_lines(conn), "opened_on", last),
+        postings=_through(_postings(conn), "business_date", last),
+        bucket_events=_through(
+            _payloads(conn, ["bucket_changed", "overdue_started", "cured"], BUCKET_EVENTS_SCHEMA),
+            "business_date",
+            last,
         ),
-        limit_events=_payloads(conn, ["limit_changed"], LIMIT_EVENTS_SCHEMA),
-        decisions=_decisions(conn),
-        records=_records(conn),
-        snapshots=_snapshots(conn),
-        notifications=_notifications(conn),
-        disputes=_disputes(conn),
-        inquiries=_inquiries(conn),
+        limit_events=_through(
+            _payloads(conn, ["limit_changed"], LIMIT_EVENTS_SCHEMA), "business_date", last
+        ),
+        decisions=_through(_decisions(conn), "business_date", last),
+        records=_through(_records(conn), "period_end", last),
+        snapshots=_through(_snapshots(conn), "period_end", last),
+        notifications=_through(_notifications(conn), "business_date", last),
+        disputes=disputes,
+        inquiries=_through(_inquiries(conn), "inquired_on", last),
     )

@@ -33,7 +33,7 @@ _RANK = {label: i for i, label in enumerate(BUCKET_ORDER)}
 def episodes(book: Book) -> pl.DataFrame:
     """The first overdue of each line: when it began and the worst bucket it reached
     before it was cured (or by the end of the book)."""
-    events = book.bucket_events.filter(pl.col("business_date") <= book.last_day)
+    events = book.bucket_events
     started = (
         events.filter(pl.col("type") == "overdue_started")
         .group_by("credit_line_id")
@@ -87,9 +87,7 @@ def _adverse_actions(book: Book) -> pl.DataFrame:
         .alias("reason"),
     )
     actions = (
-        book.limit_events.filter(
-            pl.col("action").is_in(ADVERSE_ACTIONS) & (pl.col("business_date") <= book.last_day)
-        )
+        book.limit_events.filter(pl.col("action").is_in(ADVERSE_ACTIONS))
         .drop("reason")
         .join(reasons, on="decision_id", how="left")
         .select("credit_line_id", pl.col("business_date").alias("day"), "action", "reason")

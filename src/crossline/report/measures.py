@@ -66,8 +66,9 @@ def _running(book: Book, moves: pl.DataFrame, keys: list[str], value: str) -> pl
 
 def balances(book: Book) -> pl.DataFrame:
     """Receivables (principal, interest, fees, penalty) per product at each day's close."""
-    moves = book.postings.filter(pl.col("business_date") <= book.last_day)
-    return _running(book, moves, ["product"], "amount_fen").rename({"amount_fen": "balance_fen"})
+    return _running(book, book.postings, ["product"], "amount_fen").rename(
+        {"amount_fen": "balance_fen"}
+    )
 
 
 def line_statuses(book: Book) -> pl.DataFrame:
@@ -89,14 +90,12 @@ def line_statuses(book: Book) -> pl.DataFrame:
             left.with_columns(pl.lit(-1).alias("lines")),
             changes.select("business_date", "product", "status", pl.lit(1).alias("lines")),
         ]
-    ).filter(pl.col("business_date") <= book.last_day)
+    )
     return _running(book, moves, ["product", "status"], "lines")
 
 
 def _bucket_moves(book: Book) -> pl.DataFrame:
-    changed = book.bucket_events.filter(
-        (pl.col("type") == "bucket_changed") & (pl.col("business_date") <= book.last_day)
-    )
+    changed = book.bucket_events.filter(pl.col("type") == "bucket_changed")
     return pl.concat(
         [
             book.lines.select(

@@ -395,11 +395,12 @@ def contagion_section(book: Book) -> Section:
         frame = summary.filter(pl.col("past_30") == past_30)
         figure.add_trace(
             go.Bar(
-                x=[
+                y=[
                     f"{product_name(s)} late → {product_name(o)}"
                     for s, o in frame.select("source_product", "other_product").rows()
                 ],
-                y=(frame["share"] * 100).to_list(),
+                x=(frame["share"] * 100).to_list(),
+                orientation="h",
                 name=name,
                 customdata=frame.select("acted", "held").rows(),
                 hovertemplate="%{customdata[0]} of %{customdata[1]}<extra></extra>",
@@ -416,6 +417,7 @@ def contagion_section(book: Book) -> Section:
             col=2,
         )
     figure.update_layout(barmode="group")
+    figure.update_yaxes(automargin=True, row=1, col=1)
     return Section(
         "contagion",
         "Contagion: an overdue on one product, and the others",
