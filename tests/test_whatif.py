@@ -204,8 +204,13 @@ def test_the_whatif_command_prints_the_projection(
     ("text", "args", "message"),
     [
         ("days: 10\n", ["--borrower", "nobody"], "borrower: unknown borrower 'nobody'"),
-        ("days: 0\n", ["--borrower", "ning"], "days: expected a whole number of days"),
-        ("weeks: 2\n", ["--borrower", "ning"], "weeks: unknown field"),
+        (
+            "days: 0\n",
+            ["--borrower", "ning"],
+            "scenario.days: Input should be greater than or equal to 1",
+        ),
+        ("weeks: 2\n", ["--borrower", "ning"], "scenario.weeks: Extra inputs are not permitted"),
+        ("borrower: ning\ndays: 3\n", ["--borrower", "ning"], "scenario: borrower: given by"),
         (
             "days: 5\nsteps:\n  - {date: 2026-04-01, repay: {product: huabei, amount: all}}\n",
             ["--borrower", "ning"],

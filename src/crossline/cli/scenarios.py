@@ -25,7 +25,13 @@ from crossline.cli.common import (
     scenario_app,
 )
 from crossline.scenario.runner import run_scenario, whatif
-from crossline.scenario.spec import MAX_WHATIF_DAYS, ScenarioError, load_scenario, whatif_steps
+from crossline.scenario.spec import (
+    ScenarioError,
+    WhatIf,
+    load_scenario,
+    whatif_shell,
+    whatif_steps,
+)
 from crossline.store import platform
 from crossline.store.engine import make_engine
 from crossline.store.schema import borrowers
@@ -67,20 +73,19 @@ WhatIfFile = Annotated[
 ]
 
 
-def _whatif_file(path: Path) -> tuple[int, Any]:
-    """The days and the raw steps of a what-if file."""
+def _whatif_file(path: Path, borrower: str) -> tuple[WhatIf, Any]:
+    """The projection's shell (borrower, days) and the raw steps of a what-if file."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise fail(f"scenario: {exc}") from exc
-    if not isinstance(data, dict):
-        raise fail("scenario: expected a mapping with days and steps")
-    if unknown := sorted(set(data) - {"days", "steps"}):
-        raise fail(f"scenario: {unknown[0]}: unknown field; expected days and steps")
-    days = data.get("days", 90)
-    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_WHATIF_DAYS:
-        raise fail(f"days: expected a whole number of days from 1 to {MAX_WHATIF_DAYS}")
-    return days, data.get("steps", [])
+    if isinstance(data, dict) and "borrower" in data:
+        raise fail("scenario: borrower: given by --borrower, not in the file")
+    raw = {"borrower": borrower, **data} if isinstance(data, dict) else data
+    try:
+        return whatif_shell(raw, "scenario"), raw.get("steps", [])
+    except ScenarioError as exc:
+        raise fail(str(exc)) from exc
 
 
 @app.command("whatif")
@@ -90,7 +95,8 @@ def whatif_command(
     database: DatabaseOption = None,
 ) -> None:
     """Project a borrower's next days under hypothetical steps; nothing stored changes."""
-    days, raw_steps = _whatif_file(scenario)
+    shell, raw_steps = _whatif_file(scenario, borrower)
+    days = shell.days
     engine = make_engine(database)
     with engine.connect() as conn:
         try:

@@ -324,13 +324,20 @@ def whatif_steps(
     return tuple(steps)
 
 
-def _whatif(where: str, day: date, raw: Any, scenario: dict[str, Any]) -> WhatIf:
+def whatif_shell(raw: Any, where: str) -> WhatIf:
+    """A projection's borrower and days from a mapping, without its steps: those are read
+    against the projection's window by ``whatif_steps``. The scenario step and the
+    ``whatif`` command both read a projection through this; errors read ``where.field``."""
     if not isinstance(raw, dict):
-        raise ScenarioError(f"{where}: whatif: expected a mapping with borrower, days and steps")
+        raise ScenarioError(f"{where}: expected a mapping with borrower, days and steps")
     try:
-        shell = WhatIf.model_validate({k: v for k, v in raw.items() if k != "steps"})
+        return WhatIf.model_validate({k: v for k, v in raw.items() if k != "steps"})
     except ValidationError as exc:
-        raise ScenarioError(f"{where}: whatif.{_where(exc)}") from exc
+        raise ScenarioError(f"{where}.{_where(exc)}") from exc
+
+
+def _whatif(where: str, day: date, raw: Any, scenario: dict[str, Any]) -> WhatIf:
+    shell = whatif_shell(raw, f"{where}: whatif")
     if shell.borrower not in scenario["borrower_ids"]:
         raise ScenarioError(f"{where}: whatif.borrower: unknown borrower {shell.borrower!r}")
     last = day + timedelta(days=shell.days - 1)
