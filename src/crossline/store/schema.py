@@ -151,6 +151,7 @@ loans = sa.Table(
     ),
     sa.Index(None, "kind", "shard"),
     sa.Index(None, "borrower_id"),
+    sa.Index(None, "credit_line_id"),
     sa.CheckConstraint("status in ('active','paid_off','written_off')", name="status"),
     sa.CheckConstraint("penalty_base in ('principal','installment','statement')", name="base"),
 )
