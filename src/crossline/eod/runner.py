@@ -18,16 +18,15 @@ import polars as pl
 import sqlalchemy as sa
 
 from crossline.bureau.cycle import close_bureau
-from crossline.bureau.reporting import is_month_end
 from crossline.catalog import Catalog, catalog_from_json
 from crossline.decisions.management import review
+from crossline.eod.rescoring import close_scores
 from crossline.eod.statements import cut_partition, products_cut_on
 from crossline.events.outbox import write_events
 from crossline.kernels.frames import EVENT_SCHEMA
 from crossline.kernels.installments import loan_ageing, penalty_accrual, recognition
 from crossline.kernels.revolving import revolving_accrual, revolving_ages
 from crossline.ledger.journal import concat_pairs, post_pairs
-from crossline.scoring.service import rescore
 from crossline.servicing.delinquency import (
     apply_ageing,
     has_live_late_lines,
@@ -69,25 +68,28 @@ def close_partition(
     """Run every end-of-day rule for the borrowers in shards [lo, hi): servicing, the
     bureau, the score of every borrower in every group's view as of tomorrow, and each
     group's review of its lines with those scores."""
-    postings, events = _close_servicing(conn, catalog, day, lo, hi)
+    postings, events, touched = _close_servicing(conn, catalog, day, lo, hi)
     events.append(close_bureau(conn, catalog, day, lo, hi))
-    written = write_events(conn, pl.concat(events))
-    snapshot = day if is_month_end(day) else None
+    emitted = pl.concat(events)
+    written = write_events(conn, emitted)
+    touched.append(emitted["borrower_id"])
     tomorrow = day + timedelta(days=1)
-    scored = rescore(conn, tomorrow, "eod", shards=(lo, hi), snapshot=snapshot)
+    scored = close_scores(conn, catalog, day, lo, hi, pl.concat(touched))
     review(conn, catalog, scored, tomorrow, "nightly", shards=(lo, hi))
     return PartitionResult(postings=postings, events=written)
 
 
 def _close_servicing(
     conn: sa.Connection, catalog: Catalog, day: date, lo: int, hi: int
-) -> tuple[int, list[pl.DataFrame]]:
-    """Accrue, age, write off and cut statements; the postings made and the events."""
+) -> tuple[int, list[pl.DataFrame], list[pl.Series]]:
+    """Accrue, age, write off and cut statements; the postings made, the events, and the
+    borrowers whose rows or lines the close read to change (a superset of those it changed:
+    the scores to recompute)."""
     tomorrow = day + timedelta(days=1)
     cuts = products_cut_on(catalog, tomorrow)
     rows = partition_rows(conn, lo, hi, through=tomorrow)
     if rows.is_empty() and not cuts and not has_live_late_lines(conn, lo, hi):
-        return 0, []
+        return 0, [], []
     in_range = sa.and_(loans.c.shard >= lo, loans.c.shard < hi)
     cycle = read_cycle_rows(conn, in_range)
     late = read_late_statements(
@@ -114,7 +116,9 @@ def _close_servicing(
     )
     events = [apply_ageing(conn, ages, lines, old_loan_dpd, day), written_events]
     events += [cut_partition(conn, product, tomorrow, lo, hi) for product in cuts]
-    return postings, events
+    accrued_cycles = cycle.join(cycle_rows, on="installment_id", how="semi")
+    touched = [rows["borrower_id"], accrued_cycles["borrower_id"], lines["borrower_id"]]
+    return postings, events, touched
 
 
 def _write_off(

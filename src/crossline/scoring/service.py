@@ -3,8 +3,9 @@
 A group's score is computed from that group's view only (DESIGN §9). It is
 recomputed for a borrower as soon as something the group can see changes
 (an outbox event: at once for the product's own group; for every group when
-a bureau record changes), and for every borrower at end-of-day, because
-time alone moves features such as months since the last delinquency.
+a bureau record changes), and at end-of-day for every borrower whose view
+the close or time alone can have moved, such as the months since the last
+delinquency (``eod.rescoring`` says which).
 
 Only a score that changed (value, band, reasons or model) is written to the
 history: it stays the list of real changes. The current row also keeps the

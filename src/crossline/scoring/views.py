@@ -149,7 +149,7 @@ def _within(table: sa.Table | sa.Alias, by_borrower: bool) -> sa.ColumnElement[b
 
 
 @functools.lru_cache(maxsize=8)
-def _hidden_until(as_of: date) -> date:
+def hidden_until(as_of: date) -> date:
     """The latest delinquency end whose negative records are no longer shown on ``as_of``.
 
     Found by asking :func:`crossline.kernels.bureau.visible` about the days
@@ -491,7 +491,7 @@ def read_view(conn: sa.Connection, as_of: date, within: Scope) -> ViewFrames:
     payments_from, payments_to = payment_window(as_of)
     params = within.params() | {
         "as_of": as_of,
-        "hidden_until": _hidden_until(as_of),
+        "hidden_until": hidden_until(as_of),
         "inquiries_from": window_start(as_of, max(INQUIRY_WINDOWS)),
         "payments_from": payments_from,
         "payments_to": payments_to,

@@ -187,6 +187,7 @@ installments = sa.Table(
         sqlite_where=sa.text("status = 'open'"),
         postgresql_where=sa.text("status = 'open'"),
     ),
+    sa.Index(None, "due_date", "shard"),
     sa.CheckConstraint("status in ('open','paid','written_off')", name="status"),
 )
 
