@@ -57,10 +57,11 @@ def partition_rows(conn: sa.Connection, lo: int, hi: int, through: date) -> pl.D
     )
 
 
-def read_cycle_rows(conn: sa.Connection, where: sa.ColumnElement[bool]) -> pl.DataFrame:
-    """The open cycle row (not yet billed) of each revolving loan matching ``where``."""
+def cycle_rows_query(where: sa.ColumnElement[bool]) -> sa.Select[tuple[object, ...]]:
+    """The open cycle row (not yet billed) of each revolving loan matching ``where``, in
+    ``CYCLE_SCHEMA`` order."""
     i = installments.c
-    statement = (
+    return (
         sa.select(
             i.installment_id,
             i.loan_id,
@@ -86,7 +87,11 @@ def read_cycle_rows(conn: sa.Connection, where: sa.ColumnElement[bool]) -> pl.Da
             where,
         )
     )
-    return read_frame(conn, statement, CYCLE_SCHEMA)
+
+
+def read_cycle_rows(conn: sa.Connection, where: sa.ColumnElement[bool]) -> pl.DataFrame:
+    """The open cycle row (not yet billed) of each revolving loan matching ``where``."""
+    return read_frame(conn, cycle_rows_query(where), CYCLE_SCHEMA)
 
 
 def read_late_statements(
