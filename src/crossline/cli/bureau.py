@@ -13,11 +13,11 @@ from crossline.bureau.report import credit_report
 from crossline.cli.common import (
     DatabaseOption,
     bureau_app,
+    existing_book,
     fail,
     parse_date,
 )
 from crossline.store import platform
-from crossline.store.engine import make_engine
 from crossline.store.schema import borrowers
 
 
@@ -30,7 +30,7 @@ def bureau_report(
     ] = None,
 ) -> None:
     """Print the borrower's personal credit report as the bureau shows it."""
-    with make_engine(database).connect() as conn:
+    with existing_book(database).connect() as conn:
         day = platform.business_date(conn) if as_of is None else parse_date(as_of, "as-of")
         known = conn.execute(
             sa.select(borrowers.c.borrower_id).where(borrowers.c.borrower_id == borrower)

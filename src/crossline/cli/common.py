@@ -21,7 +21,7 @@ from crossline.catalog import (
     load_catalog,
 )
 from crossline.store import platform
-from crossline.store.engine import make_engine, upgrade
+from crossline.store.engine import database_url, make_engine, upgrade
 
 app = typer.Typer(
     help="crossline: one borrower, many credit lines, one risk view.",
@@ -84,6 +84,30 @@ def parse_date(value: str, field: str) -> date:
         return date.fromisoformat(value)
     except ValueError as exc:
         raise fail(f"{field}: expected a date like 2026-03-31, got {value!r}") from exc
+
+
+def existing_database(database: str | None) -> sa.Engine:
+    """An engine on a database that is already there, for commands that only read.
+
+    Opening a SQLite file that is not there would create it; a reader must
+    refuse instead, and leave the path as it found it.
+    """
+    url = sa.engine.make_url(database_url(database))
+    path = url.database
+    on_disk = url.get_backend_name() == "sqlite" and path not in (None, "", ":memory:")
+    if on_disk and not Path(str(path)).is_file():
+        raise fail(f"database: no database at {path}")
+    return make_engine(str(url))
+
+
+def existing_book(database: str | None) -> sa.Engine:
+    """An engine on an existing database that holds a book (an initialised platform)."""
+    engine = existing_database(database)
+    with engine.connect() as conn:
+        if not platform.is_initialised(conn):
+            engine.dispose()
+            raise fail("database: holds no book; run `crossline init` or `crossline simulate`")
+    return engine
 
 
 @contextmanager

@@ -21,6 +21,7 @@ from crossline.cli.common import (
     DatabaseOption,
     app,
     catalog_app,
+    existing_book,
     fail,
     ledger_app,
     parse_date,
@@ -90,7 +91,7 @@ def eod(
 @ledger_app.command("check")
 def ledger_check(database: DatabaseOption = None) -> None:
     """Prove the trial balance and every loan's sub-ledger against the journal."""
-    engine = make_engine(database)
+    engine = existing_book(database)
     with engine.connect() as conn:
         result = check_ledger(conn)
     typer.echo(

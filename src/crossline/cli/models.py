@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from crossline.cli.common import (
     DatabaseOption,
+    existing_database,
     fail,
     model_app,
 )
@@ -20,7 +21,6 @@ from crossline.scoring.book import matured_snapshots
 from crossline.scoring.monitor import monitor
 from crossline.scoring.scorecard import Scorecard, ScorecardError, default_scorecard
 from crossline.scoring.synthetic import DEFAULT_ROWS, REASONS, TARGET, synthetic_history
-from crossline.store.engine import make_engine
 
 
 @model_app.command("train")
@@ -95,7 +95,7 @@ def model_train(
 
 def _book_history(database: str | None, group: str | None) -> Any:
     """The matured month-end snapshots as a training table of the scorecard's features."""
-    with make_engine(database).connect() as conn:
+    with existing_database(database).connect() as conn:
         matured = matured_snapshots(conn, group)
     if matured.is_empty():
         raise fail(
@@ -118,5 +118,5 @@ def model_monitor(
         card = default_scorecard() if model is None else Scorecard.load(model)
     except ScorecardError as exc:
         raise fail(escape(str(exc))) from exc
-    with make_engine(database).connect() as conn:
+    with existing_database(database).connect() as conn:
         typer.echo(json.dumps(monitor(conn, card, group)))

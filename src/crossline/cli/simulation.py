@@ -20,6 +20,7 @@ from crossline.catalog import (
 from crossline.cli.common import (
     DatabaseOption,
     app,
+    existing_book,
     fail,
     parse_date,
     progress,
@@ -28,7 +29,7 @@ from crossline.report import EmptyBookError, Report, build_report
 from crossline.sim.run import Simulation
 from crossline.sim.run import simulate as run_simulation
 from crossline.store import platform
-from crossline.store.engine import database_url, make_engine
+from crossline.store.engine import make_engine
 
 DEMO_BORROWERS = 500
 DEMO_MONTHS = 12
@@ -102,11 +103,7 @@ def report_command(
     out: Annotated[Path, typer.Option(help="The HTML file to write.")] = Path("report.html"),
 ) -> None:
     """Write the portfolio report of a book as one self-contained HTML file."""
-    engine = make_engine(database_url(database))
-    with engine.connect() as conn:
-        if not platform.is_initialised(conn):
-            raise fail("database: holds no book (run crossline init or simulate first)")
-    report = _write_report(engine, out)
+    report = _write_report(existing_book(database), out)
     _print_figures(report, "crossline portfolio report")
     typer.echo(f"report written to {out}")
 

@@ -1,13 +1,17 @@
 """Contagion: when a borrower goes overdue on one product, what happens to the others?
 
 This is the seeds' question ("I was late on Huabei; can I still borrow on
-Weilidai?") answered from the book. An *episode* starts on the day a line
-first goes overdue (its ``overdue_started`` event). For every other line the
-borrower already held that day, the measure finds the first action that took
-credit away from it (reduce, pause, freeze, close) while that other line was
-itself current, and how many days after the overdue began it came. An action
-on a line that is late in its own right is its own delinquency, not
-contagion, and is not counted.
+Weilidai?") answered from the book. An *episode* is one overdue spell of a
+line: it starts with an ``overdue_started`` event and ends with the line's
+next ``cured``. Every action that took credit from a line (reduce, pause,
+freeze, close) while that line was itself current is attributed to the
+latest episode of the borrower on another line that began on or before it —
+the overdue the policy was reacting to; on a tie, an episode in the action's
+own lender group comes first, as that group sees it at once. An action on a
+line that is late in its own right is its own delinquency, not contagion,
+and is not counted. For each episode and each other line the borrower held
+when it began, the measure gives the first action attributed to it and how
+many days after the overdue began it came.
 
 Same-group lines (Huabei and Jiebei, both ant) see the overdue at once;
 other groups see it only once it is reported to the bureau at a month end,
@@ -30,36 +34,37 @@ REPORTABLE_BUCKET = "M2"
 _RANK = {label: i for i, label in enumerate(BUCKET_ORDER)}
 
 
+_EPISODE = ["credit_line_id", "overdue_on"]
+
+
 def episodes(book: Book) -> pl.DataFrame:
-    """The first overdue of each line: when it began and the worst bucket it reached
-    before it was cured (or by the end of the book)."""
+    """Every overdue spell of every line: when it began, when it was cured (if it was by
+    the end of the book) and the worst bucket it reached in between."""
     events = book.bucket_events
     started = (
         events.filter(pl.col("type") == "overdue_started")
-        .group_by("credit_line_id")
-        .agg(pl.col("business_date").min().alias("overdue_on"))
+        .select("credit_line_id", pl.col("business_date").alias("overdue_on"))
+        .unique()
     )
     cured = (
-        events.filter(pl.col("type") == "cured")
-        .join(started, on="credit_line_id")
+        started.join(events.filter(pl.col("type") == "cured"), on="credit_line_id")
         .filter(pl.col("business_date") > pl.col("overdue_on"))
-        .group_by("credit_line_id")
+        .group_by(_EPISODE)
         .agg(pl.col("business_date").min().alias("cured_on"))
     )
     within = (pl.col("business_date") >= pl.col("overdue_on")) & (
         pl.col("cured_on").is_null() | (pl.col("business_date") <= pl.col("cured_on"))
     )
     peak = (
-        events.filter(pl.col("type") == "bucket_changed")
-        .join(started, on="credit_line_id")
-        .join(cured, on="credit_line_id", how="left")
+        started.join(cured, on=_EPISODE, how="left")
+        .join(events.filter(pl.col("type") == "bucket_changed"), on="credit_line_id")
         .filter(within)
-        .group_by("credit_line_id")
+        .group_by(_EPISODE)
         .agg(pl.col("to_bucket").replace_strict(_RANK).max().alias("peak_rank"))
     )
     return (
-        started.join(cured, on="credit_line_id", how="left")
-        .join(peak, on="credit_line_id", how="left")
+        started.join(cured, on=_EPISODE, how="left")
+        .join(peak, on=_EPISODE, how="left")
         .join(
             book.lines.select("credit_line_id", "borrower_id", "lender_group", "product"),
             on="credit_line_id",
@@ -71,7 +76,7 @@ def episodes(book: Book) -> pl.DataFrame:
             .alias("peak_bucket")
         )
         .drop("peak_rank")
-        .sort("credit_line_id")
+        .sort(_EPISODE)
     )
 
 
@@ -90,14 +95,60 @@ def _adverse_actions(book: Book) -> pl.DataFrame:
         book.limit_events.filter(pl.col("action").is_in(ADVERSE_ACTIONS))
         .drop("reason")
         .join(reasons, on="decision_id", how="left")
-        .select("credit_line_id", pl.col("business_date").alias("day"), "action", "reason")
+        .select(
+            pl.col("event_id").alias("action_id"),
+            "credit_line_id",
+            pl.col("business_date").alias("day"),
+            "action",
+            "reason",
+        )
     )
     return buckets_on(book, actions)
 
 
+def _attributed(book: Book, source: pl.DataFrame) -> pl.DataFrame:
+    """Each action on a current line with the episode it answered: the borrower's latest
+    overdue on another line begun by then, one in the line's own group first on a tie."""
+    current = (
+        _adverse_actions(book)
+        .filter(pl.col("bucket") == "M0")
+        .join(
+            book.lines.select(
+                pl.col("credit_line_id").alias("other_line"),
+                "borrower_id",
+                pl.col("lender_group").alias("other_group"),
+            ),
+            left_on="credit_line_id",
+            right_on="other_line",
+        )
+        .rename({"credit_line_id": "other_line", "day": "acted_on"})
+    )
+    return (
+        current.join(source, on="borrower_id")
+        .filter(
+            (pl.col("source_line") != pl.col("other_line"))
+            & (pl.col("overdue_on") <= pl.col("acted_on"))
+        )
+        .sort(
+            [
+                "action_id",
+                "overdue_on",
+                pl.col("source_group") == pl.col("other_group"),
+                "source_line",
+            ],
+            descending=[False, True, True, False],
+        )
+        .group_by("action_id", maintain_order=True)
+        .first()
+        .select(
+            "source_line", "overdue_on", "other_line", "action_id", "action", "reason", "acted_on"
+        )
+    )
+
+
 def pairs(book: Book) -> pl.DataFrame:
     """Each episode with each other line its borrower held on the day it began, and the
-    first adverse action on that other line while the other line was current."""
+    first action attributed to it on that other line (see the module's docstring)."""
     source = episodes(book).rename(
         {
             "credit_line_id": "source_line",
@@ -116,23 +167,16 @@ def pairs(book: Book) -> pl.DataFrame:
         (pl.col("other_line") != pl.col("source_line"))
         & (pl.col("opened_on") <= pl.col("overdue_on"))
     )
-    current_actions = (
-        _adverse_actions(book)
-        .filter(pl.col("bucket") == "M0")
-        .rename({"credit_line_id": "other_line", "day": "acted_on"})
-        .drop("bucket")
-    )
+    key = ["source_line", "overdue_on", "other_line"]
     first_action = (
-        held.select("source_line", "other_line", "overdue_on")
-        .join(current_actions, on="other_line")
-        .filter(pl.col("acted_on") >= pl.col("overdue_on"))
-        .sort("acted_on")
-        .group_by("source_line", "other_line", maintain_order=True)
+        _attributed(book, source.select("borrower_id", "source_line", "source_group", "overdue_on"))
+        .sort("acted_on", "action_id")
+        .group_by(key, maintain_order=True)
         .first()
-        .drop("overdue_on")
+        .drop("action_id")
     )
     return (
-        held.join(first_action, on=["source_line", "other_line"], how="left")
+        held.join(first_action, on=key, how="left")
         .with_columns(
             (pl.col("source_group") == pl.col("other_group")).alias("same_group"),
             (pl.col("peak_bucket").replace_strict(_RANK) >= _RANK[REPORTABLE_BUCKET]).alias(
@@ -158,7 +202,7 @@ def pairs(book: Book) -> pl.DataFrame:
             "acted_on",
             "days",
         )
-        .sort("source_line", "other_line")
+        .sort("source_line", "overdue_on", "other_line")
     )
 
 

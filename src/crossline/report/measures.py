@@ -419,7 +419,7 @@ def bureau_activity(book: Book) -> pl.DataFrame:
 
 
 def _observations(book: Book) -> pl.DataFrame:
-    """Month-end scores of borrowers holding a line and current (under 30 DPD) then, each
+    """Month-end scores of borrowers holding a line and never 30+ days late by then, each
     labelled bad if any of their accounts reached 30 DPD in the following months."""
     ends = [end for end in month_ends(book) if add_months(end, OUTCOME_MONTHS) <= book.last_day]
     late = book.records.filter(pl.col("max_dpd") >= MODEL_BAD_DPD).select(
@@ -459,7 +459,7 @@ def model_quality(book: Book) -> pl.DataFrame:
     """How well each group's month-end score ranked who went 30+ days late next.
 
     Every month end with three months of book after it is an observation of
-    the borrowers who held a line and were not already 30+ late; the outcome
+    the borrowers who held a line and had never been 30+ late; the outcome
     is any of their accounts reaching 30 days past due in those three months.
     The observations are pooled, as a behaviour score is judged in practice.
     """

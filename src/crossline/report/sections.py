@@ -354,7 +354,9 @@ def decisions_reading(outcomes: pl.DataFrame, reasons: pl.DataFrame) -> str:
 
 def limit_actions(book: Book) -> Section:
     actions = measures.limit_actions(book)
-    monthly = actions.group_by("month", "action").agg(pl.col("actions").sum()).sort("month")
+    monthly = (
+        actions.group_by("month", "action").agg(pl.col("actions").sum()).sort("month", "action")
+    )
     figure = _figure(1, 1, ("Account-management actions per month",))
     for (action,), frame in monthly.group_by("action", maintain_order=True):
         figure.add_trace(
@@ -434,13 +436,17 @@ def _median_days(acted: pl.DataFrame) -> str:
     return _days(acted.select(pl.col("days").median()).item())
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
 def _spread(pairs: pl.DataFrame, same_group: bool) -> str:
     held = pairs.filter(pl.col("same_group") == same_group)
     acted = held.filter(pl.col("action").is_not_null())
     where = "in the same lender group" if same_group else "with other lender groups"
     if held.is_empty():
         return f"no borrower who went late held a line {where}"
-    sentence = f"{acted.height} of {held.height} lines {where} lost credit"
+    sentence = f"the borrower's lines {where} lost credit in {acted.height} of {held.height} cases"
     if acted.is_empty():
         return sentence
     return sentence + f", a median of {_median_days(acted)} after the overdue began"
@@ -456,8 +462,9 @@ def huabei_to_weilidai(pairs: pl.DataFrame) -> str:
     deep = held.filter(pl.col("past_30"))
     acted = held.filter(pl.col("action").is_not_null())
     sentence = (
-        f"Late on Huabei and holding Weilidai: {held.height} borrowers, {deep.height} of whom "
-        f"stayed late past 30 days; Weilidai was cut for {acted.height}"
+        f"Late on Huabei while holding Weilidai: {_count(held.height, 'overdue spell')} of "
+        f"{_count(held['borrower_id'].n_unique(), 'borrower')}, {deep.height} of them past "
+        f"30 days; Weilidai was cut after {acted.height}"
     )
     if acted.is_empty():
         return sentence + "."
