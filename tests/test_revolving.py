@@ -7,10 +7,15 @@ installments 3/6/9/12 months for 2.5/4.5/6.5/8.8% in total.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
+import polars as pl
 import sqlalchemy as sa
 
+from crossline.kernels.frames import ROW_SCHEMA
+from crossline.kernels.revolving import CYCLE_SCHEMA, PREVIOUS_SCHEMA, cut_statements
+from crossline.money import rate_units
 from tests.helpers import EXAMPLES, line_of, run_yaml, yuan
 
 DAILY = Decimal("0.0005")
@@ -186,3 +191,34 @@ end: 2026-04-02
     assert final["statements"][0]["balance"] == "20.00"
     assert final["outstanding"]["principal"] == "20.00"
     assert outcome["ledger"]["balanced"] is True
+
+
+def test_statements_come_in_line_order_the_order_their_ids_are_given_in() -> None:
+    """The cut inserts the kernel's rows as they come and the database numbers them, so
+    the same book must give the same order; a grouping alone gives a different one
+    from run to run."""
+    lines = list(range(40, 0, -1))
+    cycle = pl.DataFrame(
+        {
+            "installment_id": lines,
+            "loan_id": lines,
+            "credit_line_id": lines,
+            "borrower_id": [f"b-{line}" for line in lines],
+            "shard": [line % 4 for line in lines],
+            "seq": [1] * len(lines),
+            "due_date": [date(2026, 3, 10)] * len(lines),
+            "principal_fen": [100 * line for line in lines],
+        },
+        schema_overrides=CYCLE_SCHEMA,
+    ).with_columns(pl.lit(0, pl.Int64).alias(c) for c in list(CYCLE_SCHEMA)[8:])
+    for _ in range(5):
+        issued = cut_statements(
+            pl.DataFrame(schema=ROW_SCHEMA),
+            cycle.select(list(CYCLE_SCHEMA)).cast(CYCLE_SCHEMA),
+            pl.DataFrame(schema={"credit_line_id": pl.Int64(), "amount": pl.Int64()}),
+            pl.DataFrame(schema=PREVIOUS_SCHEMA),
+            date(2026, 2, 1),
+            date(2026, 2, 10),
+            rate_units(Decimal("0.1")),
+        )
+        assert issued["credit_line_id"].to_list() == sorted(lines)

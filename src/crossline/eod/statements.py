@@ -119,8 +119,13 @@ def _roll_cycles(
     statement_date: date,
     next_due: date,
 ) -> None:
-    """Bill the cycles of lines that got a statement and open their next cycle; roll the rest."""
-    billed = cycle.join(issued.select("credit_line_id"), on="credit_line_id", how="semi")
+    """Bill the cycles of lines that got a statement and open their next cycle; roll the rest.
+
+    The next cycles are inserted by shard and loan, as the database numbers them: the
+    order a database returns rows in without ORDER BY is not a promise."""
+    billed = cycle.join(issued.select("credit_line_id"), on="credit_line_id", how="semi").sort(
+        "shard", "loan_id"
+    )
     idle = cycle.join(issued.select("credit_line_id"), on="credit_line_id", how="anti")
     settled = (
         pl.col("principal_fen")

@@ -229,6 +229,10 @@ def cut_statements(
     revolving part (half-up) + those installments + the previous statement's
     unmet minimum (DOMAIN §2), never above the balance. A line whose previous
     minimum is unmet keeps its delinquency start date.
+
+    Rows come in line order: the cut inserts them in this order and the database
+    numbers them so, and a grouping's order changes from run to run, which would
+    give the same seed a book with other statement ids.
     """
     billed = (
         revolving_rows.filter(
@@ -276,5 +280,6 @@ def cut_statements(
             .otherwise(pl.lit(None, pl.Date))
             .alias("delinquent_since"),
         )
+        .sort("credit_line_id")
         .cast(STATEMENT_SCHEMA)
     )
