@@ -9,11 +9,12 @@ measures from the database checks both. Money is shown in whole yuan
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 
 import plotly.graph_objects as go
 import polars as pl
+from plotly.basedatatypes import BaseTraceType
 from plotly.subplots import make_subplots
 
 from crossline.report import contagion, measures
@@ -52,6 +53,24 @@ def product_name(product: str) -> str:
     return PRODUCT_NAMES.get(product, product)
 
 
+def _each(
+    figure: go.Figure,
+    frame: pl.DataFrame,
+    column: str,
+    trace: Callable[[str, pl.DataFrame], BaseTraceType],
+    row: int = 1,
+    col: int = 1,
+) -> None:
+    """One trace per value of ``column``, in the frame's order, each drawn by ``trace``
+    from that value and its rows."""
+    for (value,), part in frame.group_by(column, maintain_order=True):
+        figure.add_trace(trace(str(value), part), row=row, col=col)
+
+
+def _next_bucket(bucket: str) -> str:
+    return measures.BUCKET_ORDER[measures.BUCKET_ORDER.index(bucket) + 1]
+
+
 def _months(column: pl.Series) -> list[str]:
     """Month starts as ``YYYY-MM`` labels: a monthly bar belongs to its month, not a day."""
     return column.dt.strftime("%Y-%m").to_list()
@@ -67,30 +86,30 @@ def portfolio(book: Book) -> Section:
     balances = measures.balances(book)
     statuses = measures.line_statuses(book)
     figure = _figure(2, 1, ("Receivables by product (yuan)", "Active lines by product"))
-    for (product,), frame in balances.group_by("product", maintain_order=True):
-        figure.add_trace(
-            go.Scatter(
-                x=frame["business_date"].to_list(),
-                y=(frame["balance_fen"] // 100).to_list(),
-                name=product_name(str(product)),
-                legendgroup=str(product),
-            ),
-            row=1,
-            col=1,
-        )
-    active = statuses.filter(pl.col("status") == "active")
-    for (product,), frame in active.group_by("product", maintain_order=True):
-        figure.add_trace(
-            go.Scatter(
-                x=frame["business_date"].to_list(),
-                y=frame["lines"].to_list(),
-                name=product_name(str(product)),
-                legendgroup=str(product),
-                showlegend=False,
-            ),
-            row=2,
-            col=1,
-        )
+    _each(
+        figure,
+        balances,
+        "product",
+        lambda product, frame: go.Scatter(
+            x=frame["business_date"].to_list(),
+            y=(frame["balance_fen"] // 100).to_list(),
+            name=product_name(product),
+            legendgroup=product,
+        ),
+    )
+    _each(
+        figure,
+        statuses.filter(pl.col("status") == "active"),
+        "product",
+        lambda product, frame: go.Scatter(
+            x=frame["business_date"].to_list(),
+            y=frame["lines"].to_list(),
+            name=product_name(product),
+            legendgroup=product,
+            showlegend=False,
+        ),
+        row=2,
+    )
     return Section(
         "portfolio", "Portfolio over time", figure, portfolio_reading(book, balances, statuses)
     )
@@ -188,18 +207,19 @@ def pooled_roll_rates(rolls: pl.DataFrame) -> pl.DataFrame:
 def roll_rates(book: Book) -> Section:
     rolls = measures.roll_rates(book)
     figure = _figure(1, 1, ("Roll rate to the next bucket, month on month (%)",))
-    for (bucket,), frame in rolls.group_by("from_bucket", maintain_order=True):
-        following = measures.BUCKET_ORDER[measures.BUCKET_ORDER.index(str(bucket)) + 1]
-        figure.add_trace(
-            go.Scatter(
-                x=frame["month"].to_list(),
-                y=(frame["rate"] * 100).to_list(),
-                name=f"{bucket}→{following}",
-                mode="lines+markers",
-                customdata=frame.select("rolled", "lines").rows(),
-                hovertemplate="%{customdata[0]} of %{customdata[1]} lines<extra></extra>",
-            )
-        )
+    _each(
+        figure,
+        rolls,
+        "from_bucket",
+        lambda bucket, frame: go.Scatter(
+            x=frame["month"].to_list(),
+            y=(frame["rate"] * 100).to_list(),
+            name=f"{bucket}→{_next_bucket(bucket)}",
+            mode="lines+markers",
+            customdata=frame.select("rolled", "lines").rows(),
+            hovertemplate="%{customdata[0]} of %{customdata[1]} lines<extra></extra>",
+        ),
+    )
     pooled = pooled_roll_rates(rolls)
     return Section("roll_rates", "Roll rates", figure, roll_rates_reading(pooled))
 
@@ -209,9 +229,9 @@ def roll_rates_reading(pooled: pl.DataFrame) -> str:
         return "Roll rates need two closed month ends; this book has fewer."
     parts = []
     for row in pooled.head(3).iter_rows(named=True):
-        following = measures.BUCKET_ORDER[measures.BUCKET_ORDER.index(row["from_bucket"]) + 1]
         parts.append(
-            f"{percent(row['rate'])} of lines in {row['from_bucket']} rolled to {following} "
+            f"{percent(row['rate'])} of lines in {row['from_bucket']} rolled to "
+            f"{_next_bucket(row['from_bucket'])} "
             f"({row['rolled']} of {row['lines']})"
         )
     return "Month on month over the run, " + "; ".join(parts) + "."
@@ -220,15 +240,17 @@ def roll_rates_reading(pooled: pl.DataFrame) -> str:
 def vintages(book: Book) -> Section:
     curves = measures.vintages(book)
     figure = _figure(1, 1, ("Lines ever 30+ days late, by months on book (%)",))
-    for (vintage,), frame in curves.group_by("vintage", maintain_order=True):
-        figure.add_trace(
-            go.Scatter(
-                x=frame["months_on_book"].to_list(),
-                y=(frame["rate"] * 100).to_list(),
-                name=f"opened {vintage:%Y-%m}" if isinstance(vintage, date) else str(vintage),
-                mode="lines+markers",
-            )
-        )
+    _each(
+        figure,
+        curves,
+        "vintage",
+        lambda vintage, frame: go.Scatter(
+            x=frame["months_on_book"].to_list(),
+            y=(frame["rate"] * 100).to_list(),
+            name=f"opened {vintage[:7]}",
+            mode="lines+markers",
+        ),
+    )
     figure.update_xaxes(title_text="months on book")
     return Section("vintages", "Vintage curves", figure, vintages_reading(curves))
 
@@ -256,31 +278,32 @@ def scores(book: Book) -> Section:
     figure = _figure(
         1, 2, ("Score distribution at the last month end", "Mean score at each month end")
     )
-    for (group,), frame in bands.group_by("lender_group", maintain_order=True):
-        figure.add_trace(
-            go.Bar(
-                x=frame["band"].to_list(),
-                y=frame["borrowers"].to_list(),
-                name=str(group),
-                legendgroup=str(group),
-            ),
-            row=1,
-            col=1,
-        )
-    for (group,), frame in drift.group_by("lender_group", maintain_order=True):
-        figure.add_trace(
-            go.Scatter(
-                x=frame["period_end"].to_list(),
-                y=frame["mean_score"].to_list(),
-                name=str(group),
-                legendgroup=str(group),
-                showlegend=False,
-                customdata=frame["psi"].to_list(),
-                hovertemplate="mean %{y:.1f}, PSI %{customdata:.3f}<extra></extra>",
-            ),
-            row=1,
-            col=2,
-        )
+    _each(
+        figure,
+        bands,
+        "lender_group",
+        lambda group, frame: go.Bar(
+            x=frame["band"].to_list(),
+            y=frame["borrowers"].to_list(),
+            name=group,
+            legendgroup=group,
+        ),
+    )
+    _each(
+        figure,
+        drift,
+        "lender_group",
+        lambda group, frame: go.Scatter(
+            x=frame["period_end"].to_list(),
+            y=frame["mean_score"].to_list(),
+            name=group,
+            legendgroup=group,
+            showlegend=False,
+            customdata=frame["psi"].to_list(),
+            hovertemplate="mean %{y:.1f}, PSI %{customdata:.3f}<extra></extra>",
+        ),
+        col=2,
+    )
     figure.update_layout(barmode="group")
     return Section("scores", "Scores by lender group", figure, scores_reading(drift))
 
@@ -304,16 +327,16 @@ def decisions(book: Book) -> Section:
     outcomes = measures.application_outcomes(book)
     reasons = measures.top_reasons(book)
     figure = _figure(2, 1, ("Applications by product and outcome", "Most frequent reasons"))
-    for (outcome,), frame in outcomes.group_by("outcome", maintain_order=True):
-        figure.add_trace(
-            go.Bar(
-                x=[product_name(p) for p in frame["product"].to_list()],
-                y=frame["decisions"].to_list(),
-                name=str(outcome),
-            ),
-            row=1,
-            col=1,
-        )
+    _each(
+        figure,
+        outcomes,
+        "outcome",
+        lambda outcome, frame: go.Bar(
+            x=[product_name(p) for p in frame["product"].to_list()],
+            y=frame["decisions"].to_list(),
+            name=outcome,
+        ),
+    )
     labels = [
         f"{row['text']} ({row['kind']}, {row['outcome']})" for row in reasons.iter_rows(named=True)
     ]
@@ -358,10 +381,14 @@ def limit_actions(book: Book) -> Section:
         actions.group_by("month", "action").agg(pl.col("actions").sum()).sort("month", "action")
     )
     figure = _figure(1, 1, ("Account-management actions per month",))
-    for (action,), frame in monthly.group_by("action", maintain_order=True):
-        figure.add_trace(
-            go.Bar(x=_months(frame["month"]), y=frame["actions"].to_list(), name=str(action))
-        )
+    _each(
+        figure,
+        monthly,
+        "action",
+        lambda action, frame: go.Bar(
+            x=_months(frame["month"]), y=frame["actions"].to_list(), name=action
+        ),
+    )
     figure.update_layout(barmode="stack")
     return Section("limit_actions", "Limit actions", figure, limit_actions_reading(actions))
 
@@ -502,11 +529,16 @@ def bureau(book: Book) -> Section:
     figure = _figure(
         2, 1, ("Accounts reported and inquiries", "Notices, negative records and disputes")
     )
-    for (what,), frame in activity.group_by("what", maintain_order=True):
-        figure.add_trace(
-            go.Bar(x=_months(frame["month"]), y=frame["count"].to_list(), name=str(what)),
-            row=1 if str(what) in BUREAU_VOLUMES or str(what).startswith("inquiries") else 2,
-            col=1,
+    volumes = pl.col("what").is_in(BUREAU_VOLUMES) | pl.col("what").str.starts_with("inquiries")
+    for row, part in ((1, activity.filter(volumes)), (2, activity.filter(~volumes))):
+        _each(
+            figure,
+            part,
+            "what",
+            lambda what, frame: go.Bar(
+                x=_months(frame["month"]), y=frame["count"].to_list(), name=what
+            ),
+            row=row,
         )
     figure.update_layout(barmode="group")
     return Section("bureau", "Credit bureau", figure, bureau_reading(activity))
