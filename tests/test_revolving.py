@@ -143,6 +143,41 @@ end: 2026-04-12
     assert outcome["ledger"]["balanced"] is True
 
 
+def test_a_bill_converted_on_its_due_date_owes_its_first_fee_at_once(engine: sa.Engine) -> None:
+    """The close before the due date recognises what falls due on it; a plan booked on
+    the due date itself must recognise its first installment's fee then, or the
+    restated minimum asks for a fee that is never owed and its payment comes up short."""
+    outcome = run_yaml(
+        engine,
+        """
+start: 2026-03-03
+borrowers: [{id: qi, monthly_income: "9000.00"}]
+steps:
+  - {date: 2026-03-03, open_line: {borrower: qi, product: huabei, limit: "8000.00"}}
+  - {date: 2026-03-15, purchase: {borrower: qi, product: huabei, amount: "3000.00"}}
+  - {date: 2026-04-10, convert_statement: {borrower: qi, product: huabei, months: 3}}
+  - {date: 2026-04-10, snapshot: converted}
+  - {date: 2026-04-10, repay: {borrower: qi, product: huabei, amount: all_due}}
+end: 2026-04-20
+""",
+    )
+    first_fee = Decimal(3000) * Decimal("0.025") / 3  # 25.00 of the 75.00 plan fee
+    first_due = Decimal(1000) + first_fee
+    statement = line_of(outcome["snapshots"]["converted"], "qi", "huabei")["statements"][0]
+    assert statement["minimum_payment"] == yuan(first_due)
+    repay = next(e for e in outcome["events"] if e["type"] == "repay")
+    assert repay["amount"] == yuan(first_due)
+    final = line_of(outcome["final"], "qi", "huabei")
+    assert (final["dpd"], final["outstanding"]["fees"]) == (0, "0.00")
+    assert not _events(outcome, "overdue_started")
+    with engine.connect() as conn:
+        fee_income = conn.execute(
+            sa.text("SELECT -sum(amount_fen) FROM journal WHERE account = 'fee_income'")
+        ).scalar()
+    assert fee_income == int(first_fee * 100)
+    assert outcome["ledger"]["balanced"] is True
+
+
 def test_huabei_purchase_in_installments_is_billed_with_statements(engine: sa.Engine) -> None:
     outcome = run_yaml(
         engine,
