@@ -36,6 +36,8 @@ class Event:
 def write_events(conn: sa.Connection, events: pl.DataFrame) -> int:
     """Append a batch's events (``EVENT_SCHEMA``) to the outbox, numbered by borrower and
     line (stable, so a line's events keep their order: see ``store.numbered``)."""
+    if events.is_empty():  # a command's refresh, mostly: not even a column to add
+        return 0
     return append_frame(conn, outbox, "outbox", events.with_columns(handled=pl.lit(False)))
 
 

@@ -146,6 +146,8 @@ def loan_ageing(rows: pl.DataFrame, day: date) -> pl.DataFrame:
     unpaid = rows.filter(
         (pl.col("due_date") <= day) & (UNPAID_TOTAL > 0) & (pl.col("loan_kind") != "revolving")
     )
+    if unpaid.is_empty():  # most payers: each step below costs ~0.1 ms on any frame
+        return pl.DataFrame(schema=LOAN_AGEING_SCHEMA)
     aged = unpaid.group_by("loan_id", "credit_line_id").agg(
         pl.col("due_date").min().alias("oldest_due"),
         pl.col("grace_days").first().alias("grace_days"),

@@ -173,6 +173,8 @@ def _interest(
 
 def revolving_ages(late: pl.DataFrame, day: date) -> pl.DataFrame:
     """DPD from the oldest unmet matured statement (within grace counted as current)."""
+    if late.is_empty():  # a payment's refresh, mostly: skip the select's fixed cost
+        return pl.DataFrame(schema=LOAN_AGEING_SCHEMA)
     dpd = (pl.lit(day, pl.Date) - pl.col("delinquent_from")).dt.total_days().cast(pl.Int32)
     return late.select(
         "loan_id",

@@ -80,6 +80,8 @@ def _event_rows(frame: pl.DataFrame, day: date, kind: str) -> pl.DataFrame:
 def transition_events(states: pl.DataFrame, day: date) -> pl.DataFrame:
     """Outbox events for lines whose bucket moved: bucket_changed, plus overdue_started or cured."""
     moved = states.filter(pl.col("bucket") != pl.col("old_bucket"))
+    if moved.is_empty():  # nearly always: building three empty event frames costs ~1 ms
+        return pl.DataFrame(schema=EVENT_SCHEMA)
     started = moved.filter(pl.col("old_bucket") == "M0")
     cured = moved.filter(pl.col("bucket") == "M0")
     return pl.concat(
@@ -128,7 +130,14 @@ def apply_ageing(
             .alias("cured_on"),
         ),
     )
-    loan_changes = (
+    if not (old_loan_dpd.is_empty() and ages.is_empty()):  # else every loan stays at 0
+        update_frame(conn, loans, "loan_id", _loan_changes(ages, old_loan_dpd))
+    return transition_events(states, day)
+
+
+def _loan_changes(ages: pl.DataFrame, old_loan_dpd: pl.DataFrame) -> pl.DataFrame:
+    """The loans whose DPD moved: late before (``old_loan_dpd``) or now (``ages``)."""
+    return (
         old_loan_dpd.join(
             ages.select("loan_id", pl.col("dpd").alias("new_dpd")),
             on="loan_id",
@@ -139,8 +148,6 @@ def apply_ageing(
         .filter(pl.col("dpd") != pl.col("new_dpd"))
         .select("loan_id", pl.col("new_dpd").alias("dpd"))
     )
-    update_frame(conn, loans, "loan_id", loan_changes)
-    return transition_events(states, day)
 
 
 def read_lines(conn: sa.Connection, where: sa.ColumnElement[bool]) -> pl.DataFrame:
