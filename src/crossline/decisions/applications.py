@@ -232,7 +232,7 @@ def _notify(
 
 
 def _decide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResult:
-    view = borrower_view(ctx.conn, request.group, request.borrower_id, ctx.today, card)
+    view = borrower_view(ctx.conn, ctx.catalog, request.group, request.borrower_id, ctx.today, card)
     income = view.inputs["verified_income_fen"] or view.inputs["declared_income_fen"]
     inputs = (
         view.inputs

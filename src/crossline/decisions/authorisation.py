@@ -121,7 +121,7 @@ def _overdue_lines(ctx: Context, borrower_id: str, group: str) -> int:
 
 
 def _score(ctx: Context, borrower_id: str, group: str) -> tuple[int, str]:
-    view = borrower_view(ctx.conn, group, borrower_id, ctx.today, default_scorecard())
+    view = borrower_view(ctx.conn, ctx.catalog, group, borrower_id, ctx.today, default_scorecard())
     return view.score, view.band
 
 

@@ -8,12 +8,17 @@ in zen-engine (decimal) and in the compiled Polars expression (binary float).
 **Served, not rebuilt, when it is current.** Re-scoring keeps each group's
 view of each borrower in ``current_scores`` with the score (DESIGN §7: every
 change that a group can see is an outbox event, and the handler re-scores;
-every close re-scores everyone for the next day). So when the borrower has no
-unhandled event and the stored row is of the scorecard in use, the stored
-row *is* the view as of the business date, and a decision reads one row
-instead of rebuilding the view from a dozen tables (a millisecond instead of
-tens). Otherwise — an event not yet handled, a borrower never scored, another
-model — the view is rebuilt from the tables. A test holds the two equal.
+every close re-scores every view it can have moved). So when the borrower has
+no unhandled event that concerns the group and the stored row is of the
+scorecard in use, the stored row *is* the view as of the business date, and a
+decision reads one row instead of rebuilding the view from a dozen tables (a
+millisecond instead of tens). An event concerns the groups the handler
+re-scores for it (``events.handlers.concerns``), no others: an event another
+group's handler alone acts on leaves this group's row as current as it was,
+and a borrower's second purchase of the day is served although the first
+one's event is still pending. Otherwise — an event not yet handled, a borrower
+never scored, another model — the view is rebuilt from the tables. A test
+holds the two equal, and another runs a simulated book both ways.
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from crossline.catalog import Catalog
 from crossline.decisions.contracts import VIEW_INPUTS
 from crossline.decisions.records import Reason
+from crossline.events.handlers import concerns
 from crossline.kernels.features import rounded_ratios
 from crossline.scoring.scorecard import Scorecard, score_row
 from crossline.scoring.views import group_features
@@ -52,7 +59,11 @@ _STORED = sa.select(
     current_scores.c.model_version,
     current_scores.c.features,
     sa.exists()
-    .where(outbox.c.borrower_id == current_scores.c.borrower_id, outbox.c.handled.is_(False))
+    .where(
+        outbox.c.borrower_id == current_scores.c.borrower_id,
+        outbox.c.handled.is_(False),
+        concerns(sa.bindparam("products", expanding=True)),
+    )
     .label("pending"),
 ).where(
     current_scores.c.borrower_id == sa.bindparam("borrower_id"),
@@ -60,9 +71,13 @@ _STORED = sa.select(
 )
 
 
-def stored_view(conn: sa.Connection, group: str, borrower_id: str, card: Scorecard) -> View | None:
+def stored_view(
+    conn: sa.Connection, catalog: Catalog, group: str, borrower_id: str, card: Scorecard
+) -> View | None:
     """The stored current view of the borrower in ``group``, if it is current (see above)."""
-    row = conn.execute(_STORED, {"borrower_id": borrower_id, "group": group}).first()
+    products = [p.id for p in catalog.products_in_group(group)]
+    keys = {"borrower_id": borrower_id, "group": group, "products": products}
+    row = conn.execute(_STORED, keys).first()
     if row is None or row.features is None or row.model_version != card.version or row.pending:
         return None
     features = json.loads(row.features)
@@ -85,11 +100,16 @@ def rebuilt_view(
 
 
 def borrower_view(
-    conn: sa.Connection, group: str, borrower_id: str, as_of: date, card: Scorecard
+    conn: sa.Connection,
+    catalog: Catalog,
+    group: str,
+    borrower_id: str,
+    as_of: date,
+    card: Scorecard,
 ) -> View:
     """The borrower in ``group``'s view as of ``as_of``, the business date: served when
     current, else rebuilt."""
-    served = stored_view(conn, group, borrower_id, card)
+    served = stored_view(conn, catalog, group, borrower_id, card)
     return served if served is not None else rebuilt_view(conn, group, borrower_id, as_of, card)
 
 

@@ -13,6 +13,7 @@ a review that changes nothing stores nothing.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
@@ -26,6 +27,17 @@ from crossline.store.schema import outbox
 EVERY_GROUP = frozenset({"reported", "dispute_resolved", "inquiry", "income_verified"})
 """Events that change what other groups see: through the bureau (inquiries are on the
 report too), or about the borrower rather than a line (a verified income)."""
+
+
+def concerns(group_products: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+    """Whether an outbox row concerns a group whose products are ``group_products``: it
+    is one of the group's products' or an event every group re-scores for; the SQL
+    form of :func:`affected_groups`, which decisions ask of a borrower's pending
+    events."""
+    o = outbox.c
+    return sa.or_(
+        o.type.in_(sorted(EVERY_GROUP)), o.product.is_(None), o.product.in_(group_products)
+    )
 
 
 def affected_groups(events: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
