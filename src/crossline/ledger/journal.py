@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from crossline.kernels.frames import PAIR_SCHEMA
 from crossline.ledger.accounts import Account
-from crossline.store.bulk import insert_frame
+from crossline.store.bulk import insert_frame, insert_rows
 from crossline.store.ids import allocate_ids
 from crossline.store.schema import journal
 
@@ -96,8 +96,8 @@ def post_entries(conn: sa.Connection, entries: list[Entry]) -> int:
         for index, entry in enumerate(kept)
         for line_no, leg in enumerate(entry.nonzero_legs(), start=1)
     ]
-    frame = pl.DataFrame(rows, schema=JOURNAL_SCHEMA, orient="row")
-    return insert_frame(conn, journal, frame)
+    insert_rows(conn, journal, list(JOURNAL_SCHEMA), rows)
+    return len(rows)
 
 
 def concat_pairs(frames: list[pl.DataFrame]) -> pl.DataFrame:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -29,11 +29,7 @@ def insert_frame(conn: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> i
         return 0
     columns = frame.columns
     if is_sqlite(conn.engine):
-        placeholders = ", ".join("?" for _ in columns)
-        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"
-        cursor = _dbapi(conn).cursor()
-        cursor.executemany(sql, frame.iter_rows())
-        cursor.close()
+        insert_rows(conn, table, columns, frame.iter_rows())
         return frame.height
     buffer = io.BytesIO()
     frame.write_csv(buffer, include_header=False, null_value="\\N", quote_style="necessary")
@@ -41,6 +37,19 @@ def insert_frame(conn: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> i
     with _dbapi(conn).cursor() as cursor, cursor.copy(sql) as copy:
         copy.write(buffer.getvalue())
     return frame.height
+
+
+def insert_rows(
+    conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Insert rows (tuples in ``columns`` order) by one prepared statement: how a command
+    writes its few journal lines, for which a frame costs more than the insert."""
+    mark = "?" if is_sqlite(conn.engine) else "%s"
+    placeholders = ", ".join(mark for _ in columns)
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"
+    cursor = _dbapi(conn).cursor()
+    cursor.executemany(sql, rows)
+    cursor.close()
 
 
 _ROW_BY_ROW = 64
