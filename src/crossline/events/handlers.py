@@ -2,9 +2,11 @@
 
 Each unhandled event is mapped to the lender groups whose view it changes:
 an account's own group at once; every group when a bureau record changed
-(a month-end report or a corrected dispute). The affected borrowers are then
-re-scored in those views in one batch per group, and each group reviews their
-lines with the new scores (account management); the events are marked
+(a month-end report or a corrected dispute). The affected borrowers' features
+are built in one pass for all those groups, then stored a group at a time, and
+each group reviews their lines with the new scores (account management). One
+pass is the same as a read per group, because a group's review changes only its
+own lines, which no other group's view contains (DESIGN §9). The events are marked
 handled in the same transaction, so a crash re-runs the batch rather than
 losing it. Both steps are idempotent: an unchanged score writes nothing, and
 a review that changes nothing stores nothing.
@@ -20,7 +22,8 @@ import sqlalchemy as sa
 
 from crossline.catalog import Catalog
 from crossline.decisions.management import review
-from crossline.scoring.service import rescore
+from crossline.scoring.service import score_features
+from crossline.scoring.views import all_group_features
 from crossline.store.bulk import read_frame
 from crossline.store.schema import outbox
 
@@ -76,11 +79,19 @@ def dispatch(conn: sa.Connection, catalog: Catalog, as_of: date) -> int:
     if events.is_empty():
         return 0
     trigger = ",".join(sorted(events["type"].unique().to_list()))
-    for (group,), pairs in affected_groups(events, catalog).group_by(
-        ["lender_group"], maintain_order=True
-    ):
+    affected = affected_groups(events, catalog)
+    features = all_group_features(
+        conn,
+        as_of,
+        affected["borrower_id"].unique().sort().to_list(),
+        groups=affected["lender_group"].unique(maintain_order=True).to_list(),
+    )
+    for (group,), pairs in affected.group_by(["lender_group"], maintain_order=True):
         borrowers = pairs["borrower_id"].to_list()
-        scored = rescore(conn, as_of, "event", borrowers=borrowers, only_groups=[str(group)])
+        own = features.join(pairs, on=["borrower_id", "lender_group"], how="semi")
+        scored = score_features(
+            conn, own, as_of, "event", borrowers=borrowers, only_groups=[str(group)]
+        )
         review(conn, catalog, scored, as_of, trigger, borrowers=borrowers)
     conn.execute(
         sa.update(outbox)

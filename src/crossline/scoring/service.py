@@ -171,8 +171,38 @@ def rescore(
     (every group, or ``only_groups``); store what changed; with ``snapshot``, also keep
     the features at that month end. Returns the features with ``score`` and ``band``
     per borrower and group, which account management reviews the lines with."""
-    card = card or default_scorecard()
     features = all_group_features(conn, as_of, borrowers, shards, only_groups)
+    return score_features(
+        conn,
+        features,
+        as_of,
+        trigger,
+        borrowers=borrowers,
+        shards=shards,
+        only_groups=only_groups,
+        snapshot=snapshot,
+        card=card,
+    )
+
+
+def score_features(
+    conn: sa.Connection,
+    features: pl.DataFrame,
+    as_of: date,
+    trigger: str,
+    *,
+    borrowers: Sequence[str] | None = None,
+    shards: tuple[int, int] | None = None,
+    only_groups: Sequence[str] | None = None,
+    snapshot: date | None = None,
+    card: Scorecard | None = None,
+) -> pl.DataFrame:
+    """:func:`rescore` given the features: exactly those of the borrowers (or shards) and
+    groups named, which is what the stored rows are compared with. The outbox handler
+    builds the features of every group an event batch concerns in one pass (the reads
+    and the kernel cost the same for one group as for three) and stores them a group at
+    a time, as before."""
+    card = card or default_scorecard()
     if features.is_empty():
         return features.with_columns(
             pl.lit(None, pl.Int32).alias("score"), pl.lit(None, pl.String).alias("band")
