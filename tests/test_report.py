@@ -1425,5 +1425,6 @@ def test_reading_commands_refuse_a_missing_database_without_creating_it(
         app, [*command, "--database", f"sqlite:///{path}"], env={"COLUMNS": "200"}
     )
     assert done.exit_code == 2, done.output
-    assert f"database: no database at {path}" in " ".join(done.output.split())
+    # Rich wraps a long path anywhere; the message is whole once whitespace is dropped.
+    assert f"database:nodatabaseat{path}" in "".join(done.output.split())
     assert list(tmp_path.iterdir()) == []
