@@ -111,21 +111,24 @@ end: 2026-04-20
     assert outcome["ledger"]["balanced"] is True
 
 
-def test_bill_installments_after_conversion(engine: sa.Engine) -> None:
-    outcome = run_yaml(
-        engine,
-        """
+def _converted_bill(converted_on: str, end: str) -> str:
+    """A 3,000.00 Huabei bill (statement 1 April, due 10 April) turned into three monthly
+    installments on ``converted_on`` and paid ``all_due`` on the due date."""
+    return f"""
 start: 2026-03-03
-borrowers: [{id: qi, monthly_income: "9000.00"}]
+borrowers: [{{id: qi, monthly_income: "9000.00"}}]
 steps:
-  - {date: 2026-03-03, open_line: {borrower: qi, product: huabei, limit: "8000.00"}}
-  - {date: 2026-03-15, purchase: {borrower: qi, product: huabei, amount: "3000.00"}}
-  - {date: 2026-04-05, convert_statement: {borrower: qi, product: huabei, months: 3}}
-  - {date: 2026-04-05, snapshot: converted}
-  - {date: 2026-04-10, repay: {borrower: qi, product: huabei, amount: all_due}}
-end: 2026-04-12
-""",
-    )
+  - {{date: 2026-03-03, open_line: {{borrower: qi, product: huabei, limit: "8000.00"}}}}
+  - {{date: 2026-03-15, purchase: {{borrower: qi, product: huabei, amount: "3000.00"}}}}
+  - {{date: {converted_on}, convert_statement: {{borrower: qi, product: huabei, months: 3}}}}
+  - {{date: {converted_on}, snapshot: converted}}
+  - {{date: 2026-04-10, repay: {{borrower: qi, product: huabei, amount: all_due}}}}
+end: {end}
+"""
+
+
+def test_bill_installments_after_conversion(engine: sa.Engine) -> None:
+    outcome = run_yaml(engine, _converted_bill("2026-04-05", end="2026-04-12"))
     converted = line_of(outcome["snapshots"]["converted"], "qi", "huabei")
     plan = converted["loans"][1]
     assert plan["kind"] == "bill_installment"
@@ -147,20 +150,7 @@ def test_a_bill_converted_on_its_due_date_owes_its_first_fee_at_once(engine: sa.
     """The close before the due date recognises what falls due on it; a plan booked on
     the due date itself must recognise its first installment's fee then, or the
     restated minimum asks for a fee that is never owed and its payment comes up short."""
-    outcome = run_yaml(
-        engine,
-        """
-start: 2026-03-03
-borrowers: [{id: qi, monthly_income: "9000.00"}]
-steps:
-  - {date: 2026-03-03, open_line: {borrower: qi, product: huabei, limit: "8000.00"}}
-  - {date: 2026-03-15, purchase: {borrower: qi, product: huabei, amount: "3000.00"}}
-  - {date: 2026-04-10, convert_statement: {borrower: qi, product: huabei, months: 3}}
-  - {date: 2026-04-10, snapshot: converted}
-  - {date: 2026-04-10, repay: {borrower: qi, product: huabei, amount: all_due}}
-end: 2026-04-20
-""",
-    )
+    outcome = run_yaml(engine, _converted_bill("2026-04-10", end="2026-04-20"))
     first_fee = Decimal(3000) * Decimal("0.025") / 3  # 25.00 of the 75.00 plan fee
     first_due = Decimal(1000) + first_fee
     statement = line_of(outcome["snapshots"]["converted"], "qi", "huabei")["statements"][0]
