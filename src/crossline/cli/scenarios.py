@@ -15,9 +15,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from crossline.catalog import (
-    catalog_from_json,
-)
+from crossline.catalog import catalog_from_json
 from crossline.cli.common import (
     DatabaseOption,
     app,

@@ -14,9 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from crossline.calendar import add_months
-from crossline.catalog import (
-    load_catalog,
-)
+from crossline.catalog import load_catalog
 from crossline.cli.common import (
     DatabaseOption,
     app,
@@ -58,9 +56,12 @@ def _simulate_into(
             first,
             lambda day, _commands: bar.update(task, advance=1, description=str(day)),
         )
-    summary = json.dumps(asdict(result), default=str, indent=2)
-    (out / "simulation.json").write_text(summary + "\n", encoding="utf-8")
+    (out / "simulation.json").write_text(_summary(result), encoding="utf-8")
     return engine, result
+
+
+def _summary(result: Simulation) -> str:
+    return json.dumps(asdict(result), default=str, indent=2) + "\n"
 
 
 SIMULATION_DB = "simulation.db"
@@ -81,7 +82,7 @@ def simulate(
 ) -> None:
     """Simulate a population of borrowers through the engine on an empty database."""
     _engine, result = _simulate_into(out, database, borrowers, months, seed, start)
-    typer.echo((out / "simulation.json").read_text(encoding="utf-8"), nl=False)
+    typer.echo(_summary(result), nl=False)
     if not result.ledger_balanced:
         raise typer.Exit(1)
 

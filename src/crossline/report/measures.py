@@ -71,59 +71,47 @@ def balances(book: Book) -> pl.DataFrame:
     )
 
 
-def line_statuses(book: Book) -> pl.DataFrame:
-    """Lines per product and status at each day's close: opened active, then each change."""
-    product = book.lines.select("credit_line_id", "product")
-    opened = book.lines.select(
-        pl.col("opened_on").alias("business_date"),
-        "product",
-        pl.lit("active").alias("status"),
-        pl.lit(1).alias("lines"),
-    )
-    changes = book.limit_events.filter(pl.col("old_status") != pl.col("status")).join(
-        product, on="credit_line_id"
-    )
-    left = changes.select("business_date", "product", pl.col("old_status").alias("status"))
-    moves = pl.concat(
-        [
-            opened,
-            left.with_columns(pl.lit(-1).alias("lines")),
-            changes.select("business_date", "product", "status", pl.lit(1).alias("lines")),
-        ]
-    )
-    return _running(book, moves, ["product", "status"], "lines")
-
-
-def _bucket_moves(book: Book) -> pl.DataFrame:
-    changed = book.bucket_events.filter(pl.col("type") == "bucket_changed")
+def _transitions(
+    opened: pl.DataFrame, changes: pl.DataFrame, before: str, after: str, keys: list[str]
+) -> pl.DataFrame:
+    """Dated moves of a count per ``keys`` and state: +1 into the state each line opened
+    in (``opened`` has ``business_date``, the keys and ``state``), then for each change
+    -1 out of ``before`` and +1 into ``after``."""
+    left = changes.select("business_date", *keys, pl.col(before).alias("state"))
+    entered = changes.select("business_date", *keys, pl.col(after).alias("state"))
     return pl.concat(
         [
-            book.lines.select(
-                pl.col("opened_on").alias("business_date"),
-                "credit_line_id",
-                pl.lit("M0").alias("bucket"),
-                pl.lit(1).alias("lines"),
-            ),
-            changed.select(
-                "business_date",
-                "credit_line_id",
-                pl.col("from_bucket").alias("bucket"),
-                pl.lit(-1).alias("lines"),
-            ),
-            changed.select(
-                "business_date",
-                "credit_line_id",
-                pl.col("to_bucket").alias("bucket"),
-                pl.lit(1).alias("lines"),
-            ),
+            opened.with_columns(pl.lit(1).alias("lines")),
+            left.with_columns(pl.lit(-1).alias("lines")),
+            entered.with_columns(pl.lit(1).alias("lines")),
         ]
     )
+
+
+def _opened_in(book: Book, state: str, keys: list[str]) -> pl.DataFrame:
+    return book.lines.select(
+        pl.col("opened_on").alias("business_date"), *keys, pl.lit(state).alias("state")
+    )
+
+
+def line_statuses(book: Book) -> pl.DataFrame:
+    """Lines per product and status at each day's close: opened active, then each change."""
+    changes = book.limit_events.filter(pl.col("old_status") != pl.col("status")).join(
+        book.lines.select("credit_line_id", "product"), on="credit_line_id"
+    )
+    moves = _transitions(
+        _opened_in(book, "active", ["product"]), changes, "old_status", "status", ["product"]
+    )
+    return _running(book, moves.rename({"state": "status"}), ["product", "status"], "lines")
 
 
 def buckets(book: Book) -> pl.DataFrame:
     """Lines in each delinquency bucket at each day's close (every line starts in M0)."""
-    moves = _bucket_moves(book).drop("credit_line_id")
-    return _running(book, moves, ["bucket"], "lines").filter(pl.col("bucket") != "M0")
+    changes = book.bucket_events.filter(pl.col("type") == "bucket_changed")
+    moves = _transitions(_opened_in(book, "M0", []), changes, "from_bucket", "to_bucket", [])
+    return _running(book, moves.rename({"state": "bucket"}), ["bucket"], "lines").filter(
+        pl.col("bucket") != "M0"
+    )
 
 
 def buckets_on(book: Book, asked: pl.DataFrame) -> pl.DataFrame:
