@@ -36,7 +36,7 @@ import sqlalchemy as sa
 
 from crossline.calendar import last_day_of_month
 from crossline.catalog import Catalog
-from crossline.kernels.bureau import STATUS_LEVELS
+from crossline.kernels.bureau import NEGATIVE_STATUSES
 from crossline.kernels.features import GROUP_FEATURE_SCHEMA
 from crossline.scoring.scorecard import default_scorecard
 from crossline.scoring.service import rescore
@@ -52,7 +52,6 @@ from crossline.store.schema import (
     statements,
 )
 
-_NEGATIVE = tuple(code for code, level in STATUS_LEVELS.items() if level > 0)
 _STORED_FEATURES = pl.Struct(
     {
         k: v
@@ -133,16 +132,17 @@ def _stale(
     touched: pl.Series,
     stored: pl.DataFrame,
     everyone: pl.Series,
-    groups: int,
+    views_per_borrower: int,
 ) -> pl.Series:
     """The borrowers of the partition whose view as of ``day + 1`` may differ from the
-    stored one (see the module's docstring); ``groups``: how many views each has."""
+    stored one (see the module's docstring); ``views_per_borrower``: how many group
+    views each borrower has."""
     version = default_scorecard().version
     complete = (
         stored.filter(pl.col("model_version") == version)
         .group_by("borrower_id")
         .len()
-        .filter(pl.col("len") == groups)["borrower_id"]
+        .filter(pl.col("len") == views_per_borrower)["borrower_id"]
     )
     unscored = everyone.filter(~everyone.is_in(complete.implode()))
     parts = [touched, unscored, *(_ids(conn, q) for q in _moved(day, lo, hi))]
@@ -168,7 +168,7 @@ def _moved(day: date, lo: int, hi: int) -> list[sa.Select[tuple[str]]]:
         sa.select(r.borrower_id).where(
             _in(bureau_records, lo, hi),
             r.period_end <= after,
-            r.status.in_(_NEGATIVE),
+            r.status.in_(NEGATIVE_STATUSES),
             r.delinquency_ended_on > before,
             r.delinquency_ended_on <= after,
         ),

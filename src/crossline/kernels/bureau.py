@@ -34,6 +34,12 @@ RETENTION_MONTHS = 60
 """Art. 16: a negative record is shown for 5 years from the end of the delinquency."""
 
 
+NEGATIVE_STATUSES: tuple[str, ...] = tuple(
+    code for code, level in STATUS_LEVELS.items() if level > 0
+)
+"""The codes that report a delinquency (1-7) or bad debt (B)."""
+
+
 def status_level(status: pl.Expr) -> pl.Expr:
     """Severity level (0–8) of a status code."""
     return status.replace_strict(STATUS_LEVELS, return_dtype=pl.Int8)

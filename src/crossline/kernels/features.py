@@ -83,7 +83,7 @@ from typing import TypeAlias
 import polars as pl
 
 from crossline.calendar import add_months, last_day_of_month
-from crossline.kernels.bureau import STATUS_LEVELS
+from crossline.kernels.bureau import NEGATIVE_STATUSES, STATUS_LEVELS
 from crossline.kernels.delinquency import pboc_status
 
 LINE_SCHEMA = pl.Schema(
@@ -216,8 +216,7 @@ RECENT_MONTHS = 6
 CLOSED_CODES = ("C", "G")
 """Reported statuses of an account that has ended (settled, or ended otherwise)."""
 
-_DELINQUENT_CODES = tuple(code for code, level in STATUS_LEVELS.items() if level > 0)
-_DELINQUENT = "[" + "".join(_DELINQUENT_CODES) + "]"
+_DELINQUENT = "[" + "".join(NEGATIVE_STATUSES) + "]"
 """A regular expression matching any delinquent month of a grid (1–7, B)."""
 
 Frame: TypeAlias = pl.DataFrame | pl.LazyFrame
@@ -540,8 +539,8 @@ def _delinquent_months(accounts: pl.LazyFrame, plan: _Plan) -> pl.LazyFrame:
             "borrower_id",
             "lender_group",
             "grid_end",
-            pl.col("grid").str.find_many(list(_DELINQUENT_CODES)).alias("position"),
-            pl.col("grid").str.extract_many(list(_DELINQUENT_CODES)).alias("code"),
+            pl.col("grid").str.find_many(list(NEGATIVE_STATUSES)).alias("position"),
+            pl.col("grid").str.extract_many(list(NEGATIVE_STATUSES)).alias("code"),
         )
         .explode("position", "code")
         .with_columns(plan.month)

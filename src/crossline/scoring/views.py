@@ -35,7 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from crossline.catalog import Catalog, catalog_from_json
-from crossline.kernels.bureau import STATUS_LEVELS, visible
+from crossline.kernels.bureau import NEGATIVE_STATUSES, visible
 from crossline.kernels.features import (
     BORROWER_SCHEMA,
     FEATURE_SCHEMA,
@@ -70,7 +70,6 @@ SPEND_EVENTS = ("disbursement", "purchase")
 """Journal events that are new spending: a draw or installment purchase, a revolving purchase
 (a bill conversion moves an existing balance and is not spending)."""
 
-_NEGATIVE = tuple(code for code, level in STATUS_LEVELS.items() if level > 0)
 
 _ACCOUNT_SCHEMA = pl.Schema(
     {
@@ -159,7 +158,7 @@ def hidden_until(as_of: date) -> date:
     first = as_of.replace(year=as_of.year - 5, day=1) - timedelta(days=1)
     days = [first + timedelta(days=k) for k in range(40)]
     probe = pl.DataFrame(
-        {"status": [_NEGATIVE[0]] * len(days), "delinquency_ended_on": days},
+        {"status": [NEGATIVE_STATUSES[0]] * len(days), "delinquency_ended_on": days},
         schema={"status": pl.String(), "delinquency_ended_on": pl.Date()},
     )
     hidden = probe.filter(~visible(as_of))["delinquency_ended_on"].max()
@@ -173,7 +172,7 @@ def hidden_until(as_of: date) -> date:
 def _shown(record: sa.FromClause) -> sa.ColumnElement[bool]:
     """Art. 16 in SQL: not negative, still open, or ended after ``hidden_until``."""
     return sa.or_(
-        record.c.status.not_in(_NEGATIVE),
+        record.c.status.not_in(NEGATIVE_STATUSES),
         record.c.delinquency_ended_on.is_(None),
         record.c.delinquency_ended_on > sa.bindparam("hidden_until"),
     )

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from crossline.kernels.delinquency import classify
 from crossline.kernels.frames import EVENT_SCHEMA, LINE_SCHEMA
-from crossline.store.bulk import read_frame, stage_ids, update_frame
+from crossline.store.bulk import empty_frame, read_frame, stage_ids, update_frame
 from crossline.store.schema import credit_lines, loans
 
 
@@ -81,7 +81,7 @@ def transition_events(states: pl.DataFrame, day: date) -> pl.DataFrame:
     """Outbox events for lines whose bucket moved: bucket_changed, plus overdue_started or cured."""
     moved = states.filter(pl.col("bucket") != pl.col("old_bucket"))
     if moved.is_empty():  # nearly always: building three empty event frames costs ~1 ms
-        return pl.DataFrame(schema=EVENT_SCHEMA)
+        return empty_frame(EVENT_SCHEMA)
     started = moved.filter(pl.col("old_bucket") == "M0")
     cured = moved.filter(pl.col("bucket") == "M0")
     return pl.concat(

@@ -26,7 +26,7 @@ from crossline.servicing.context import Context
 from crossline.servicing.errors import InputError, RefusedError
 from crossline.servicing.lines import Line, catalog_product, get_line, line_entry
 from crossline.servicing.origination import LoanTerms, book_loan, check_amount
-from crossline.servicing.rows import borrower_rows, cycle_rows_query, read_late_statements
+from crossline.servicing.rows import cycle_rows_query, read_late_statements, read_open_rows
 from crossline.servicing.schedules import bill_installment_schedule
 from crossline.store.bulk import update_frame
 from crossline.store.schema import installments, loans, statements
@@ -242,17 +242,17 @@ def convert_statement(ctx: Context, borrower_id: str, product_id: str, months: i
         ctx, line, principal + interest, schedule, terms, funding=Account.CONVERSION_CLEARING
     )
     if statement.due_date == ctx.today:
-        _recognise_due_today(ctx, borrower_id, loan_id)
+        _recognise_due_today(ctx, loan_id)
     _restate(ctx, line, product, statement.statement_id, statement.due_date)
     return loan_id
 
 
-def _recognise_due_today(ctx: Context, borrower_id: str, loan_id: int) -> None:
+def _recognise_due_today(ctx: Context, loan_id: int) -> None:
     """Make the first installment's fee receivable at once when a bill converts on its due
     date: yesterday's close recognised what falls due today, before this loan existed,
     and no later close would, so the fee the restated minimum asks for would never be
     owed and its payment would leave the minimum short."""
-    rows = borrower_rows(ctx.conn, borrower_id).filter(pl.col("loan_id") == loan_id)
+    rows = read_open_rows(ctx.conn, installments.c.loan_id == loan_id)
     pairs, updates = recognition(rows, ctx.today)
     post_pairs(ctx.conn, pairs)
     update_frame(ctx.conn, installments, "installment_id", updates)

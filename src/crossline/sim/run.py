@@ -24,7 +24,7 @@ from crossline.calendar import add_months
 from crossline.catalog import Catalog, catalog_to_json
 from crossline.eod.runner import close_day
 from crossline.events.handlers import dispatch
-from crossline.kernels.bureau import STATUS_LEVELS
+from crossline.kernels.bureau import NEGATIVE_STATUSES
 from crossline.ledger.check import check_ledger
 from crossline.scenario.runner import execute_step
 from crossline.scenario.spec import STEP_KINDS, Step
@@ -34,7 +34,7 @@ from crossline.servicing.lines import register_borrower
 from crossline.sim.behaviour import Holdings, People, observe, plan_applications, plan_day
 from crossline.sim.traits import draw_traits
 from crossline.store import platform
-from crossline.store.bulk import read_frame
+from crossline.store.bulk import empty_frame, read_frame
 from crossline.store.engine import upgrade
 from crossline.store.schema import bureau_records, credit_lines
 
@@ -69,14 +69,16 @@ def _holdings(conn: sa.Connection, people: People) -> Holdings:
     return Holdings(status)
 
 
-NEGATIVE_STATUSES = sorted(status for status, level in STATUS_LEVELS.items() if level > 0)
 _REPORTED_SCHEMA = pl.Schema(
     {"borrower_id": pl.String(), "product": pl.String(), "period_end": pl.Date()}
 )
 
 
 def _newly_reported_late(conn: sa.Connection, day: date) -> pl.DataFrame:
-    """Late records reported at yesterday's month end, which borrowers can see from today."""
+    """Late records reported at yesterday's month end, which borrowers can see from today;
+    none on the other days of the month, which need no read."""
+    if day.day != 1:
+        return empty_frame(_REPORTED_SCHEMA)
     r = bureau_records.c
     statement = (
         sa.select(r.borrower_id, r.product, r.period_end)

@@ -39,12 +39,17 @@ def insert_frame(conn: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> i
     return frame.height
 
 
+def _mark(conn: sa.Connection) -> str:
+    """The DB-API parameter marker of the connection's driver."""
+    return "?" if is_sqlite(conn.engine) else "%s"
+
+
 def insert_rows(
     conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> None:
     """Insert rows (tuples in ``columns`` order) by one prepared statement: how a command
     writes its few journal lines, for which a frame costs more than the insert."""
-    mark = "?" if is_sqlite(conn.engine) else "%s"
+    mark = _mark(conn)
     placeholders = ", ".join(mark for _ in columns)
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"
     cursor = _dbapi(conn).cursor()
@@ -62,7 +67,7 @@ def _update_rows(
     conn: sa.Connection, table: sa.Table, key: str, columns: list[str], frame: pl.DataFrame
 ) -> int:
     """``update_frame`` for a few rows: ``UPDATE … WHERE key = ?`` per row."""
-    mark = "?" if is_sqlite(conn.engine) else "%s"
+    mark = _mark(conn)
     assignments = ", ".join(f"{c} = {mark}" for c in columns)
     sql = f"UPDATE {table.name} SET {assignments} WHERE {key} = {mark}"
     cursor = _dbapi(conn).cursor()
