@@ -13,13 +13,23 @@ from typer.testing import CliRunner
 
 from crossline.catalog import load_catalog
 from crossline.cli import app
-from crossline.scenario.spec import ConvertStatement, Dispute, Repay, ResolveDispute, SelfQuery
+from crossline.scenario.spec import (
+    ConvertStatement,
+    Dispute,
+    Draw,
+    Purchase,
+    Repay,
+    ResolveDispute,
+    SelfQuery,
+)
+from crossline.servicing.context import open_context
 from crossline.servicing.dues import DUES_SCHEMA
+from crossline.servicing.lines import available_fen, get_line
 from crossline.sim.behaviour import Holdings, People, observe, payments, plan_day
-from crossline.sim.run import simulate
-from crossline.sim.traits import draw_traits
+from crossline.sim.run import read_holdings, simulate
+from crossline.sim.traits import CALIBRATED_SHOCKS, STRESSED_SHOCKS, borrower_ids, draw_traits
 from crossline.store.engine import make_engine
-from crossline.store.schema import decisions
+from crossline.store.schema import credit_lines, decisions
 from tests.helpers import dump, journal_rows
 
 START = date(2026, 1, 15)
@@ -96,11 +106,18 @@ def test_payments_follow_cash_willingness_and_shocks() -> None:
     assert _pay(revolver, _due("huabei", 50_000, 5_000)) == [
         Repay(borrower="sim-000000", product="huabei", amount="50.00")
     ]
-    # In a shock, or unwilling, nobody pays.
+    # In a shock, the cash held still pays cash loans; shopping bills slide.
     shocked = _people(**sure)
     shocked.cash_fen[0] = 100_000
     shocked.shock_until[0] = 3
-    assert _pay(shocked, _due("jiebei", 8_000, 8_000)) == []
+    assert _pay(shocked, _due("huabei", 8_000, 800)) == []
+    assert _pay(shocked, _due("fenqile", 8_000, 8_000)) == []
+    for product in ("jiebei", "weilidai"):
+        assert _pay(shocked, _due(product, 8_000, 8_000)) == [
+            Repay(borrower="sim-000000", product=product, amount="all_due")
+        ]
+    assert shocked.cash_fen[0] == 100_000 - 2 * 8_000
+    # Unwilling, nobody pays.
     unwilling = _people(willingness=0.0, revolver=False)
     unwilling.cash_fen[0] = 100_000
     assert _pay(unwilling, _due("jiebei", 8_000, 8_000)) == []
@@ -139,14 +156,86 @@ def test_holdings_tell_active_from_held() -> None:
     assert holdings.holds(0, "jiebei") and not holdings.holds(0, "fenqile")
 
 
+def test_borrowers_see_each_line_s_available_limit_as_servicing_computes_it(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'book.db'}")
+    simulate(engine, load_catalog("default"), 8, 1, seed=5, start=START)
+    people = People(ids=borrower_ids(8), traits=draw_traits(8, 5), start=START, days=31)
+    with engine.connect() as conn:
+        holdings = read_holdings(conn, people)
+        ctx = open_context(conn)
+        lines = conn.execute(sa.select(credit_lines.c.borrower_id, credit_lines.c.product))
+        seen = {}
+        for borrower, product in lines:
+            line = get_line(ctx, borrower, product)
+            key = (people.index_of[borrower], product)
+            assert holdings.available_fen[key] == available_fen(ctx, line), key
+            seen[key] = (holdings.available_fen[key], line.limit_fen)
+    assert seen.keys() == holdings.status.keys()
+    assert any(0 < left < limit for left, limit in seen.values()), "no line partly used"
+    engine.dispose()
+
+
+def test_borrowers_spend_only_what_their_lines_have_available() -> None:
+    count = 300
+    people = People(
+        ids=borrower_ids(count), traits=draw_traits(count, seed=4), start=START, days=90
+    )
+    catalog = load_catalog("default")
+    nothing_due = pl.DataFrame(schema=DUES_SCHEMA)
+    no_reports = pl.DataFrame(
+        schema={"borrower_id": pl.String, "product": pl.String, "period_end": pl.Date}
+    )
+    # Available fen by borrower index modulo 3: nothing, a yuan and a half, 200 yuan.
+    left = {0: 0, 1: 150, 2: 20_000}
+    status, available = {}, {}
+    for index in range(count):
+        for product in ("huabei", "fenqile", "jiebei", "weilidai"):
+            status[(index, product)] = "active"
+            available[(index, product)] = left[index % 3]
+    holdings = Holdings(status, available)
+    planned = [
+        command
+        for offset in range(60)
+        for command in plan_day(
+            people, START + timedelta(days=offset), 3, holdings, nothing_due, catalog, no_reports
+        )
+        if isinstance(command, Purchase | Draw)
+    ]
+    spent = [(people.index_of[c.borrower], c.amount) for c in planned]
+    assert any(index % 3 == 2 for index, _ in spent), "nobody with room spent"
+    assert all(0 < amount <= left[index % 3] for index, amount in spent), "beyond the room"
+    draws = [c.amount for c in planned if isinstance(c, Draw)]
+    assert draws and all(amount % 100 == 0 for amount in draws), "whole yuan"
+    assert 20_000 in draws, "a need above the available limit borrows all of it"
+
+
+def test_a_stressed_population_draws_more_and_longer_shocks() -> None:
+    calm = draw_traits(2_000, seed=2)
+    stressed = draw_traits(2_000, seed=2, shocks=STRESSED_SHOCKS)
+    for traits, shocks in ((calm, CALIBRATED_SHOCKS), (stressed, STRESSED_SHOCKS)):
+        for column, (low, high) in (
+            ("shock_rate", shocks.monthly_rate),
+            ("shock_days", shocks.mean_days),
+        ):
+            values = traits.get_column(column)
+            assert low <= values.min() and values.max() <= high  # type: ignore[operator]
+            assert abs(values.mean() - (low + high) / 2) < 0.05 * (high - low)  # type: ignore[operator]
+    assert calm.drop("shock_rate", "shock_days").equals(
+        stressed.drop("shock_rate", "shock_days")
+    ), "only the shocks differ"
+
+
 def test_simulate_command_writes_its_summary_and_refuses_a_used_database(
     database_url: str, engine: sa.Engine, tmp_path: Path
 ) -> None:
-    args = ["simulate", "--borrowers", "3", "--months", "1", "--start", "2026-02-01"]
+    args = ["simulate", "--borrowers", "3", "--months", "1", "--start", "2026-02-01", "--stressed"]
     done = CliRunner().invoke(app, [*args, "--out", str(tmp_path), "--database", database_url])
     assert done.exit_code == 0, done.output
     summary = json.loads((tmp_path / "simulation.json").read_text(encoding="utf-8"))
     assert summary["ledger_balanced"] is True
+    assert summary["shocks"] == {"monthly_rate": [0.01, 0.05], "mean_days": [30, 120]}
     assert (summary["borrowers"], summary["start"], summary["end"]) == (
         3,
         "2026-02-01",

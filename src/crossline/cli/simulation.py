@@ -26,6 +26,7 @@ from crossline.cli.common import (
 from crossline.report import EmptyBookError, Report, build_report
 from crossline.sim.run import Simulation
 from crossline.sim.run import simulate as run_simulation
+from crossline.sim.traits import CALIBRATED_SHOCKS, STRESSED_SHOCKS
 from crossline.store import platform
 from crossline.store.engine import make_engine
 
@@ -34,7 +35,13 @@ DEMO_MONTHS = 12
 
 
 def _simulate_into(
-    out: Path, database: str | None, borrowers: int, months: int, seed: int, start: str
+    out: Path,
+    database: str | None,
+    borrowers: int,
+    months: int,
+    seed: int,
+    start: str,
+    stressed: bool,
 ) -> tuple[sa.Engine, Simulation]:
     """Run the simulator into ``database`` (default: a SQLite file in ``out``) with a
     progress bar, and write ``simulation.json`` beside it."""
@@ -55,6 +62,7 @@ def _simulate_into(
             seed,
             first,
             lambda day, _commands: bar.update(task, advance=1, description=str(day)),
+            STRESSED_SHOCKS if stressed else CALIBRATED_SHOCKS,
         )
     (out / "simulation.json").write_text(_summary(result), encoding="utf-8")
     return engine, result
@@ -69,6 +77,13 @@ BorrowersOption = Annotated[int, typer.Option(min=1, help="How many borrowers.")
 MonthsOption = Annotated[int, typer.Option(min=1, max=36, help="How many months.")]
 SeedOption = Annotated[int, typer.Option(help="The same seed gives the same book.")]
 StartOption = Annotated[str, typer.Option(help="First business date.")]
+StressedOption = Annotated[
+    bool,
+    typer.Option(
+        help="A downturn: three times as many liquidity shocks, lasting longer, "
+        "instead of the calibrated book."
+    ),
+]
 
 
 @app.command()
@@ -79,9 +94,10 @@ def simulate(
     start: StartOption = "2026-01-01",
     out: Annotated[Path, typer.Option(help="Folder for simulation.json.")] = Path("simulation"),
     database: DatabaseOption = None,
+    stressed: StressedOption = False,
 ) -> None:
     """Simulate a population of borrowers through the engine on an empty database."""
-    _engine, result = _simulate_into(out, database, borrowers, months, seed, start)
+    _engine, result = _simulate_into(out, database, borrowers, months, seed, start, stressed)
     typer.echo(_summary(result), nl=False)
     if not result.ledger_balanced:
         raise typer.Exit(1)
@@ -135,6 +151,7 @@ def demo(
     seed: SeedOption = 7,
     start: StartOption = "2026-01-01",
     out: Annotated[Path, typer.Option(help="Folder for the book and report.html.")] = Path("demo"),
+    stressed: StressedOption = False,
 ) -> None:
     """Simulate a population for a year on SQLite, print what happened, write report.html.
 
@@ -142,7 +159,7 @@ def demo(
     """
     for suffix in ("", "-wal", "-shm"):
         (out / f"{SIMULATION_DB}{suffix}").unlink(missing_ok=True)
-    engine, result = _simulate_into(out, None, borrowers, months, seed, start)
+    engine, result = _simulate_into(out, None, borrowers, months, seed, start, stressed)
     report = _write_report(engine, out / "report.html")
     _print_figures(report, f"crossline demo: {borrowers} borrowers, {months} months", result)
     typer.echo(f"report written to {out / 'report.html'}")

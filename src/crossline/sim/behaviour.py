@@ -63,6 +63,11 @@ ANSWER_DAYS = (3, 24)
 """The provider answers a dispute after a uniform number of days in this range; beyond
 20 the answer is late and the bureau raises an alert."""
 DISPUTE_CLAIM = "I paid this bill on time; please check your records."
+KEPT_CURRENT_IN_A_SHOCK = frozenset({"jiebei", "weilidai"})
+"""In a shock a borrower still pays cash loans from the cash they hold and lets shopping
+bills slide: a cash loan is the lifeline they may need again, a Huabei bill or a
+merchant's installment feels like it can wait. Borrowers late on one product and current
+on another are what the contagion measure is about."""
 
 
 @dataclass
@@ -150,15 +155,24 @@ def _shocks(people: People, offset: int, rng: np.random.Generator) -> np.ndarray
 
 @dataclass(frozen=True, slots=True)
 class Holdings:
-    """What the borrowers hold today: each (borrower index, product) line's status."""
+    """What the borrowers see of their lines today: each (borrower index, product) line's
+    status and the limit still available on it, as the lender's app shows them."""
 
     status: dict[tuple[int, str], str]
+    available_fen: dict[tuple[int, str], int] = field(default_factory=dict)
 
     def active(self, index: int, product: str) -> bool:
         return self.status.get((index, product)) == "active"
 
     def holds(self, index: int, product: str) -> bool:
         return (index, product) in self.status
+
+    def spendable(self, index: int, product: str) -> int:
+        """What a borrower would try to spend on the line: its available limit if it
+        is active, else nothing."""
+        if not self.active(index, product):
+            return 0
+        return self.available_fen.get((index, product), 0)
 
 
 def _applications(
@@ -242,22 +256,20 @@ def _purchases(
     terms = catalog.product("fenqile").terms
     term_pick = rng.integers(0, len(terms), count)
     for index in map(int, np.flatnonzero((buys > 0) | installment)):
-        if buys[index] and holdings.active(index, "huabei"):
-            amount = _whole_yuan(per_purchase[index] * sizes[index] * buys[index])
-            if amount > 0:
-                yield (
-                    index,
-                    Purchase(
-                        borrower=people.ids[index], product="huabei", amount=format_fen(amount)
-                    ),
-                )
-        if installment[index] and holdings.active(index, "fenqile"):
+        amount = _whole_yuan(per_purchase[index] * sizes[index] * buys[index])
+        if buys[index] and 0 < amount <= holdings.spendable(index, "huabei"):
+            yield (
+                index,
+                Purchase(borrower=people.ids[index], product="huabei", amount=format_fen(amount)),
+            )
+        price = _whole_yuan(income[index] * big[index])
+        if installment[index] and 0 < price <= holdings.spendable(index, "fenqile"):
             yield (
                 index,
                 Purchase(
                     borrower=people.ids[index],
                     product="fenqile",
-                    amount=format_fen(_whole_yuan(income[index] * big[index])),
+                    amount=format_fen(price),
                     installments=terms[term_pick[index]],
                 ),
             )
@@ -276,17 +288,21 @@ def _draws(
     order = rng.random(count) < 0.5
     for index in np.flatnonzero(wants_cash):
         products = ["jiebei", "weilidai"] if order[index] else ["weilidai", "jiebei"]
-        product = next((p for p in products if holdings.active(int(index), p)), None)
+        product = next((p for p in products if holdings.spendable(int(index), p) > 0), None)
         if product is None:
             continue
         spec = catalog.product(product)
         term = spec.terms[int(rng.integers(0, len(spec.terms)))]
+        available = holdings.spendable(int(index), product) // 100 * 100
+        amount = min(_whole_yuan(need[index]), available)
+        if amount <= 0:
+            continue
         yield (
             int(index),
             Draw(
                 borrower=people.ids[index],
                 product=product,
-                amount=format_fen(_whole_yuan(need[index])),
+                amount=format_fen(amount),
                 term_months=term,
                 method=spec.methods[0],
             ),
@@ -298,7 +314,8 @@ def payments(
 ) -> Iterator[tuple[int, BaseModel]]:
     """Meet what is due: in full if cash and will allow; a revolver pays the minimum; short
     of cash on its due date, a Huabei bill may become installments (the platform allows
-    it until then), else cash pays what it can."""
+    it until then), else cash pays what it can. In a shock only cash loans are paid
+    (``KEPT_CURRENT_IN_A_SHOCK``)."""
     today = people.start + timedelta(days=offset)
     for borrower, product, first_due, due, minimum in dues.select(
         "borrower_id", "product", "first_due", "due_fen", "minimum_fen"
@@ -308,7 +325,8 @@ def payments(
             continue
         willing = rng.random() < people.column("willingness")[index]
         cash = int(people.cash_fen[index])
-        if people.shock_until[index] >= offset or not willing or cash <= 0:
+        shocked = people.shock_until[index] >= offset
+        if (shocked and product not in KEPT_CURRENT_IN_A_SHOCK) or not willing or cash <= 0:
             continue
         revolving = product == "huabei"
         if revolving and people.column("revolver")[index] and minimum < due:

@@ -32,11 +32,11 @@ from crossline.servicing.context import open_context
 from crossline.servicing.dues import dues
 from crossline.servicing.lines import register_borrower
 from crossline.sim.behaviour import Holdings, People, observe, plan_applications, plan_day
-from crossline.sim.traits import draw_traits
+from crossline.sim.traits import CALIBRATED_SHOCKS, Shocks, draw_traits
 from crossline.store import platform
 from crossline.store.bulk import empty_frame, read_frame
 from crossline.store.engine import upgrade
-from crossline.store.schema import bureau_records, credit_lines
+from crossline.store.schema import bureau_records, credit_lines, installments, loans
 
 KIND_OF = {model: kind for kind, model in STEP_KINDS.items()}
 
@@ -55,18 +55,43 @@ class Simulation:
     """``kind`` or ``kind:refused:code`` -> how many."""
     ledger_balanced: bool = False
     journal_entries: int = 0
+    shocks: Shocks = CALIBRATED_SHOCKS
 
 
-def _holdings(conn: sa.Connection, people: People) -> Holdings:
+_USED_BY_LINE = (
+    sa.select(
+        loans.c.credit_line_id,
+        sa.func.sum(installments.c.principal_fen - installments.c.paid_principal_fen).label(
+            "used_fen"
+        ),
+    )
+    .select_from(installments.join(loans, installments.c.loan_id == loans.c.loan_id))
+    .where(loans.c.status == "active", installments.c.status == "open")
+    .group_by(loans.c.credit_line_id)
+)
+
+
+def read_holdings(conn: sa.Connection, people: People) -> Holdings:
+    """Each simulated borrower's lines as the lender's app shows them: status and the
+    limit still available (the limit less the principal in use)."""
     c = credit_lines.c
-    status = {
-        (people.index_of[borrower], product): line_status
-        for borrower, product, line_status in conn.execute(
-            sa.select(c.borrower_id, c.product, c.status)
-        )
-        if borrower in people.index_of
-    }
-    return Holdings(status)
+    used = _USED_BY_LINE.subquery()
+    rows = conn.execute(
+        sa.select(
+            c.borrower_id,
+            c.product,
+            c.status,
+            c.limit_fen - sa.func.coalesce(used.c.used_fen, 0),
+        ).select_from(credit_lines.outerjoin(used, used.c.credit_line_id == c.credit_line_id))
+    )
+    status: dict[tuple[int, str], str] = {}
+    available: dict[tuple[int, str], int] = {}
+    for borrower, product, line_status, left in rows:
+        index = people.index_of.get(borrower)
+        if index is not None:
+            status[(index, product)] = line_status
+            available[(index, product)] = max(0, int(left))
+    return Holdings(status, available)
 
 
 _REPORTED_SCHEMA = pl.Schema(
@@ -109,7 +134,7 @@ def _run_day(
     """Run one day's commands and handlers; returns the next step number."""
     with engine.connect() as conn:
         catalog = open_context(conn).catalog
-        holdings = _holdings(conn, people)
+        holdings = read_holdings(conn, people)
         owing = dues(conn, day)
         reported = _newly_reported_late(conn, day)
     commands = plan_day(people, day, seed, holdings, owing, catalog, reported)
@@ -139,10 +164,11 @@ def simulate(
     seed: int,
     start: date,
     day_done: DayDone | None = None,
+    shocks: Shocks = CALIBRATED_SHOCKS,
 ) -> Simulation:
     """Simulate ``borrowers`` for ``months`` from ``start`` on an empty database."""
     end = add_months(start, months) - timedelta(days=1)
-    traits = draw_traits(borrowers, seed)
+    traits = draw_traits(borrowers, seed, shocks)
     people = People(
         ids=traits.get_column("borrower_id").to_list(),
         traits=traits,
@@ -171,4 +197,5 @@ def simulate(
         commands=dict(sorted(counts.items())),
         ledger_balanced=ledger.balanced,
         journal_entries=ledger.entries,
+        shocks=shocks,
     )

@@ -7,6 +7,8 @@ to the rates the run actually reached.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
 
@@ -19,7 +21,7 @@ CALIBRATION_SOURCES: tuple[str, ...] = (
     "Group's prospectus (2020) gave 1.21% for Huabei and 1.52% for Jiebei at 30 June 2020; "
     "WeBank reported non-performing loans of about 1.2% (annual reports 2020-2023); "
     "LexinFintech, a near-prime lender, reported 90+ DPD of about 2.5-3% (2023). Liquidity "
-    "shocks (about 1.7% of borrowers a month, lasting weeks to months) and the willingness "
+    "shocks (about 1.15% of borrowers a month, lasting weeks to months) and the willingness "
     "to pay are set so that a year's book lands in that range.",
     "Revolving: about a third of card-style revolving users carry a balance and pay the "
     "minimum in a given month; here 30% of borrowers are revolvers.",
@@ -30,11 +32,25 @@ PRODUCT_APPETITE = {"huabei": 0.85, "fenqile": 0.40, "jiebei": 0.35, "weilidai":
 
 MEDIAN_INCOME_FEN = 600_000
 INCOME_LOG_SIGMA = 0.55
-MONTHLY_SHOCK_RATE = (0.004, 0.03)
-"""Range of a borrower's chance a month of a liquidity shock (job loss, illness, a
-large unplanned expense), uniform across borrowers: 1.7 % on average."""
-SHOCK_DAYS_MEAN = (20, 120)
-"""Range of a borrower's mean shock length in days."""
+
+
+@dataclass(frozen=True, slots=True)
+class Shocks:
+    """How often liquidity shocks (job loss, illness, a large unplanned expense) hit and
+    how long they last: the knob the delinquency of a book turns on. Each borrower's
+    monthly chance and mean length in days are drawn uniformly from these ranges."""
+
+    monthly_rate: tuple[float, float]
+    mean_days: tuple[float, float]
+
+
+CALIBRATED_SHOCKS = Shocks(monthly_rate=(0.003, 0.02), mean_days=(15, 90))
+"""1.15 % of borrowers a month on average, lasting two weeks to three months: a year's
+book lands inside the public 1-3 % 90+ DPD range (see ``CALIBRATION_SOURCES``)."""
+STRESSED_SHOCKS = Shocks(monthly_rate=(0.01, 0.05), mean_days=(30, 120))
+"""A downturn: three times as many shocks, lasting longer. A small, short book then
+still holds every kind of event a report measures — deep overdues, bureau reports,
+other groups acting on them — which the report's own tests need."""
 REVOLVER_SHARE = 0.30
 DOCUMENTS_READY = 0.70
 """Share of borrowers who file an income proof when an application asks for one."""
@@ -66,7 +82,7 @@ def borrower_ids(count: int) -> list[str]:
     return [f"sim-{i:06d}" for i in range(count)]
 
 
-def draw_traits(count: int, seed: int) -> pl.DataFrame:
+def draw_traits(count: int, seed: int, shocks: Shocks = CALIBRATED_SHOCKS) -> pl.DataFrame:
     """``count`` borrowers' traits (``TRAITS_SCHEMA``), the same for the same seed."""
     rng = np.random.default_rng([seed, 0])
     income = np.exp(rng.normal(np.log(MEDIAN_INCOME_FEN), INCOME_LOG_SIGMA, count))
@@ -77,8 +93,8 @@ def draw_traits(count: int, seed: int) -> pl.DataFrame:
         "payday": rng.integers(1, 29, count).astype(np.int8),
         "spend_share": rng.beta(2.0, 8.0, count),
         "purchases_per_month": rng.uniform(1.0, 5.0, count),
-        "shock_rate": rng.uniform(*MONTHLY_SHOCK_RATE, count),
-        "shock_days": rng.uniform(*SHOCK_DAYS_MEAN, count),
+        "shock_rate": rng.uniform(*shocks.monthly_rate, count),
+        "shock_days": rng.uniform(*shocks.mean_days, count),
         "willingness": rng.beta(30.0, 1.2, count),
         "revolver": rng.random(count) < REVOLVER_SHARE,
         "documents_ready": rng.random(count) < DOCUMENTS_READY,
