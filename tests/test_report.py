@@ -38,6 +38,7 @@ from crossline.report.book import Book, read_book
 from crossline.report.sections import limit_actions as limit_actions_section
 from crossline.scoring.metrics import PSI_FLOOR
 from crossline.sim.run import simulate
+from crossline.sim.traits import STRESSED_SHOCKS
 from crossline.store import platform
 from crossline.store.engine import make_engine, upgrade
 
@@ -47,14 +48,16 @@ once; under plain ``-n`` each worker that runs one of them simulates its own."""
 
 BORROWERS = 65
 MONTHS = 4
-SEED = 8
+SEED = 7
 START = date(2025, 12, 10)
 """Four months is the shortest run with a month end followed by three more (the model's
 outcome window). Starting on 10 December, the first bills fall due in January, so an
 overdue can pass 30 days, be reported at the February or March month end and be acted
-on by another lender group before the run ends on 9 April. Of the seeds tried at this
-size, 8 is one whose book holds every kind of event the report measures (the first test
-checks it); the run takes about 45 s here, most of it the fixed cost of 121 closes."""
+on by another lender group before the run ends on 9 April. The population is the
+stressed one (``STRESSED_SHOCKS``): a calibrated book this small and short rarely holds
+an overdue another group acts on. Of the seeds tried, 7 is the first whose book holds
+every kind of event the report measures (the first test checks it); the run takes about
+45 s here, most of it the fixed cost of 121 closes."""
 
 CHROMIUM = Path("/usr/bin/chromium")
 RECEIVABLES = ("loan_principal", "interest_receivable", "fee_receivable", "penalty_receivable")
@@ -115,7 +118,9 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulated]:
     path = tmp_path_factory.mktemp("report") / "book.db"
     url = f"sqlite:///{path}"
     engine = make_engine(url)
-    result = simulate(engine, load_catalog("default"), BORROWERS, MONTHS, SEED, START)
+    result = simulate(
+        engine, load_catalog("default"), BORROWERS, MONTHS, SEED, START, shocks=STRESSED_SHOCKS
+    )
     assert result.ledger_balanced
     with engine.connect() as conn:
         book = read_book(conn)
@@ -362,12 +367,34 @@ def episodes(sim: Simulated) -> dict[tuple[int, date], Episode]:
 
 
 def attributed_actions(sim: Simulated) -> dict[tuple[int, date, int], list[LimitEvent]]:
-    """Adverse actions on lines in M0 that day, each under the episode it answered: the
-    borrower's latest overdue on another line begun on or before the action, an episode
-    in the action's own group first on a tie, then the lower line id."""
+    """Adverse actions on lines in M0 that day, each under the episode it answered. The
+    candidates are the borrower's overdues on other lines that the acting line's group
+    could see: its own group's at once, another group's from the first month end (no
+    later than the action) whose bureau record of that line was negative, between the
+    month the overdue began and the month it was cured. Of those: the latest still open
+    on the day of the action (cured that day or later, or never), else the latest begun
+    on or before it; an episode in the action's own group first on a tie, then the lower
+    line id."""
     lines = lines_of(sim)
     histories = bucket_histories(sim)
     spells = episodes(sim)
+    negative: dict[int, list[date]] = defaultdict(list)
+    for line_id, period in sim.rows(
+        "SELECT credit_line_id, period_end FROM bureau_records WHERE status IN "
+        f"({','.join('?' * len(NEGATIVE_STATUSES))})",
+        *NEGATIVE_STATUSES,
+    ):
+        negative[line_id].append(date.fromisoformat(period))
+
+    def seen_by(group: str, e: Episode, day: date) -> bool:
+        if e.line.lender_group == group:
+            return True
+        last = None if e.cured_on is None else month_end(e.cured_on)
+        return any(
+            e.overdue_on <= period <= day and (last is None or period <= last)
+            for period in negative[e.line.credit_line_id]
+        )
+
     result: dict[tuple[int, date, int], list[LimitEvent]] = defaultdict(list)
     for event in limit_events(sim, sim.last):
         if event.action not in ADVERSE:
@@ -381,12 +408,18 @@ def attributed_actions(sim: Simulated) -> dict[tuple[int, date, int], list[Limit
             if e.line.borrower_id == target.borrower_id
             and line_id != target.credit_line_id
             and start <= event.day
+            and seen_by(target.lender_group, e, event.day)
         ]
         if not candidates:
             continue
         line_id, start, _ = max(
             candidates,
-            key=lambda c: (c[1], c[2].line.lender_group == target.lender_group, -c[0]),
+            key=lambda c: (
+                c[2].cured_on is None or c[2].cured_on >= event.day,
+                c[1],
+                c[2].line.lender_group == target.lender_group,
+                -c[0],
+            ),
         )
         result[(line_id, start, target.credit_line_id)].append(event)
     return result

@@ -5,9 +5,14 @@ Weilidai?") answered from the book. An *episode* is one overdue spell of a
 line: it starts with an ``overdue_started`` event and ends with the line's
 next ``cured``. Every action that took credit from a line (reduce, pause,
 freeze, close) while that line was itself current is attributed to the
-latest episode of the borrower on another line that began on or before it —
-the overdue the policy was reacting to; on a tie, an episode in the action's
-own lender group comes first, as that group sees it at once. An action on a
+overdue the policy was reacting to, among those its lender group could see:
+every episode on the group's own lines, and an episode on another group's
+line only once a month-end bureau record showed it late. Of those, the
+latest still open that day wins, or, if none was, the latest that began on
+or before it (a bureau record can show a spell already cured); on a tie, an
+episode in the action's own group comes first, as that group sees it at once.
+A short spell on Huabei is thus not credited with Weilidai's reaction to a
+reported Fenqile overdue that ran at the same time. An action on a
 line that is late in its own right is its own delinquency, not contagion,
 and is not counted. For each episode and each other line the borrower held
 when it began, the measure gives the first action attributed to it and how
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from crossline.kernels.bureau import NEGATIVE_STATUSES
 from crossline.report.book import Book
 from crossline.report.measures import ADVERSE_ACTIONS, BUCKET_ORDER, REASON_TYPE, buckets_on
 
@@ -106,9 +112,30 @@ def _adverse_actions(book: Book) -> pl.DataFrame:
     return buckets_on(book, actions)
 
 
+def _reported(book: Book, source: pl.DataFrame) -> pl.DataFrame:
+    """The first month end at which the bureau showed each episode late: a negative record
+    of its line from the month it began to the month it was cured."""
+    negative = book.records.filter(pl.col("status").is_in(NEGATIVE_STATUSES)).select(
+        pl.col("credit_line_id").alias("source_line"), "period_end"
+    )
+    return (
+        source.join(negative, on="source_line")
+        .filter(
+            (pl.col("period_end") >= pl.col("overdue_on"))
+            & (
+                pl.col("cured_on").is_null()
+                | (pl.col("period_end") <= pl.col("cured_on").dt.month_end())
+            )
+        )
+        .group_by("source_line", "overdue_on")
+        .agg(pl.col("period_end").min().alias("reported_on"))
+    )
+
+
 def _attributed(book: Book, source: pl.DataFrame) -> pl.DataFrame:
-    """Each action on a current line with the episode it answered: the borrower's latest
-    overdue on another line begun by then, one in the line's own group first on a tie."""
+    """Each action on a current line with the episode it answered (see the module's
+    docstring): of the overdues its group could see, the latest open that day, else the
+    latest begun by then; one in the line's own group first on a tie."""
     current = (
         _adverse_actions(book)
         .filter(pl.col("bucket") == "M0")
@@ -123,20 +150,28 @@ def _attributed(book: Book, source: pl.DataFrame) -> pl.DataFrame:
         )
         .rename({"credit_line_id": "other_line", "day": "acted_on"})
     )
+    visible = (pl.col("source_group") == pl.col("other_group")) | (
+        pl.col("reported_on") <= pl.col("acted_on")
+    )
     return (
-        current.join(source, on="borrower_id")
+        current.join(
+            source.join(_reported(book, source), on=["source_line", "overdue_on"], how="left"),
+            on="borrower_id",
+        )
         .filter(
             (pl.col("source_line") != pl.col("other_line"))
             & (pl.col("overdue_on") <= pl.col("acted_on"))
+            & visible
         )
         .sort(
             [
                 "action_id",
+                pl.col("cured_on").is_null() | (pl.col("cured_on") >= pl.col("acted_on")),
                 "overdue_on",
                 pl.col("source_group") == pl.col("other_group"),
                 "source_line",
             ],
-            descending=[False, True, True, False],
+            descending=[False, True, True, True, False],
         )
         .group_by("action_id", maintain_order=True)
         .first()
@@ -169,7 +204,10 @@ def pairs(book: Book) -> pl.DataFrame:
     )
     key = ["source_line", "overdue_on", "other_line"]
     first_action = (
-        _attributed(book, source.select("borrower_id", "source_line", "source_group", "overdue_on"))
+        _attributed(
+            book,
+            source.select("borrower_id", "source_line", "source_group", "overdue_on", "cured_on"),
+        )
         .sort("acted_on", "action_id")
         .group_by(key, maintain_order=True)
         .first()
