@@ -22,12 +22,13 @@ from pydantic import BaseModel
 
 from crossline.calendar import add_months
 from crossline.catalog import Catalog, catalog_to_json
+from crossline.commands import KIND_OF
 from crossline.eod.runner import close_day
 from crossline.events.handlers import dispatch
 from crossline.kernels.bureau import NEGATIVE_STATUSES
 from crossline.ledger.check import check_ledger
 from crossline.scenario.runner import execute_step
-from crossline.scenario.spec import STEP_KINDS, Step
+from crossline.scenario.spec import Step
 from crossline.servicing.context import open_context
 from crossline.servicing.dues import dues
 from crossline.servicing.lines import register_borrower
@@ -37,8 +38,6 @@ from crossline.store import platform
 from crossline.store.bulk import empty_frame, read_frame
 from crossline.store.engine import upgrade
 from crossline.store.schema import bureau_records, credit_lines, installments, loans
-
-KIND_OF = {model: kind for kind, model in STEP_KINDS.items()}
 
 DayDone = Callable[[date, int], None]
 """Told after each closed day: the day and how many commands ran on it."""
