@@ -17,8 +17,9 @@ for the close of day D (scores as of T = D + 1) when:
 * time alone moves their view from D to T: a row of theirs falls due on D (it
   enters the payment window, which ends the day before the business date); a
   line of theirs opened on T's day of the month (its anniversary ticks the
-  credit age; a day past the month's end counts on its last day); or a negative
-  bureau record of theirs leaves the five-year window between D and T.
+  credit age; a day past the month's end counts on its last day, as
+  ``calendar.monthly_date`` says); or a negative bureau record of theirs leaves
+  the five-year window between D and T.
 
 Every other input of a view moves only with the calendar month (windows,
 month grids, inquiries, spending) or with the month-end report; when T starts
@@ -34,7 +35,7 @@ from datetime import date, timedelta
 import polars as pl
 import sqlalchemy as sa
 
-from crossline.calendar import last_day_of_month
+from crossline.calendar import monthly_days
 from crossline.catalog import Catalog
 from crossline.kernels.bureau import NEGATIVE_STATUSES
 from crossline.kernels.features import GROUP_FEATURE_SCHEMA
@@ -174,11 +175,8 @@ def _moved(day: date, lo: int, hi: int) -> list[sa.Select[tuple[str]]]:
     ``day`` to the next day (a row due, an anniversary, a record leaving the window)."""
     tomorrow = day + timedelta(days=1)
     i, s, c, r, o = installments.c, statements.c, credit_lines.c, bureau_records.c, outbox.c
-    opened_day = sa.extract("day", c.opened_on)
-    if tomorrow.day == last_day_of_month(tomorrow.year, tomorrow.month):
-        anniversary = opened_day >= tomorrow.day
-    else:
-        anniversary = opened_day == tomorrow.day
+    ticks = monthly_days(lambda anniversary: anniversary == tomorrow, tomorrow.year, tomorrow.month)
+    anniversary = sa.extract("day", c.opened_on).in_(ticks)
     before, after = hidden_until(day), hidden_until(tomorrow)
     return [
         sa.select(o.borrower_id).where(_in(outbox, lo, hi), o.handled.is_(False)),
