@@ -173,6 +173,9 @@ def verdict(
 
 
 def _interpret(bundle: Bundle, result: Result, request: _Request, view: View) -> _Outcome:
+    """A policy result as an outcome: ``verdict`` decides it; what is left is what to tell
+    the borrower, the platform's reason if it declined, else the vetoes, else the
+    offer's own reason (and a referral's documents)."""
     vetoes = [row["code"] for row in result["veto"]]
     offer = result["offer"] or {}
     decided = verdict(
@@ -183,22 +186,19 @@ def _interpret(bundle: Bundle, result: Result, request: _Request, view: View) ->
         request.requested_limit_fen,
         request.product.max_limit_fen,
     )
-    if decided.platform_reason is not None:
-        return _Outcome("declined", _adverse(bundle, [decided.platform_reason], view))
-    if vetoes:
-        return _Outcome("declined", _adverse(bundle, vetoes, view))
-    reason = [offer["reason"]] if offer.get("reason") else []
-    if decided.status == "referred":
-        documents = tuple(offer["documents"] or ())
-        return _Outcome("referred", _adverse(bundle, reason, view), documents)
-    if decided.status == "declined":
-        return _Outcome("declined", _adverse(bundle, reason, view))
+    if decided.status == "approved":
+        return _Outcome(
+            "approved",
+            (),
+            limit_fen=decided.limit_fen,
+            tier=offer.get("tier"),
+            borrower_limit_fen=_fen(offer.get("borrower_limit_fen")),
+        )
+    platform = [decided.platform_reason] if decided.platform_reason else []
+    offered = [offer["reason"]] if offer.get("reason") else []
+    documents = tuple(offer["documents"] or ()) if decided.status == "referred" else ()
     return _Outcome(
-        "approved",
-        (),
-        limit_fen=decided.limit_fen,
-        tier=offer.get("tier"),
-        borrower_limit_fen=_fen(offer.get("borrower_limit_fen")),
+        decided.status, _adverse(bundle, platform or vetoes or offered, view), documents
     )
 
 
