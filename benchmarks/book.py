@@ -25,6 +25,7 @@ from pathlib import Path
 
 import polars as pl
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from crossline.catalog import Catalog, catalog_to_json
 from crossline.kernels.delinquency import classify
@@ -532,18 +533,15 @@ def book_at(
     return counts, book[borrowers]["borrower_id"].to_list(), database
 
 
-COUNTERS = ("application", "decision", "journal_entry", "notification", "outbox", "score")
-"""The ``id_counters`` the decision and scoring services draw from."""
-
-
 def continue_ids(engine: sa.Engine) -> None:
-    """Let the services number new rows after the book's, from any number of processes.
+    """Let the services number new rows after the book's.
 
     The book is inserted with its own ids, which moves no PostgreSQL sequence
     (SQLite takes the largest rowid + 1 anyway), and the journal's entry ids come
-    from the ``id_counters`` row the services use. Every counter row is created
-    here too: ``allocate_ids`` creates a missing row itself, but two processes
-    doing so at once collide on its primary key."""
+    from the ``id_counters`` row the services use, which is moved past the book's
+    (created if missing). The other counters need nothing: the book has no rows of
+    theirs, and ``allocate_ids`` creates a missing one itself, safely from any
+    number of processes at once."""
     with engine.begin() as conn:
         if not is_sqlite(engine):
             for table in (credit_lines, bureau_inquiries, loans, installments, statements):
@@ -559,16 +557,12 @@ def continue_ids(engine: sa.Engine) -> None:
                     )
                 )
         last = conn.execute(sa.select(sa.func.max(journal.c.entry_id))).scalar_one() or 0
-        counters = dict(conn.execute(sa.select(id_counters.c.name, id_counters.c.next_value)).all())
-        if counters.get("journal_entry", 1) <= last:
-            conn.execute(
-                sa.update(id_counters)
-                .where(id_counters.c.name == "journal_entry")
-                .values(next_value=last + 1)
+        insert = sqlite.insert if is_sqlite(engine) else postgresql.insert
+        statement = insert(id_counters).values(name="journal_entry", next_value=last + 1)
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["name"],
+                set_={"next_value": statement.excluded.next_value},
+                where=id_counters.c.next_value <= last,
             )
-        missing = [name for name in COUNTERS if name not in counters]
-        first = {name: last + 1 if name == "journal_entry" else 1 for name in missing}
-        if missing:
-            conn.execute(
-                sa.insert(id_counters), [{"name": n, "next_value": first[n]} for n in missing]
-            )
+        )

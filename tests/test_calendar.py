@@ -14,6 +14,8 @@ from crossline.calendar import (
     date_range,
     days_between,
     last_day_of_month,
+    monthly_date,
+    monthly_days,
     next_day,
 )
 
@@ -119,3 +121,17 @@ def test_days_between_and_next_day() -> None:
     assert days_between(date(2026, 3, 1), date(2026, 1, 31)) == -29
     assert next_day(date(2026, 12, 31)) == date(2027, 1, 1)
     assert next_day(date(2028, 2, 28)) == date(2028, 2, 29)
+
+
+def test_monthly_date_counts_a_missing_day_on_the_last() -> None:
+    assert monthly_date(31, 2026, 2) == date(2026, 2, 28)
+    assert monthly_date(30, 2028, 2) == date(2028, 2, 29)
+    assert monthly_date(15, 2026, 2) == date(2026, 2, 15)
+    assert monthly_date(31, 2026, 3) == date(2026, 3, 31)
+
+
+def test_monthly_days_selects_the_days_the_rule_puts_where_asked() -> None:
+    last_of_february = date(2026, 2, 28)
+    assert monthly_days(lambda d: d == last_of_february, 2026, 2) == [28, 29, 30, 31]
+    assert monthly_days(lambda d: d == date(2026, 2, 27), 2026, 2) == [27]
+    assert monthly_days(lambda d: d > date(2026, 4, 29), 2026, 4) == [30, 31]

@@ -6,9 +6,11 @@ import random
 from datetime import date
 
 import polars as pl
+import pytest
 import sqlalchemy as sa
 
 from crossline.kernels.frames import EVENT_SCHEMA
+from crossline.store.ids import allocate_ids, allocate_many
 from crossline.store.numbered import append_frame, append_rows
 from crossline.store.schema import outbox
 
@@ -73,3 +75,44 @@ def test_nothing_to_append_takes_no_ids(engine: sa.Engine) -> None:
         assert append_frame(conn, outbox, "outbox", pl.DataFrame(schema=EVENT_SCHEMA)) == 0
         append_rows(conn, outbox, "outbox", [_rows(seed=1)[0] | {"handled": False}])
         assert _stored(conn)[0][0] == 1
+
+
+def test_counters_taken_together_give_the_ids_taken_one_at_a_time(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        assert allocate_ids(conn, "decision", 4) == 1
+        assert allocate_many(conn, {"notification": 2, "decision": 1, "application": 3}) == {
+            "application": 1,
+            "decision": 5,
+            "notification": 1,
+        }
+        assert allocate_many(conn, {"decision": 2, "application": 1}) == {
+            "application": 4,
+            "decision": 6,
+        }
+        assert allocate_ids(conn, "decision", 1) == 8
+        assert allocate_ids(conn, "notification", 1) == 3
+
+
+def test_counters_taken_together_roll_back_with_the_command(engine: sa.Engine) -> None:
+    with engine.connect() as conn:
+        with conn.begin() as transaction:
+            allocate_many(conn, {"decision": 1, "outbox": 5})
+            transaction.rollback()
+        with conn.begin():
+            assert allocate_many(conn, {"decision": 1, "outbox": 5}) == {"decision": 1, "outbox": 1}
+
+
+def test_taking_no_id_is_refused(engine: sa.Engine) -> None:
+    with engine.begin() as conn, pytest.raises(ValueError):
+        allocate_many(conn, {"decision": 1, "outbox": 0})
+
+
+def test_counters_taken_together_take_one_statement_on_postgresql(engine: sa.Engine) -> None:
+    """One round trip on PostgreSQL; SQLite, in process, takes a statement a counter."""
+    names = {"application": 1, "decision": 1, "notification": 1}
+    with engine.begin() as conn:
+        allocate_many(conn, names)
+        statements: list[str] = []
+        sa.event.listen(conn, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        allocate_many(conn, names)
+    assert len(statements) == (1 if engine.dialect.name == "postgresql" else len(names))

@@ -42,7 +42,7 @@ from crossline.scoring.scorecard import Scorecard, default_scorecard
 from crossline.servicing.context import Context, require_borrower
 from crossline.servicing.errors import InputError, RefusedError
 from crossline.servicing.lines import catalog_product, find_line, insert_line
-from crossline.store.ids import allocate_ids
+from crossline.store.ids import allocate_many
 from crossline.store.schema import applications, borrower_limits, borrowers, documents
 
 STATUS = {"approve": "approved", "refer": "referred", "decline": "declined"}
@@ -100,7 +100,8 @@ class ApplicationResult:
 class _Request:
     application_id: int | None
     """None for a new application until its decision is written: the id comes from a
-    counter row that stays locked until commit, so it is taken as late as possible."""
+    counter row that stays locked until commit, so it is taken as late as possible,
+    once the policy has decided, with the decision's and the notification's."""
     borrower_id: str
     product: Product
     group: str
@@ -173,6 +174,9 @@ def verdict(
 
 
 def _interpret(bundle: Bundle, result: Result, request: _Request, view: View) -> _Outcome:
+    """A policy result as an outcome: ``verdict`` decides it; what is left is what to tell
+    the borrower, the platform's reason if it declined, else the vetoes, else the
+    offer's own reason (and a referral's documents)."""
     vetoes = [row["code"] for row in result["veto"]]
     offer = result["offer"] or {}
     decided = verdict(
@@ -183,22 +187,19 @@ def _interpret(bundle: Bundle, result: Result, request: _Request, view: View) ->
         request.requested_limit_fen,
         request.product.max_limit_fen,
     )
-    if decided.platform_reason is not None:
-        return _Outcome("declined", _adverse(bundle, [decided.platform_reason], view))
-    if vetoes:
-        return _Outcome("declined", _adverse(bundle, vetoes, view))
-    reason = [offer["reason"]] if offer.get("reason") else []
-    if decided.status == "referred":
-        documents = tuple(offer["documents"] or ())
-        return _Outcome("referred", _adverse(bundle, reason, view), documents)
-    if decided.status == "declined":
-        return _Outcome("declined", _adverse(bundle, reason, view))
+    if decided.status == "approved":
+        return _Outcome(
+            "approved",
+            (),
+            limit_fen=decided.limit_fen,
+            tier=offer.get("tier"),
+            borrower_limit_fen=_fen(offer.get("borrower_limit_fen")),
+        )
+    platform = [decided.platform_reason] if decided.platform_reason else []
+    offered = [offer["reason"]] if offer.get("reason") else []
+    documents = tuple(offer["documents"] or ()) if decided.status == "referred" else ()
     return _Outcome(
-        "approved",
-        (),
-        limit_fen=decided.limit_fen,
-        tier=offer.get("tier"),
-        borrower_limit_fen=_fen(offer.get("borrower_limit_fen")),
+        decided.status, _adverse(bundle, platform or vetoes or offered, view), documents
     )
 
 
@@ -209,7 +210,11 @@ def _price(bundle: Bundle, product: Product, tier: str | None) -> Decimal | None
 
 
 def _notify(
-    ctx: Context, request: _Request, result: ApplicationResult, line_id: int | None
+    ctx: Context,
+    request: _Request,
+    result: ApplicationResult,
+    line_id: int | None,
+    notification_id: int,
 ) -> None:
     payload = {
         "application_id": result.application_id,
@@ -228,7 +233,7 @@ def _notify(
         product=request.product.id,
         credit_line_id=line_id,
     )
-    notify(ctx.conn, [notice])
+    notify(ctx.conn, [notice], notification_id)
 
 
 def _decide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResult:
@@ -249,9 +254,12 @@ def _decide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResu
     result = evaluate(bundle.graphs["application"], inputs)
     outcome = _interpret(bundle, result, request, view)
     rate = _price(bundle, request.product, outcome.tier) if outcome.status == "approved" else None
-    application_id = request.application_id
-    if application_id is None:
-        application_id = allocate_ids(ctx.conn, "application", 1)
+    wanted = {"decision": 1, "notification": 1}
+    if request.application_id is None:
+        wanted["application"] = 1
+    ids = allocate_many(ctx.conn, wanted)
+    application_id = ids.get("application", request.application_id)
+    assert application_id is not None
     line_id = None
     if outcome.status == "approved":
         assert outcome.limit_fen is not None
@@ -281,6 +289,7 @@ def _decide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResu
             inputs=inputs,
             outputs=result,
         ),
+        ids["decision"],
     )
     decided = ApplicationResult(
         application_id=application_id,
@@ -299,7 +308,7 @@ def _decide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResu
         apr=tier_apr(request.product, rate) if outcome.status == "approved" else None,
         credit_line_id=line_id,
     )
-    _notify(ctx, request, decided, line_id)
+    _notify(ctx, request, decided, line_id, ids["notification"])
     return decided
 
 

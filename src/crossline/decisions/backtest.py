@@ -41,6 +41,7 @@ half-up to the fen.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -239,8 +240,10 @@ def _stored_results(outputs: pl.DataFrame) -> pl.DataFrame:
 
 def _outcome(results: pl.DataFrame, requests: pl.DataFrame) -> pl.DataFrame:
     """``status`` and ``limit_fen`` (approved only) of each result, by ``verdict``: the rule
-    a single decision applies, row by row (about 2 µs a row; the policy itself ran
-    compiled). ``requests`` gives each row's ``requested_limit_fen`` and ``max_limit_fen``."""
+    a single decision applies, mapped over the rows in one pass (about 2 µs a row; the
+    policy itself ran compiled). Kept in Python rather than written again as a Polars
+    expression, so that it stays the one rule. ``requests`` gives each row's
+    ``requested_limit_fen`` and ``max_limit_fen``."""
     rows = pl.concat([results, requests], how="horizontal").select(
         pl.col("vetoes") > 0,
         pl.when(pl.col("offered")).then(pl.col("offer_outcome")),
@@ -249,13 +252,10 @@ def _outcome(results: pl.DataFrame, requests: pl.DataFrame) -> pl.DataFrame:
         "requested_limit_fen",
         "max_limit_fen",
     )
-    verdicts = [verdict(*row) for row in rows.iter_rows()]
     return pl.DataFrame(
-        {
-            "status": [v.status for v in verdicts],
-            "limit_fen": [v.limit_fen for v in verdicts],
-        },
+        [(v.status, v.limit_fen) for v in itertools.starmap(verdict, rows.iter_rows())],
         schema={"status": pl.String(), "limit_fen": pl.Int64()},
+        orient="row",
     )
 
 

@@ -70,9 +70,13 @@ class DecisionRecord:
 _INSERT = decisions.insert()
 
 
-def record_decision(conn: sa.Connection, record: DecisionRecord) -> int:
-    """Append the decision; returns its id."""
-    decision_id = allocate_ids(conn, "decision", 1)
+def record_decision(
+    conn: sa.Connection, record: DecisionRecord, decision_id: int | None = None
+) -> int:
+    """Append the decision; returns its id: ``decision_id`` when the command reserved it
+    with its other ids (``store.ids.allocate_many``), else one taken here."""
+    if decision_id is None:
+        decision_id = allocate_ids(conn, "decision", 1)
     conn.execute(
         _INSERT,
         {

@@ -17,8 +17,9 @@ for the close of day D (scores as of T = D + 1) when:
 * time alone moves their view from D to T: a row of theirs falls due on D (it
   enters the payment window, which ends the day before the business date); a
   line of theirs opened on T's day of the month (its anniversary ticks the
-  credit age; a day past the month's end counts on its last day); or a negative
-  bureau record of theirs leaves the five-year window between D and T.
+  credit age; a day past the month's end counts on its last day, as
+  ``calendar.monthly_date`` says); or a negative bureau record of theirs leaves
+  the five-year window between D and T.
 
 Every other input of a view moves only with the calendar month (windows,
 month grids, inquiries, spending) or with the month-end report; when T starts
@@ -34,14 +35,14 @@ from datetime import date, timedelta
 import polars as pl
 import sqlalchemy as sa
 
-from crossline.calendar import last_day_of_month
+from crossline.calendar import monthly_days
 from crossline.catalog import Catalog
 from crossline.kernels.bureau import NEGATIVE_STATUSES
 from crossline.kernels.features import GROUP_FEATURE_SCHEMA
 from crossline.scoring.scorecard import default_scorecard
 from crossline.scoring.service import rescore
 from crossline.scoring.views import groups, hidden_until
-from crossline.store.bulk import read_frame
+from crossline.store.bulk import read_frame, stage_ids
 from crossline.store.schema import (
     borrowers,
     bureau_records,
@@ -58,6 +59,9 @@ _STORED_FEATURES = pl.Struct(
         for k, v in GROUP_FEATURE_SCHEMA.items()
         if k not in ("borrower_id", "lender_group", "shard")
     }
+)
+_VERSIONS_SCHEMA = pl.Schema(
+    {"borrower_id": pl.String(), "lender_group": pl.String(), "model_version": pl.String()}
 )
 _STORED_SCHEMA = pl.Schema(
     {
@@ -87,12 +91,12 @@ def close_scores(
     tomorrow = day + timedelta(days=1)
     if tomorrow.day == 1:
         return rescore(conn, tomorrow, "eod", shards=(lo, hi), snapshot=day)
-    stored = _stored(conn, lo, hi)
+    versions = _versions(conn, lo, hi)
     everyone = _ids(conn, sa.select(borrowers.c.borrower_id).where(_in(borrowers, lo, hi)))
-    stale = _stale(conn, day, lo, hi, touched, stored, everyone, len(groups(catalog)))
+    stale = _stale(conn, day, lo, hi, touched, versions, everyone, len(groups(catalog)))
     if stale.len() > _FULL_SHARE * everyone.len():
         return rescore(conn, tomorrow, "eod", shards=(lo, hi))
-    kept = _served(stored.filter(~pl.col("borrower_id").is_in(stale.implode())))
+    kept = _served(_kept(conn, lo, hi, stale))
     if stale.is_empty():
         return kept
     fresh = rescore(conn, tomorrow, "eod", borrowers=stale.sort().to_list())
@@ -107,11 +111,27 @@ def _ids(conn: sa.Connection, statement: sa.Select[tuple[str]]) -> pl.Series:
     return read_frame(conn, statement, _IDS)["borrower_id"]
 
 
-def _stored(conn: sa.Connection, lo: int, hi: int) -> pl.DataFrame:
+def _versions(conn: sa.Connection, lo: int, hi: int) -> pl.DataFrame:
+    """The stored views' keys and scorecard: enough to decide who is stale, without the
+    features, which are read only for the borrowers that are served (``_kept``)."""
     s = current_scores.c
+    statement = sa.select(s.borrower_id, s.lender_group, s.model_version).where(
+        _in(current_scores, lo, hi)
+    )
+    return read_frame(conn, statement, _VERSIONS_SCHEMA)
+
+
+def _kept(conn: sa.Connection, lo: int, hi: int, stale: pl.Series) -> pl.DataFrame:
+    """The stored rows, features included, of the partition's borrowers that are not
+    stale; the stale ones are staged to join with rather than listed."""
+    s = current_scores.c
+    scope = _in(current_scores, lo, hi)
+    if not stale.is_empty():
+        staged = stage_ids(conn, "stale_borrowers", stale)
+        scope = sa.and_(scope, s.borrower_id.not_in(sa.select(staged.c.id)))
     statement = sa.select(
         s.borrower_id, s.lender_group, s.shard, s.score, s.band, s.model_version, s.features
-    ).where(_in(current_scores, lo, hi))
+    ).where(scope)
     return read_frame(conn, statement, _STORED_SCHEMA)
 
 
@@ -130,16 +150,17 @@ def _stale(
     lo: int,
     hi: int,
     touched: pl.Series,
-    stored: pl.DataFrame,
+    versions: pl.DataFrame,
     everyone: pl.Series,
     views_per_borrower: int,
 ) -> pl.Series:
     """The borrowers of the partition whose view as of ``day + 1`` may differ from the
-    stored one (see the module's docstring); ``views_per_borrower``: how many group
+    stored one (see the module's docstring); ``versions``: the stored views' keys and
+    scorecard; ``views_per_borrower``: how many group
     views each borrower has."""
     version = default_scorecard().version
     complete = (
-        stored.filter(pl.col("model_version") == version)
+        versions.filter(pl.col("model_version") == version)
         .group_by("borrower_id")
         .len()
         .filter(pl.col("len") == views_per_borrower)["borrower_id"]
@@ -154,11 +175,8 @@ def _moved(day: date, lo: int, hi: int) -> list[sa.Select[tuple[str]]]:
     ``day`` to the next day (a row due, an anniversary, a record leaving the window)."""
     tomorrow = day + timedelta(days=1)
     i, s, c, r, o = installments.c, statements.c, credit_lines.c, bureau_records.c, outbox.c
-    opened_day = sa.extract("day", c.opened_on)
-    if tomorrow.day == last_day_of_month(tomorrow.year, tomorrow.month):
-        anniversary = opened_day >= tomorrow.day
-    else:
-        anniversary = opened_day == tomorrow.day
+    ticks = monthly_days(lambda anniversary: anniversary == tomorrow, tomorrow.year, tomorrow.month)
+    anniversary = sa.extract("day", c.opened_on).in_(ticks)
     before, after = hidden_until(day), hidden_until(tomorrow)
     return [
         sa.select(o.borrower_id).where(_in(outbox, lo, hi), o.handled.is_(False)),

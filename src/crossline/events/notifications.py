@@ -55,11 +55,12 @@ def write_notifications(conn: sa.Connection, frame: pl.DataFrame) -> int:
     return append_frame(conn, notifications, "notification", frame.with_columns(channel))
 
 
-def notify(conn: sa.Connection, notices: list[Notice]) -> int:
-    """Append notifications sent by a command, numbered as a batch's are."""
+def notify(conn: sa.Connection, notices: list[Notice], first: int | None = None) -> int:
+    """Append notifications sent by a command, numbered as a batch's are (``first``: as
+    for ``store.numbered.append_rows``)."""
     rows = [
         asdict(n)
         | {"payload": json.dumps(n.payload, ensure_ascii=False), "channel": DEFAULT_CHANNEL}
         for n in notices
     ]
-    return append_rows(conn, notifications, "notification", rows)
+    return append_rows(conn, notifications, "notification", rows, first)

@@ -82,7 +82,7 @@ from typing import TypeAlias
 
 import polars as pl
 
-from crossline.calendar import add_months, last_day_of_month
+from crossline.calendar import add_months, monthly_days
 from crossline.kernels.bureau import NEGATIVE_STATUSES, STATUS_LEVELS
 from crossline.kernels.delinquency import pboc_status
 
@@ -338,9 +338,8 @@ def longest_run(mask: pl.Expr) -> pl.Expr:
 
 def _whole_months_since(opened: pl.Expr, as_of: date) -> pl.Expr:
     """Largest k with opened + k months (day clamped to month end) on or before as_of."""
-    month_length = last_day_of_month(as_of.year, as_of.month)
-    anniversary_day = pl.min_horizontal(opened.dt.day().cast(pl.Int32), pl.lit(month_length))
-    short = (anniversary_day > as_of.day).cast(pl.Int32)
+    later = monthly_days(lambda anniversary: anniversary > as_of, as_of.year, as_of.month)
+    short = opened.dt.day().is_in(later).cast(pl.Int32)
     return (months_ago(opened, as_of) - short).clip(lower_bound=0)
 
 

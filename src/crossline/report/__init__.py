@@ -1,8 +1,9 @@
 """The portfolio report: what a book did, measured from its own tables, as one HTML file.
 
-``build_report`` reads the book once and returns the key figures and the
-sections; ``render`` turns them into a self-contained page. The simulator's
-demo writes it after a run, and ``crossline report`` on any database.
+``build_report`` reads the book once, measures what several parts share once
+(``sections.measure``) and returns the key figures and the sections; ``render``
+turns them into a self-contained page. The simulator's demo writes it after a
+run, and ``crossline report`` on any database.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 
 from crossline.report.book import EmptyBookError, read_book
 from crossline.report.page import render
-from crossline.report.sections import Section, key_figures, sections
+from crossline.report.sections import Section, key_figures, measure, sections
 from crossline.sim.traits import CALIBRATION_SOURCES
 
 __all__ = ["EmptyBookError", "Report", "build_report"]
@@ -46,4 +47,7 @@ class Report:
 def build_report(conn: sa.Connection, title: str = "crossline portfolio report") -> Report:
     """Measure the book behind ``conn``; raises ``EmptyBookError`` if no day has closed."""
     book = read_book(conn)
-    return Report(title=title, figures=key_figures(book), sections=sections(book))
+    measured = measure(book)
+    return Report(
+        title=title, figures=key_figures(book, measured), sections=sections(book, measured)
+    )

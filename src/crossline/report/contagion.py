@@ -86,9 +86,9 @@ def episodes(book: Book) -> pl.DataFrame:
     )
 
 
-def _adverse_actions(book: Book) -> pl.DataFrame:
+def adverse_actions(book: Book) -> pl.DataFrame:
     """Every action that took credit from a line, the reason the borrower was given, and
-    that line's own bucket that day."""
+    that line's own bucket that day: what ``pairs`` and ``base_rate`` both count."""
     reasons = book.decisions.select(
         "decision_id",
         pl.col("reasons")
@@ -132,13 +132,12 @@ def _reported(book: Book, source: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _attributed(book: Book, source: pl.DataFrame) -> pl.DataFrame:
+def _attributed(book: Book, source: pl.DataFrame, adverse: pl.DataFrame) -> pl.DataFrame:
     """Each action on a current line with the episode it answered (see the module's
     docstring): of the overdues its group could see, the latest open that day, else the
     latest begun by then; one in the line's own group first on a tie."""
     current = (
-        _adverse_actions(book)
-        .filter(pl.col("bucket") == "M0")
+        adverse.filter(pl.col("bucket") == "M0")
         .join(
             book.lines.select(
                 pl.col("credit_line_id").alias("other_line"),
@@ -181,9 +180,14 @@ def _attributed(book: Book, source: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def pairs(book: Book) -> pl.DataFrame:
+def pairs(book: Book, adverse: pl.DataFrame | None = None) -> pl.DataFrame:
     """Each episode with each other line its borrower held on the day it began, and the
-    first action attributed to it on that other line (see the module's docstring)."""
+    first action attributed to it on that other line (see the module's docstring).
+
+    ``adverse``: ``adverse_actions(book)`` when the caller has measured it (the
+    report measures it once for this and ``base_rate``), or measured here."""
+    if adverse is None:
+        adverse = adverse_actions(book)
     source = episodes(book).rename(
         {
             "credit_line_id": "source_line",
@@ -207,6 +211,7 @@ def pairs(book: Book) -> pl.DataFrame:
         _attributed(
             book,
             source.select("borrower_id", "source_line", "source_group", "overdue_on", "cured_on"),
+            adverse,
         )
         .sort("acted_on", "action_id")
         .group_by(key, maintain_order=True)
@@ -260,13 +265,16 @@ def summary(contagion: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def base_rate(book: Book) -> pl.DataFrame:
-    """Lines of borrowers never late on anything, and how many lost credit anyway."""
+def base_rate(book: Book, adverse: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Lines of borrowers never late on anything, and how many lost credit anyway;
+    ``adverse`` as for ``pairs``."""
+    if adverse is None:
+        adverse = adverse_actions(book)
     late_borrowers = book.bucket_events.filter(pl.col("type") == "overdue_started").join(
         book.lines.select("credit_line_id", "borrower_id"), on="credit_line_id"
     )["borrower_id"]
     clean = book.lines.filter(~pl.col("borrower_id").is_in(late_borrowers.implode()))
-    acted = _adverse_actions(book)["credit_line_id"]
+    acted = adverse["credit_line_id"]
     return clean.select(
         pl.len().alias("lines"),
         pl.col("credit_line_id").is_in(acted.implode()).sum().alias("acted"),

@@ -40,6 +40,32 @@ class Section:
     reading: str
 
 
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """The measures more than one part of a build reads, each measured once: the key
+    figures repeat what sections show, and contagion's pairs and base rate both start
+    from the adverse actions. ``measure`` fills it; the readers take its frames."""
+
+    balances: pl.DataFrame
+    month_end: pl.DataFrame
+    ever_late: pl.DataFrame
+    outcomes: pl.DataFrame
+    actions: pl.DataFrame
+    adverse: pl.DataFrame
+
+
+def measure(book: Book) -> Measured:
+    """The shared measures of ``book`` (see ``Measured``)."""
+    return Measured(
+        balances=measures.balances(book),
+        month_end=measures.month_end_delinquency(book),
+        ever_late=measures.ever_late_borrowers(book),
+        outcomes=measures.application_outcomes(book),
+        actions=measures.limit_actions(book),
+        adverse=contagion.adverse_actions(book),
+    )
+
+
 def yuan(fen: int) -> str:
     """Whole yuan with thousands separators, from integer fen."""
     return f"¥{fen // 100:,}"
@@ -82,8 +108,7 @@ def _figure(rows: int = 1, cols: int = 1, titles: tuple[str, ...] = ()) -> go.Fi
     return figure
 
 
-def portfolio(book: Book) -> Section:
-    balances = measures.balances(book)
+def portfolio(book: Book, balances: pl.DataFrame) -> Section:
     statuses = measures.line_statuses(book)
     figure = _figure(2, 1, ("Receivables by product (yuan)", "Active lines by product"))
     _each(
@@ -133,9 +158,8 @@ def portfolio_reading(book: Book, balances: pl.DataFrame, statuses: pl.DataFrame
     )
 
 
-def delinquency(book: Book) -> Section:
+def delinquency(book: Book, monthly: pl.DataFrame, ever_late: pl.DataFrame) -> Section:
     daily = measures.buckets(book)
-    monthly = measures.month_end_delinquency(book)
     figure = _figure(
         2, 1, ("Late lines by bucket at each close", "Share of reported balance past due")
     )
@@ -164,12 +188,11 @@ def delinquency(book: Book) -> Section:
             row=2,
             col=1,
         )
-    ever = measures.ever_late_borrowers(book).row(0, named=True)
     return Section(
         "delinquency",
         "Delinquency buckets",
         figure,
-        delinquency_reading(monthly, ever),
+        delinquency_reading(monthly, ever_late.row(0, named=True)),
     )
 
 
@@ -323,8 +346,7 @@ def scores_reading(drift: pl.DataFrame) -> str:
     )
 
 
-def decisions(book: Book) -> Section:
-    outcomes = measures.application_outcomes(book)
+def decisions(book: Book, outcomes: pl.DataFrame) -> Section:
     reasons = measures.top_reasons(book)
     figure = _figure(2, 1, ("Applications by product and outcome", "Most frequent reasons"))
     _each(
@@ -375,8 +397,11 @@ def decisions_reading(outcomes: pl.DataFrame, reasons: pl.DataFrame) -> str:
     )
 
 
-def limit_actions(book: Book) -> Section:
-    actions = measures.limit_actions(book)
+def limit_actions(book: Book, actions: pl.DataFrame | None = None) -> Section:
+    """``actions``: ``measures.limit_actions(book)`` when the build has measured it, or
+    measured here (the section drawn on its own)."""
+    if actions is None:
+        actions = measures.limit_actions(book)
     monthly = (
         actions.group_by("month", "action").agg(pl.col("actions").sum()).sort("month", "action")
     )
@@ -393,10 +418,15 @@ def limit_actions(book: Book) -> Section:
     return Section("limit_actions", "Limit actions", figure, limit_actions_reading(actions))
 
 
+def _adverse_count(actions: pl.DataFrame) -> int:
+    """How many of ``measures.limit_actions`` took credit away."""
+    return int(actions.filter(pl.col("action").is_in(measures.ADVERSE_ACTIONS))["actions"].sum())
+
+
 def limit_actions_reading(actions: pl.DataFrame) -> str:
     if actions.is_empty():
         return "The policies took no limit action."
-    adverse = int(actions.filter(pl.col("action").is_in(measures.ADVERSE_ACTIONS))["actions"].sum())
+    adverse = _adverse_count(actions)
     kinder = int(actions["actions"].sum()) - adverse
     busiest = (
         actions.group_by("month")
@@ -410,10 +440,10 @@ def limit_actions_reading(actions: pl.DataFrame) -> str:
     )
 
 
-def contagion_section(book: Book) -> Section:
-    pairs = contagion.pairs(book)
+def contagion_section(book: Book, adverse: pl.DataFrame) -> Section:
+    pairs = contagion.pairs(book, adverse)
     summary = contagion.summary(pairs)
-    base = contagion.base_rate(book).row(0, named=True)
+    base = contagion.base_rate(book, adverse).row(0, named=True)
     figure = _figure(
         1, 2, ("Other lines that lost credit (%)", "Days from the overdue to the action")
     )
@@ -593,33 +623,32 @@ def model_reading(quality: pl.DataFrame) -> str:
     )
 
 
-def sections(book: Book) -> list[Section]:
+def sections(book: Book, measured: Measured) -> list[Section]:
     """Every section, in the order the report shows them."""
     return [
-        portfolio(book),
-        delinquency(book),
+        portfolio(book, measured.balances),
+        delinquency(book, measured.month_end, measured.ever_late),
         roll_rates(book),
         vintages(book),
         scores(book),
-        decisions(book),
-        limit_actions(book),
-        contagion_section(book),
+        decisions(book, measured.outcomes),
+        limit_actions(book, measured.actions),
+        contagion_section(book, measured.adverse),
         bureau(book),
         model(book),
     ]
 
 
-def key_figures(book: Book) -> list[tuple[str, str]]:
+def key_figures(book: Book, measured: Measured) -> list[tuple[str, str]]:
     """The run in a few lines: the table the demo prints and the report opens with."""
     lines = book.lines.group_by("product").agg(pl.len()).sort("product")
-    balance = measures.balances(book).filter(pl.col("business_date") == book.last_day)
-    ever = measures.ever_late_borrowers(book).row(0, named=True)
-    monthly = measures.month_end_delinquency(book)
-    outcomes = measures.application_outcomes(book)
+    balance = measured.balances.filter(pl.col("business_date") == book.last_day)
+    ever = measured.ever_late.row(0, named=True)
+    monthly = measured.month_end
+    outcomes = measured.outcomes
     applied = int(outcomes["decisions"].sum())
     approved = int(outcomes.filter(pl.col("outcome") == "approved")["decisions"].sum())
-    actions = measures.limit_actions(book)
-    adverse = int(actions.filter(pl.col("action").is_in(measures.ADVERSE_ACTIONS))["actions"].sum())
+    adverse = _adverse_count(measured.actions)
     borrowers = ever["borrowers"]
     last_month = monthly.row(-1, named=True) if not monthly.is_empty() else None
     return [

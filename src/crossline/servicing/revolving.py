@@ -9,6 +9,7 @@ suspense instead of the overdue fee (see kernels.revolving).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -33,15 +34,24 @@ from crossline.store.schema import installments, loans, statements
 
 
 def add_to(conn: sa.Connection, key: sa.Column[int], value: int, **deltas: int) -> None:
-    """Add ``deltas`` to the named columns of the row whose ``key`` is ``value``.
+    """Add ``deltas`` (negative to take away) to the named columns of the row whose ``key``
+    is ``value``.
 
-    The database adds, so a concurrent change to another column is not lost.
+    The database adds, so a concurrent change to another column is not lost. The
+    statement is built once per table, key and columns: it runs on every purchase.
     """
-    table = key.table
-    conn.execute(
+    statement = _adding(key.table, key.name, tuple(deltas))
+    conn.execute(statement, {"key": value, **{f"add_{n}": d for n, d in deltas.items()}})
+
+
+@functools.cache
+def _adding(table: sa.Table, key: str, names: tuple[str, ...]) -> sa.Update:
+    """``add_to``'s statement. Keyed by the key column's name, not the column: a column
+    compares with ``==`` into SQL, which a cache's lookup cannot use."""
+    return (
         sa.update(table)
-        .where(key == value)
-        .values({name: table.c[name] + delta for name, delta in deltas.items()})
+        .where(table.c[key] == sa.bindparam("key"))
+        .values({name: table.c[name] + sa.bindparam(f"add_{name}") for name in names})
     )
 
 
@@ -57,24 +67,6 @@ class Cycle:
 
 _LINE_CYCLE = cycle_rows_query(loans.c.credit_line_id == sa.bindparam("credit_line_id"))
 _CREDIT = sa.select(loans.c.credit_fen).where(loans.c.loan_id == sa.bindparam("loan_id"))
-_SPEND_ON_CYCLE = (
-    sa.update(installments)
-    .where(installments.c.installment_id == sa.bindparam("cycle_id"))
-    .values(
-        principal_fen=installments.c.principal_fen + sa.bindparam("amount_fen"),
-        paid_principal_fen=installments.c.paid_principal_fen + sa.bindparam("applied_fen"),
-    )
-)
-_SPEND_ON_LOAN = (
-    sa.update(loans)
-    .where(loans.c.loan_id == sa.bindparam("revolving_loan_id"))
-    .values(
-        principal_fen=loans.c.principal_fen + sa.bindparam("amount_fen"),
-        credit_fen=loans.c.credit_fen - sa.bindparam("applied_fen"),
-    )
-)
-"""A purchase's statements, built once (they run on every purchase); the database adds,
-as ``add_to`` does."""
 
 
 def cycle_of(ctx: Context, line: Line) -> Cycle:
@@ -94,9 +86,15 @@ def spend(ctx: Context, line: Line, amount_fen: int) -> int:
     cycle = cycle_of(ctx, line)
     credit = int(ctx.conn.execute(_CREDIT, {"loan_id": cycle.loan_id}).scalar_one())
     applied = min(credit, amount_fen)
-    amounts = {"amount_fen": amount_fen, "applied_fen": applied}
-    ctx.conn.execute(_SPEND_ON_CYCLE, {"cycle_id": cycle.installment_id, **amounts})
-    ctx.conn.execute(_SPEND_ON_LOAN, {"revolving_loan_id": cycle.loan_id, **amounts})
+    i, ln = installments.c, loans.c
+    add_to(
+        ctx.conn,
+        i.installment_id,
+        cycle.installment_id,
+        principal_fen=amount_fen,
+        paid_principal_fen=applied,
+    )
+    add_to(ctx.conn, ln.loan_id, cycle.loan_id, principal_fen=amount_fen, credit_fen=-applied)
     post_entries(
         ctx.conn,
         [

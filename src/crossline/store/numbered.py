@@ -47,13 +47,20 @@ def append_frame(conn: sa.Connection, table: sa.Table, counter: str, frame: pl.D
 
 
 def append_rows(
-    conn: sa.Connection, table: sa.Table, counter: str, rows: Sequence[Mapping[str, Any]]
+    conn: sa.Connection,
+    table: sa.Table,
+    counter: str,
+    rows: Sequence[Mapping[str, Any]],
+    first: int | None = None,
 ) -> int:
-    """``append_frame`` for a command's few rows, given as dicts of the table's columns."""
+    """``append_frame`` for a command's few rows, given as dicts of the table's columns;
+    ``first``: the first of the ids the command reserved for them with its other ids
+    (``store.ids.allocate_many``), else they are taken here."""
     if not rows:
         return 0
     ordered = sorted(rows, key=_order_key)
-    first = allocate_ids(conn, counter, len(ordered))
+    if first is None:
+        first = allocate_ids(conn, counter, len(ordered))
     id_column = _id_column(table)
     conn.execute(_insert(table), [{**row, id_column: first + i} for i, row in enumerate(ordered)])
     return len(ordered)
