@@ -35,14 +35,9 @@ from crossline.scoring.scorecard import default_scorecard
 from crossline.servicing import origination
 from crossline.servicing.context import Context
 from crossline.servicing.errors import InputError
-from crossline.servicing.lines import Line, available_fen, catalog_product, get_line
+from crossline.servicing.lines import Line, catalog_product, get_line, principal_in_use
 from crossline.servicing.purchases import purchase
-from crossline.store.schema import (
-    borrower_limits,
-    credit_lines,
-    installments,
-    loans,
-)
+from crossline.store.schema import borrower_limits, credit_lines, loans
 
 HARD_REASONS = {
     "line_not_active": "This credit line is {status}: it cannot be used for now.",
@@ -77,47 +72,48 @@ _GROUP_LIMIT = sa.select(borrower_limits.c.limit_fen).where(
     borrower_limits.c.borrower_id == sa.bindparam("borrower_id"),
     borrower_limits.c.lender_group == sa.bindparam("group"),
 )
-_GROUP_USED = (
-    sa.select(
-        sa.func.coalesce(
-            sa.func.sum(installments.c.principal_fen - installments.c.paid_principal_fen), 0
-        )
-    )
-    .select_from(
-        installments.join(loans, installments.c.loan_id == loans.c.loan_id).join(
-            credit_lines, loans.c.credit_line_id == credit_lines.c.credit_line_id
-        )
-    )
-    .where(
-        loans.c.borrower_id == sa.bindparam("borrower_id"),
-        credit_lines.c.lender_group == sa.bindparam("group"),
-        loans.c.status == "active",
-        installments.c.status == "open",
-    )
-)
-_LATE_LINES = sa.select(credit_lines.c.product, credit_lines.c.dpd).where(
+_GROUP_LINES = sa.select(
+    credit_lines.c.credit_line_id,
+    credit_lines.c.product,
+    credit_lines.c.dpd,
+    principal_in_use(loans.c.credit_line_id == credit_lines.c.credit_line_id)
+    .scalar_subquery()
+    .label("used_fen"),
+).where(
     credit_lines.c.borrower_id == sa.bindparam("borrower_id"),
     credit_lines.c.lender_group == sa.bindparam("group"),
-    credit_lines.c.dpd > 0,
-)
-_LINE_DPD = sa.select(credit_lines.c.dpd).where(
-    credit_lines.c.credit_line_id == sa.bindparam("credit_line_id")
 )
 
 
-def group_exposure(ctx: Context, borrower_id: str, group: str) -> tuple[int | None, int]:
-    """The group's borrower-level limit (None if it sets none) and the principal in use
-    on all the borrower's lines with the group."""
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    """The borrower's lines with one group as an authorisation weighs them, from two reads
+    (the group's limit; its lines with what each has in use) rather than one per figure."""
+
+    limit_fen: int | None
+    """The group's borrower-level limit, None if it sets none."""
+    used_fen: int
+    """Principal in use on all the borrower's lines with the group."""
+    overdue_lines: int
+    """The group's lines overdue past their product's grace (paying in grace is on time)."""
+    line_used_fen: dict[int, int]
+    """Principal in use on each of those lines, by credit line id."""
+    line_dpd: dict[int, int]
+
+
+def group_exposure(ctx: Context, borrower_id: str, group: str) -> Exposure:
+    """The borrower's limit and lines with ``group``: what each line has in use, and its DPD."""
     keys = {"borrower_id": borrower_id, "group": group}
     limit = ctx.conn.execute(_GROUP_LIMIT, keys).scalar_one_or_none()
-    used = ctx.conn.execute(_GROUP_USED, keys).scalar_one()
-    return (None if limit is None else int(limit)), int(used)
-
-
-def _overdue_lines(ctx: Context, borrower_id: str, group: str) -> int:
-    """The group's lines overdue past their product's grace (paying in grace is on time)."""
-    rows = ctx.conn.execute(_LATE_LINES, {"borrower_id": borrower_id, "group": group}).all()
-    return sum(1 for row in rows if row.dpd > ctx.catalog.product(row.product).grace_days)
+    lines = ctx.conn.execute(_GROUP_LINES, keys).all()
+    grace = {row.product: ctx.catalog.product(row.product).grace_days for row in lines}
+    return Exposure(
+        limit_fen=None if limit is None else int(limit),
+        used_fen=sum(int(row.used_fen) for row in lines),
+        overdue_lines=sum(1 for row in lines if row.dpd > grace[row.product]),
+        line_used_fen={int(row.credit_line_id): int(row.used_fen) for row in lines},
+        line_dpd={int(row.credit_line_id): int(row.dpd) for row in lines},
+    )
 
 
 def _score(ctx: Context, borrower_id: str, group: str) -> tuple[int, str]:
@@ -156,10 +152,6 @@ def _policy_refusal(bundle: Bundle, inputs: dict[str, Any]) -> tuple[Reason | No
     return None, result
 
 
-def _line_dpd(ctx: Context, line: Line) -> int:
-    return int(ctx.conn.execute(_LINE_DPD, {"credit_line_id": line.credit_line_id}).scalar_one())
-
-
 def authorise(ctx: Context, borrower_id: str, product_id: str, amount_fen: int) -> Authorisation:
     """Decide whether ``amount_fen`` of new draw or purchase may go out on the line."""
     if amount_fen <= 0:
@@ -167,7 +159,7 @@ def authorise(ctx: Context, borrower_id: str, product_id: str, amount_fen: int) 
     product = catalog_product(ctx, product_id)
     line = get_line(ctx, borrower_id, product_id)
     group = ctx.catalog.group_of(product_id)
-    limit, used = group_exposure(ctx, borrower_id, group)
+    exposure = group_exposure(ctx, borrower_id, group)
     score, band = _score(ctx, borrower_id, group)
     inputs: dict[str, Any] = {
         "score": score,
@@ -176,11 +168,11 @@ def authorise(ctx: Context, borrower_id: str, product_id: str, amount_fen: int) 
         "product_kind": product.kind,
         "amount_fen": amount_fen,
         "line_limit_fen": line.limit_fen,
-        "line_available_fen": available_fen(ctx, line),
-        "line_dpd": _line_dpd(ctx, line),
-        "group_limit_fen": limit,
-        "group_used_fen": used,
-        "group_overdue_lines": _overdue_lines(ctx, borrower_id, group),
+        "line_available_fen": max(0, line.limit_fen - exposure.line_used_fen[line.credit_line_id]),
+        "line_dpd": exposure.line_dpd[line.credit_line_id],
+        "group_limit_fen": exposure.limit_fen,
+        "group_used_fen": exposure.used_fen,
+        "group_overdue_lines": exposure.overdue_lines,
     }
     bundle, arm = policy_for(ctx, group, borrower_id)
     refusal = _hard_refusal(line, group, amount_fen, inputs)

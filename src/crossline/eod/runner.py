@@ -21,6 +21,7 @@ from crossline.bureau.cycle import close_bureau
 from crossline.catalog import Catalog, catalog_from_json
 from crossline.decisions.management import review
 from crossline.eod.rescoring import close_scores
+from crossline.eod.reviewing import to_review
 from crossline.eod.statements import cut_partition, products_cut_on
 from crossline.events.outbox import write_events
 from crossline.kernels.frames import EVENT_SCHEMA
@@ -67,15 +68,18 @@ def close_partition(
 ) -> PartitionResult:
     """Run every end-of-day rule for the borrowers in shards [lo, hi): servicing, the
     bureau, the score of every borrower in every group's view as of tomorrow, and each
-    group's review of its lines with those scores."""
+    group's review of the lines whose inputs can have moved (``eod.reviewing``)."""
     postings, events, touched = _close_servicing(conn, catalog, day, lo, hi)
     events.append(close_bureau(conn, catalog, day, lo, hi))
     emitted = pl.concat(events)
     written = write_events(conn, emitted)
     touched.append(emitted["borrower_id"])
     tomorrow = day + timedelta(days=1)
-    scored = close_scores(conn, catalog, day, lo, hi, pl.concat(touched))
-    review(conn, catalog, scored, tomorrow, "nightly", shards=(lo, hi))
+    touched_ids = pl.concat(touched)
+    scored = close_scores(conn, catalog, day, lo, hi, touched_ids)
+    reviewed = to_review(conn, day, lo, hi, touched_ids, scored)
+    if not reviewed.is_empty():
+        review(conn, catalog, reviewed, tomorrow, "nightly", shards=(lo, hi))
     return PartitionResult(postings=postings, events=written)
 
 

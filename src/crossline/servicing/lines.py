@@ -186,19 +186,22 @@ def get_line(ctx: Context, borrower_id: str, product_id: str) -> Line:
     return line
 
 
-_USED = (
-    sa.select(
-        sa.func.coalesce(
-            sa.func.sum(installments.c.principal_fen - installments.c.paid_principal_fen), 0
+def principal_in_use(where: sa.ColumnElement[bool]) -> sa.Select[int]:
+    """The principal drawn and not yet repaid on the active loans ``where`` selects (a
+    condition on ``loans``): what a limit is used by. One rule for a line and for all of a
+    group's lines, which add up their own."""
+    return (
+        sa.select(
+            sa.func.coalesce(
+                sa.func.sum(installments.c.principal_fen - installments.c.paid_principal_fen), 0
+            )
         )
+        .select_from(installments.join(loans, installments.c.loan_id == loans.c.loan_id))
+        .where(where, loans.c.status == "active", installments.c.status == "open")
     )
-    .select_from(installments.join(loans, installments.c.loan_id == loans.c.loan_id))
-    .where(
-        loans.c.credit_line_id == sa.bindparam("credit_line_id"),
-        loans.c.status == "active",
-        installments.c.status == "open",
-    )
-)
+
+
+_USED = principal_in_use(loans.c.credit_line_id == sa.bindparam("credit_line_id"))
 
 
 def used_fen(ctx: Context, credit_line_id: int) -> int:

@@ -41,8 +41,12 @@ def read_open_rows(conn: sa.Connection, where: sa.ColumnElement[bool]) -> pl.Dat
 
 
 def borrower_rows(conn: sa.Connection, borrower_id: str) -> pl.DataFrame:
-    """Every open installment of one borrower, due or not."""
-    return read_open_rows(conn, installments.c.borrower_id == borrower_id)
+    """Every open installment of one borrower, due or not.
+
+    Found through the loans' borrower index and each loan's installments: named on the
+    installments alone, the borrower made the database scan every open installment of
+    the book on each repayment."""
+    return read_open_rows(conn, loans.c.borrower_id == borrower_id)
 
 
 def partition_rows(conn: sa.Connection, lo: int, hi: int, through: date) -> pl.DataFrame:
