@@ -31,13 +31,13 @@ from crossline.scenario.runner import execute_step
 from crossline.scenario.spec import Step
 from crossline.servicing.context import open_context
 from crossline.servicing.dues import dues
-from crossline.servicing.lines import register_borrower
+from crossline.servicing.lines import principal_in_use, register_borrower
 from crossline.sim.behaviour import Holdings, People, observe, plan_applications, plan_day
 from crossline.sim.traits import CALIBRATED_SHOCKS, Shocks, draw_traits
 from crossline.store import platform
 from crossline.store.bulk import empty_frame, read_frame
 from crossline.store.engine import upgrade
-from crossline.store.schema import bureau_records, credit_lines, installments, loans
+from crossline.store.schema import bureau_records, credit_lines, loans
 
 DayDone = Callable[[date, int], None]
 """Told after each closed day: the day and how many commands ran on it."""
@@ -57,32 +57,12 @@ class Simulation:
     shocks: Shocks = CALIBRATED_SHOCKS
 
 
-_USED_BY_LINE = (
-    sa.select(
-        loans.c.credit_line_id,
-        sa.func.sum(installments.c.principal_fen - installments.c.paid_principal_fen).label(
-            "used_fen"
-        ),
-    )
-    .select_from(installments.join(loans, installments.c.loan_id == loans.c.loan_id))
-    .where(loans.c.status == "active", installments.c.status == "open")
-    .group_by(loans.c.credit_line_id)
-)
-
-
 def read_holdings(conn: sa.Connection, people: People) -> Holdings:
     """Each simulated borrower's lines as the lender's app shows them: status and the
     limit still available (the limit less the principal in use)."""
     c = credit_lines.c
-    used = _USED_BY_LINE.subquery()
-    rows = conn.execute(
-        sa.select(
-            c.borrower_id,
-            c.product,
-            c.status,
-            c.limit_fen - sa.func.coalesce(used.c.used_fen, 0),
-        ).select_from(credit_lines.outerjoin(used, used.c.credit_line_id == c.credit_line_id))
-    )
+    used = principal_in_use(loans.c.credit_line_id == c.credit_line_id).scalar_subquery()
+    rows = conn.execute(sa.select(c.borrower_id, c.product, c.status, c.limit_fen - used))
     status: dict[tuple[int, str], str] = {}
     available: dict[tuple[int, str], int] = {}
     for borrower, product, line_status, left in rows:
