@@ -3,6 +3,7 @@ everyone: a simulated book run both ways has the same tables, row for row."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ from crossline.eod import rescoring
 from crossline.scoring.service import rescore
 from crossline.sim.run import simulate
 from crossline.store.engine import make_engine
-from tests.helpers import dump
+from crossline.store.schema import credit_lines, current_scores
+from tests.helpers import dump, run_yaml
 
 START = date(2026, 1, 15)
 """Two months from mid-January hold everything a view moves with: first bills due on
@@ -55,3 +57,35 @@ def test_scoring_only_stale_borrowers_gives_the_book_of_scoring_everyone(
     # nights that recomputed a few (late payers accruing, bills falling due).
     assert any(stale == 0 for stale, _ in sizes)
     assert any(0 < stale < everyone for stale, everyone in sizes)
+
+
+def test_a_line_opened_without_other_activity_is_in_the_next_stored_view(
+    engine: sa.Engine,
+) -> None:
+    """Opening a line emits no event; the close must still count it in the group's view."""
+    run_yaml(
+        engine,
+        """
+start: 2026-03-03
+catalog: default
+borrowers:
+  - {id: ning, monthly_income: "8000.00"}
+steps:
+  - {date: 2026-03-03, open_line: {borrower: ning, product: huabei, limit: "5000.00"}}
+  - date: 2026-03-10
+    open_line: {borrower: ning, product: jiebei, limit: "9000.00", daily_rate: "0.0004"}
+end: 2026-03-10
+""",
+    )
+    s = current_scores.c
+    with engine.connect() as conn:
+        stored = conn.execute(
+            sa.select(s.features).where(s.borrower_id == "ning", s.lender_group == "ant")
+        ).scalar_one()
+        lines = conn.execute(
+            sa.select(sa.func.count()).where(
+                credit_lines.c.borrower_id == "ning", credit_lines.c.lender_group == "ant"
+            )
+        ).scalar_one()
+    assert lines == 2
+    assert json.loads(stored)["lines_count"] == lines

@@ -171,8 +171,9 @@ def _stale(
 
 
 def _moved(day: date, lo: int, hi: int) -> list[sa.Select[tuple[str]]]:
-    """Reads of the borrowers with an unhandled event, or whose view time moves from
-    ``day`` to the next day (a row due, an anniversary, a record leaving the window)."""
+    """Reads of the borrowers with an unhandled event, a line opened today (opening a
+    line emits no event), or whose view time moves from ``day`` to the next day (a row
+    due, an anniversary, a record leaving the window)."""
     tomorrow = day + timedelta(days=1)
     i, s, c, r, o = installments.c, statements.c, credit_lines.c, bureau_records.c, outbox.c
     ticks = monthly_days(lambda anniversary: anniversary == tomorrow, tomorrow.year, tomorrow.month)
@@ -183,6 +184,7 @@ def _moved(day: date, lo: int, hi: int) -> list[sa.Select[tuple[str]]]:
         sa.select(i.borrower_id).where(i.due_date == day, _in(installments, lo, hi)),
         sa.select(s.borrower_id).where(_in(statements, lo, hi), s.due_date == day),
         sa.select(c.borrower_id).where(_in(credit_lines, lo, hi), anniversary),
+        sa.select(c.borrower_id).where(_in(credit_lines, lo, hi), c.opened_on == day),
         sa.select(r.borrower_id).where(
             _in(bureau_records, lo, hi),
             r.period_end <= after,
