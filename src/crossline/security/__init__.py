@@ -1,10 +1,11 @@
-"""Security: who is calling (API keys, users, sessions), and PII at rest.
+"""Security: who is calling (API keys, users, sessions), PII at rest, and the audit log.
 
 The HTTP API calls this layer; it holds no HTTP. Every function works inside
 the caller's transaction, so a refused request writes nothing.
 """
 
 from crossline.security.api_keys import authenticate_api_key, create_api_key, revoke_api_key
+from crossline.security.audit import AuditCheck, record, verify
 from crossline.security.identities import (
     Identity,
     find_by_national_id,
@@ -18,6 +19,7 @@ from crossline.security.sessions import authenticate_session, log_in, log_out
 from crossline.security.users import create_user
 
 __all__ = [
+    "AuditCheck",
     "Identity",
     "PiiCipher",
     "PiiDecryptionError",
@@ -34,8 +36,10 @@ __all__ = [
     "log_in",
     "log_out",
     "read_identity",
+    "record",
     "redact",
     "revoke_api_key",
     "save_identity",
     "validate_national_id",
+    "verify",
 ]
