@@ -8,10 +8,20 @@ here is what puts every command on ``app``.
 
 from __future__ import annotations
 
-from crossline.cli import bureau, ledger, models, policies, scenarios, simulation
+from crossline.cli import access, bureau, ledger, models, policies, scenarios, simulation
 from crossline.cli.common import app
 
-__all__ = ["app", "bureau", "ledger", "main", "models", "policies", "scenarios", "simulation"]
+__all__ = [
+    "access",
+    "app",
+    "bureau",
+    "ledger",
+    "main",
+    "models",
+    "policies",
+    "scenarios",
+    "simulation",
+]
 
 
 def main() -> None:

@@ -37,12 +37,18 @@ policy_app = typer.Typer(
     help="Credit policies (crossline-policy/1 files): check, read, upload, activate.",
     no_args_is_help=True,
 )
+access_app = typer.Typer(
+    help="Access: providers' API keys, users, and the PII key.", no_args_is_help=True
+)
+audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(model_app, name="model")
 app.add_typer(bureau_app, name="bureau")
 app.add_typer(policy_app, name="policy")
+app.add_typer(access_app, name="access")
+app.add_typer(audit_app, name="audit")
 
 err = Console(stderr=True)
 DatabaseOption = Annotated[

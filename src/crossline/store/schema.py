@@ -480,9 +480,72 @@ documents = sa.Table(
     sa.CheckConstraint("status in ('submitted','verified','rejected')", name="status"),
 )
 
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("key_id", sa.String(32), primary_key=True),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("lender_group", sa.String(32), nullable=False),
+    sa.Column("secret_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("login", sa.String(64), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("borrower_id", BorrowerId, sa.ForeignKey("borrowers.borrower_id"), nullable=True),
+    sa.Column("lender_group", sa.String(32), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("role in ('borrower','operator','risk_admin')", name="role"),
+    sa.CheckConstraint(
+        "(role = 'borrower' and borrower_id is not null and lender_group is null) or "
+        "(role <> 'borrower' and borrower_id is null and lender_group is not null)",
+        name="scope",
+    ),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("login", sa.String(64), sa.ForeignKey("users.login"), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(128), nullable=False),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+borrower_identities = sa.Table(
+    "borrower_identities",
+    metadata,
+    sa.Column("borrower_id", BorrowerId, sa.ForeignKey("borrowers.borrower_id"), primary_key=True),
+    sa.Column("shard", sa.SmallInteger, nullable=False),
+    sa.Column("name_enc", sa.LargeBinary, nullable=False),
+    sa.Column("national_id_enc", sa.LargeBinary, nullable=False),
+    sa.Column("phone_enc", sa.LargeBinary, nullable=False),
+    sa.Column("national_id_hash", sa.String(64), nullable=False, unique=True),
+)
+
 OPEN: sa.ColumnElement[str] = sa.literal_column("'open'")
 """The open status as a literal, so that the planners can use the partial indexes
 (a bound parameter would not match their ``WHERE status = 'open'``)."""
 
-APPEND_ONLY_TABLES = ("journal",)
+APPEND_ONLY_TABLES = ("journal", "audit_log")
 """Tables that database triggers protect from UPDATE and DELETE."""
