@@ -8,7 +8,7 @@ here is what puts every command on ``app``.
 
 from __future__ import annotations
 
-from crossline.cli import access, bureau, ledger, models, policies, scenarios, simulation
+from crossline.cli import access, bureau, ledger, models, policies, scenarios, serve, simulation
 from crossline.cli.common import app
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "models",
     "policies",
     "scenarios",
+    "serve",
     "simulation",
 ]
 

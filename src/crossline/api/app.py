@@ -1,0 +1,35 @@
+"""The FastAPI application: routes under ``/v1``, one error shape, OpenAPI served."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from crossline.api import errors
+from crossline.api.routes import borrowers, bureau, commands, platform, sessions
+from crossline.store.engine import make_engine
+
+API_PREFIX = "/v1"
+
+
+def create_app(engine: sa.Engine) -> FastAPI:
+    """The API over ``engine``'s book (upgraded to the latest schema by the caller)."""
+    app = FastAPI(
+        title="crossline",
+        summary="Consumer credit across products and lender groups, on one exact ledger.",
+        version="1",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.engine = engine
+    errors.install(app)
+    for module in (sessions, commands, borrowers, bureau, platform):
+        app.include_router(module.router, prefix=API_PREFIX)
+    return app
+
+
+def from_environment() -> FastAPI:
+    """The app over ``CROSSLINE_DATABASE_URL`` (default SQLite): what each ``crossline
+    serve`` worker process runs."""
+    return create_app(make_engine())

@@ -1,0 +1,154 @@
+"""Commands: everything that changes a borrower's book, each run as ``crossline.commands``
+runs it for the scenario runner and the simulator.
+
+Each request is one transaction: the scope check, the command, the audit entry.
+A refusal rolls all of it back, so a 4xx leaves the database as it was. A draw or
+purchase the rules refuse is not an error: the refused authorisation is a stored
+decision, answered 200 with ``ok: false``, its code and its reason.
+
+Money-moving commands (draw, purchase, repay, convert) need an
+``Idempotency-Key`` header. The key is the caller's own: it is stored under the
+caller's identity, so two providers can never collide. A replay of the same
+request answers what the first did, with ``Idempotent-Replayed: true``; the
+same key with a different body is 409.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from crossline.api.access import (
+    COMMAND_ROLES,
+    Caller,
+    CallerDep,
+    audit_write,
+    check_scope,
+    engine_of,
+    require_role,
+)
+from crossline.api.errors import ApiError
+from crossline.commands import KIND_OF, MOVES_MONEY, run_command
+from crossline.scenario.spec import (
+    Apply,
+    ConvertStatement,
+    Dispute,
+    Draw,
+    Purchase,
+    Repay,
+    ResolveDispute,
+    SelfQuery,
+    Statement,
+    SubmitDocument,
+    VerifyDocument,
+)
+from crossline.servicing.context import open_context
+
+router = APIRouter(tags=["commands"])
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+KeyHeader = Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER, min_length=1, max_length=100)]
+
+
+def _execute(
+    request: Request, who: Caller, command: BaseModel, borrower: str, key: str | None
+) -> JSONResponse:
+    kind = KIND_OF[type(command)]
+    require_role(who, COMMAND_ROLES[kind], kind.replace("_", " "))
+    moves_money = isinstance(command, MOVES_MONEY)
+    if moves_money and key is None:
+        raise ApiError(
+            400,
+            "invalid_input",
+            f"{IDEMPOTENCY_HEADER}: required on every command that moves money",
+            IDEMPOTENCY_HEADER,
+        )
+    if isinstance(command, Repay) and command.key is not None:
+        raise ApiError(
+            400, "invalid_input", f"key: send it as the {IDEMPOTENCY_HEADER} header", "key"
+        )
+    with engine_of(request).begin() as conn:
+        ctx = open_context(conn)
+        check_scope(who.principal, ctx.catalog, borrower, getattr(command, "product", None))
+        scoped_key = f"{who.principal.subject}:{key}" if moves_money else None
+        answer, replayed = run_command(ctx, command, scoped_key)
+        if not replayed:
+            audit_write(conn, who, kind, f"borrower:{borrower}", command.model_dump(mode="json"))
+    headers = {REPLAYED_HEADER: "true"} if replayed else {}
+    return JSONResponse(jsonable_encoder({"ok": True} | answer), headers=headers)
+
+
+@router.post("/applications")
+def apply(body: Apply, request: Request, who: CallerDep) -> JSONResponse:
+    """Apply for a line: the group's view and the bureau (an inquiry is recorded) are
+    scored and the group's policy answers approved, referred or declined, with reasons."""
+    return _execute(request, who, body, body.borrower, None)
+
+
+@router.post("/documents")
+def submit_document(body: SubmitDocument, request: Request, who: CallerDep) -> JSONResponse:
+    """File a document a referred application asked for."""
+    return _execute(request, who, body, body.borrower, None)
+
+
+@router.post("/documents/verification")
+def verify_document(body: VerifyDocument, request: Request, who: CallerDep) -> JSONResponse:
+    """The lender's check of a filed document; the application is decided again."""
+    return _execute(request, who, body, body.borrower, None)
+
+
+@router.post("/draws")
+def draw(body: Draw, request: Request, who: CallerDep, key: KeyHeader = None) -> JSONResponse:
+    """Draw a cash loan, authorised in real time."""
+    return _execute(request, who, body, body.borrower, key)
+
+
+@router.post("/purchases")
+def purchase(
+    body: Purchase, request: Request, who: CallerDep, key: KeyHeader = None
+) -> JSONResponse:
+    """A purchase on a revolving line or a merchant installment plan, authorised in real time."""
+    return _execute(request, who, body, body.borrower, key)
+
+
+@router.post("/repayments")
+def repay(body: Repay, request: Request, who: CallerDep, key: KeyHeader = None) -> JSONResponse:
+    """Repay an amount, everything due (``all_due``) or everything owed (``all``)."""
+    return _execute(request, who, body, body.borrower, key)
+
+
+@router.post("/conversions")
+def convert(
+    body: ConvertStatement, request: Request, who: CallerDep, key: KeyHeader = None
+) -> JSONResponse:
+    """Turn the latest statement's revolving balance into bill installments."""
+    return _execute(request, who, body, body.borrower, key)
+
+
+@router.post("/self-queries")
+def self_query(body: SelfQuery, request: Request, who: CallerDep) -> JSONResponse:
+    """The borrower pulls their own credit report (two free a year)."""
+    return _execute(request, who, body, body.borrower, None)
+
+
+@router.post("/disputes")
+def dispute(body: Dispute, request: Request, who: CallerDep) -> JSONResponse:
+    """Dispute a reported record: flagged at once, to be answered within 20 days."""
+    return _execute(request, who, body, body.borrower, None)
+
+
+@router.post("/disputes/answers")
+def answer_dispute(body: ResolveDispute, request: Request, who: CallerDep) -> JSONResponse:
+    """The provider's answer to a dispute: corrected, confirmed or unverifiable."""
+    return _execute(request, who, body, body.borrower, None)
+
+
+@router.post("/explanations")
+def explain(body: Statement, request: Request, who: CallerDep) -> JSONResponse:
+    """Attach the borrower's explanatory statement to a reported record."""
+    return _execute(request, who, body, body.borrower, None)

@@ -1,0 +1,78 @@
+"""Logging in and out: a session for borrowers and console staff.
+
+The token comes back in the body (for API clients, as ``Authorization: Bearer``)
+and as an HttpOnly cookie (for the portal and console). A wrong password and an
+unknown login get the same answer. Both outcomes are in the audit log.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from crossline.api.access import (
+    SESSION_COOKIE,
+    Caller,
+    CallerDep,
+    audit_write,
+    credential,
+    engine_of,
+    source_of,
+)
+from crossline.api.errors import ApiError
+from crossline.security import audit, log_in, log_out
+from crossline.security.sessions import SESSION_LIFETIME
+
+router = APIRouter(prefix="/sessions", tags=["sessions"])
+
+
+class Credentials(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    login: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+@router.post("")
+def open_session(body: Credentials, request: Request, response: Response) -> dict[str, Any]:
+    """Log in; the session lasts ``SESSION_LIFETIME``."""
+    now = datetime.now(UTC)
+    with engine_of(request).begin() as conn:
+        token = log_in(conn, body.login, body.password, now)
+        audit.record(
+            conn,
+            actor=body.login,
+            role="anonymous",
+            action="log_in" if token is not None else "log_in_refused",
+            target=f"user:{body.login}",
+            source=source_of(request),
+            detail={},
+            at=now,
+        )
+    if token is None:
+        raise ApiError(401, "invalid_credentials", "login or password is wrong")
+    seconds = int(SESSION_LIFETIME.total_seconds())
+    response.set_cookie(SESSION_COOKIE, token, max_age=seconds, httponly=True, samesite="strict")
+    return {"token": token, "expires_in": seconds}
+
+
+@router.delete("", status_code=204)
+def close_session(request: Request, who: CallerDep) -> Response:
+    """Log out: the session's token stops working at once."""
+    token = _session_token(request, who)
+    with engine_of(request).begin() as conn:
+        log_out(conn, token)
+        audit_write(conn, who, "log_out", f"user:{who.principal.subject}", {})
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+def _session_token(request: Request, who: Caller) -> str:
+    """The session being closed; an API key is not a session."""
+    token = credential(request)
+    if who.principal.role == "provider" or token is None:
+        raise ApiError(400, "invalid_input", "authorization: not a session", "authorization")
+    return token

@@ -1,0 +1,377 @@
+"""The HTTP API: who may do what, one error shape, idempotent money, nothing written on a 4xx.
+
+Each test drives the FastAPI app in process (httpx through Starlette's test
+client) over a real database on each backend, with credentials made the way an
+operator makes them (``security.principals``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from crossline.api import create_app
+from crossline.catalog import load_catalog
+from crossline.security import audit, create_api_key, create_user, log_in
+from crossline.servicing.context import open_context
+from crossline.servicing.lines import register_borrower
+from crossline.store.schema import bureau_inquiries, credit_lines, idempotency_keys, loans
+from tests.conftest import initialise
+from tests.helpers import dump
+
+START = date(2026, 3, 2)
+PASSWORD = "correct horse battery"
+
+
+@dataclass(frozen=True)
+class Api:
+    """The app, its engine and a bearer header for each caller the tests use."""
+
+    client: TestClient
+    engine: sa.Engine
+    alice: dict[str, str]
+    bob: dict[str, str]
+    huabei: dict[str, str]
+    weilidai: dict[str, str]
+
+    def post(self, path: str, who: dict[str, str], body: object, key: str | None = None):  # type: ignore[no-untyped-def]
+        headers = dict(who) | ({"Idempotency-Key": key} if key is not None else {})
+        return self.client.post(f"/v1{path}", json=body, headers=headers)
+
+    def get(self, path: str, who: dict[str, str]):  # type: ignore[no-untyped-def]
+        return self.client.get(f"/v1{path}", headers=who)
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def api(engine: sa.Engine) -> Iterator[Api]:
+    initialise(engine, START)
+    catalog = load_catalog("default")
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        ctx = open_context(conn)
+        register_borrower(ctx, "alice", 900_000)
+        register_borrower(ctx, "bob", 700_000)
+        for login in ("alice", "bob"):
+            create_user(conn, login, PASSWORD, "borrower", borrower_id=login)
+        huabei = create_api_key(conn, "huabei", catalog)
+        weilidai = create_api_key(conn, "weilidai", catalog)
+    with engine.begin() as conn:
+        alice = log_in(conn, "alice", PASSWORD, now)
+        bob = log_in(conn, "bob", PASSWORD, now)
+    assert alice is not None and bob is not None
+    with TestClient(create_app(engine)) as client:
+        yield Api(
+            client,
+            engine,
+            _bearer(alice),
+            _bearer(bob),
+            _bearer(huabei),
+            _bearer(weilidai),
+        )
+
+
+def _open_lines(api: Api) -> None:
+    """Alice holds Huabei and Weilidai, approved by the shipped policies."""
+    for product in ("huabei", "weilidai"):
+        answer = api.post("/applications", api.alice, {"borrower": "alice", "product": product})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "approved", answer.json()
+
+
+def _error(response) -> tuple[int, str, str | None]:  # type: ignore[no-untyped-def]
+    body = response.json()
+    assert set(body) == {"error"}, body
+    return response.status_code, body["error"]["code"], body["error"].get("field")
+
+
+def test_a_request_without_a_valid_credential_is_401(api: Api) -> None:
+    before = dump(api.engine)
+    body = {"borrower": "alice", "product": "huabei"}
+    assert _error(api.post("/applications", {}, body)) == (401, "unauthenticated", None)
+    wrong = _bearer("not-a-session")
+    assert _error(api.post("/applications", wrong, body)) == (401, "unauthenticated", None)
+    forged = _bearer(api.huabei["Authorization"].removeprefix("Bearer ")[:-4] + "AAAA")
+    assert _error(api.get("/borrowers/alice/lines", forged)) == (401, "unauthenticated", None)
+    assert dump(api.engine) == before
+
+
+def test_a_borrower_cannot_see_another_borrower_and_cannot_tell_whether_they_exist(
+    api: Api,
+) -> None:
+    _open_lines(api)
+    for path in ("lines", "decisions", "notifications"):
+        hidden = api.get(f"/borrowers/alice/{path}", api.bob)
+        missing = api.get(f"/borrowers/nobody/{path}", api.bob)
+        assert hidden.status_code == missing.status_code == 404
+        assert hidden.json() == missing.json()
+    before = dump(api.engine)
+    draw = {
+        "borrower": "alice",
+        "product": "weilidai",
+        "amount": "100.00",
+        "term_months": 5,
+        "method": "equal_principal",
+    }
+    assert _error(api.post("/draws", api.bob, draw, key="k1"))[:2] == (404, "not_found")
+    assert dump(api.engine) == before
+
+
+def test_a_provider_sees_only_its_own_products(api: Api) -> None:
+    _open_lines(api)
+    lines = api.get("/borrowers/alice/lines", api.huabei).json()
+    assert [line["product"] for line in lines] == ["huabei"]
+    assert {d["product"] for d in api.get("/borrowers/alice/decisions", api.huabei).json()} == {
+        "huabei"
+    }
+    both = api.get("/borrowers/alice/lines", api.alice).json()
+    assert [line["product"] for line in both] == ["huabei", "weilidai"]
+    before = dump(api.engine)
+    draw = {
+        "borrower": "alice",
+        "product": "weilidai",
+        "amount": "100.00",
+        "term_months": 5,
+        "method": "equal_principal",
+    }
+    assert _error(api.post("/draws", api.huabei, draw, key="x"))[:2] == (404, "not_found")
+    assert dump(api.engine) == before
+
+
+def test_a_role_that_may_not_give_a_command_gets_403_and_nothing_is_written(api: Api) -> None:
+    before = dump(api.engine)
+    verify = {"borrower": "alice", "product": "huabei", "kind": "income_proof"}
+    assert _error(api.post("/documents/verification", api.alice, verify))[:2] == (
+        403,
+        "forbidden",
+    )
+    assert _error(api.post("/self-queries", api.huabei, {"borrower": "alice"}))[:2] == (
+        403,
+        "forbidden",
+    )
+    assert dump(api.engine) == before
+
+
+def _draw_body(amount: str = "1000.00") -> dict[str, object]:
+    return {
+        "borrower": "alice",
+        "product": "weilidai",
+        "amount": amount,
+        "term_months": 5,
+        "method": "equal_principal",
+    }
+
+
+def _loans(engine: sa.Engine) -> list[tuple[object, ...]]:
+    """Alice's Weilidai loans: (id, principal in fen)."""
+    line = credit_lines.c
+    with engine.connect() as conn:
+        return [
+            tuple(r)
+            for r in conn.execute(
+                sa.select(loans.c.loan_id, loans.c.principal_fen)
+                .join(credit_lines, line.credit_line_id == loans.c.credit_line_id)
+                .where(line.borrower_id == "alice", line.product == "weilidai")
+            )
+        ]
+
+
+def test_money_moves_once_per_idempotency_key(api: Api) -> None:
+    _open_lines(api)
+    before = dump(api.engine)
+    missing = api.post("/draws", api.alice, _draw_body())
+    assert _error(missing) == (400, "invalid_input", "Idempotency-Key")
+    assert dump(api.engine) == before
+
+    first = api.post("/draws", api.alice, _draw_body(), key="draw-1")
+    assert first.status_code == 200, first.text
+    assert first.json()["ok"] is True and "Idempotent-Replayed" not in first.headers
+    assert [principal for _, principal in _loans(api.engine)] == [100_000]
+
+    again = api.post("/draws", api.alice, _draw_body(), key="draw-1")
+    assert again.status_code == 200
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert [principal for _, principal in _loans(api.engine)] == [100_000]
+
+    after_first = dump(api.engine)
+    conflict = api.post("/draws", api.alice, _draw_body("2000.00"), key="draw-1")
+    assert _error(conflict)[:2] == (409, "idempotency_conflict")
+    assert dump(api.engine) == after_first
+
+
+def test_an_idempotency_key_belongs_to_its_caller(api: Api) -> None:
+    """The same key from the borrower and from the provider are two requests."""
+    _open_lines(api)
+    mine = api.post("/draws", api.alice, _draw_body(), key="same")
+    theirs = api.post("/draws", api.weilidai, _draw_body(), key="same")
+    assert mine.status_code == theirs.status_code == 200
+    assert "Idempotent-Replayed" not in theirs.headers
+    assert len(_loans(api.engine)) == 2
+    with api.engine.connect() as conn:
+        keys = conn.execute(sa.select(idempotency_keys.c.key)).scalars().all()
+    assert len(set(keys)) == 2 and all(k.endswith(":same") for k in keys)
+
+
+def test_bad_input_names_the_field_and_writes_nothing(api: Api) -> None:
+    _open_lines(api)
+    before = dump(api.engine)
+    cases = [
+        (_draw_body() | {"amount": 10.5}, "amount"),
+        (_draw_body() | {"amount": "-3.00"}, "amount"),
+        (_draw_body() | {"term_months": "soon"}, "term_months"),
+        (_draw_body() | {"colour": "red"}, "colour"),
+        ({k: v for k, v in _draw_body().items() if k != "product"}, "product"),
+    ]
+    for number, (body, field) in enumerate(cases):
+        answer = api.post("/draws", api.alice, body, key=f"bad-{number}")
+        assert _error(answer) == (400, "invalid_input", field), (body, answer.json())
+        assert field in answer.json()["error"]["message"]
+    repay = {"borrower": "alice", "product": "weilidai", "amount": "all", "key": "inline"}
+    assert _error(api.post("/repayments", api.alice, repay, key="r"))[:3] == (
+        400,
+        "invalid_input",
+        "key",
+    )
+    assert dump(api.engine) == before
+
+
+def test_a_refused_draw_is_an_answer_with_its_reason_and_a_stored_decision(api: Api) -> None:
+    _open_lines(api)
+    with api.engine.connect() as conn:
+        limit = conn.execute(
+            sa.select(credit_lines.c.limit_fen).where(
+                credit_lines.c.borrower_id == "alice", credit_lines.c.product == "weilidai"
+            )
+        ).scalar_one()
+    too_much = f"{(limit + 100) // 100}.00"
+    answer = api.post("/draws", api.alice, _draw_body(too_much), key="big")
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["ok"] is False and body["code"] and body["reason"]
+    decisions = api.get("/borrowers/alice/decisions", api.alice).json()
+    assert decisions[0]["decision_id"] == body["authorisation"]
+    assert decisions[0]["outcome"] == "refused"
+    assert _loans(api.engine) == []
+
+
+def test_every_write_is_in_the_audit_log_with_who_and_from_where(api: Api) -> None:
+    _open_lines(api)
+    api.post("/draws", api.weilidai, _draw_body(), key="d")
+    api.post("/draws", api.weilidai, _draw_body(), key="d")  # a replay writes nothing new
+    with api.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT actor, role, action, target, source FROM audit_log ORDER BY seq")
+        ).all()
+        check = audit.verify(conn)
+    assert [tuple(r)[1:4] for r in rows] == [
+        ("borrower", "apply", "borrower:alice"),
+        ("borrower", "apply", "borrower:alice"),
+        ("provider", "draw", "borrower:alice"),
+    ]
+    assert rows[0][0] == "alice" and rows[2][0] != "alice"
+    assert all(r[4] == "testclient" for r in rows)
+    assert check.ok and check.entries == 3
+
+
+def test_the_openapi_document_lists_every_endpoint(api: Api) -> None:
+    spec = api.client.get("/v1/openapi.json").json()
+    paths = set(spec["paths"])
+    expected = {
+        "/v1/applications",
+        "/v1/documents",
+        "/v1/documents/verification",
+        "/v1/draws",
+        "/v1/purchases",
+        "/v1/repayments",
+        "/v1/conversions",
+        "/v1/self-queries",
+        "/v1/disputes",
+        "/v1/disputes/answers",
+        "/v1/explanations",
+        "/v1/borrowers/{borrower_id}/lines",
+        "/v1/borrowers/{borrower_id}/decisions",
+        "/v1/borrowers/{borrower_id}/notifications",
+        "/v1/business-date",
+    }
+    assert expected <= paths
+    assert api.get("/business-date", api.alice).json() == {
+        "business_date": START.isoformat(),
+        "closing": False,
+    }
+
+
+def _inquiries(engine: sa.Engine) -> list[tuple[object, ...]]:
+    q = bureau_inquiries.c
+    with engine.connect() as conn:
+        return [
+            tuple(r)
+            for r in conn.execute(
+                sa.select(q.borrower_id, q.inquirer, q.reason).order_by(q.inquiry_id)
+            )
+        ]
+
+
+def test_a_provider_sees_a_report_only_by_a_pull_with_a_reason_recorded_as_an_inquiry(
+    api: Api,
+) -> None:
+    before = dump(api.engine)
+    without = api.post("/credit-reports", api.weilidai, {"borrower": "alice"})
+    assert _error(without) == (400, "invalid_input", "reason")
+    as_self = api.post(
+        "/credit-reports", api.weilidai, {"borrower": "alice", "reason": "self_query"}
+    )
+    assert _error(as_self) == (400, "invalid_input", "reason")
+    assert dump(api.engine) == before
+
+    pulled = api.post(
+        "/credit-reports", api.weilidai, {"borrower": "alice", "reason": "loan_approval"}
+    )
+    assert pulled.status_code == 200, pulled.text
+    assert pulled.json()["report"]["borrower_id"] == "alice"
+    assert _inquiries(api.engine) == [("alice", "webank", "loan_approval")]
+
+
+def test_a_borrower_pulls_only_their_own_report_as_a_self_query(api: Api) -> None:
+    mine = api.post("/credit-reports", api.alice, {"borrower": "alice", "reason": "self_query"})
+    assert mine.status_code == 200, mine.text
+    assert mine.json()["inquiry"]["charged"] is False
+    before = dump(api.engine)
+    theirs = api.post("/credit-reports", api.bob, {"borrower": "alice", "reason": "self_query"})
+    assert _error(theirs)[:2] == (404, "not_found")
+    lender = api.post(
+        "/credit-reports", api.alice, {"borrower": "alice", "reason": "loan_approval"}
+    )
+    assert _error(lender) == (400, "invalid_input", "reason")
+    assert dump(api.engine) == before
+    assert _inquiries(api.engine) == [("alice", "self", "self_query")]
+
+
+def test_a_session_opens_with_the_right_password_only_and_closes_at_once(api: Api) -> None:
+    wrong = api.client.post("/v1/sessions", json={"login": "alice", "password": "nope-nope-1"})
+    unknown = api.client.post("/v1/sessions", json={"login": "zed", "password": "nope-nope-1"})
+    assert _error(wrong) == _error(unknown) == (401, "invalid_credentials", None)
+    assert wrong.json() == unknown.json()
+
+    opened = api.client.post("/v1/sessions", json={"login": "bob", "password": PASSWORD})
+    assert opened.status_code == 200, opened.text
+    session = _bearer(opened.json()["token"])
+    assert api.get("/borrowers/bob/lines", session).status_code == 200
+    assert api.client.delete("/v1/sessions", headers=session).status_code == 204
+    assert _error(api.get("/borrowers/bob/lines", session))[:2] == (401, "unauthenticated")
+    with api.engine.connect() as conn:
+        actions = conn.execute(sa.text("SELECT action, target FROM audit_log ORDER BY seq")).all()
+    assert [tuple(a) for a in actions] == [
+        ("log_in_refused", "user:alice"),
+        ("log_in_refused", "user:zed"),
+        ("log_in", "user:bob"),
+        ("log_out", "user:bob"),
+    ]
