@@ -7,17 +7,22 @@ operator makes them (``security.principals``).
 
 from __future__ import annotations
 
+import logging.config
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from crossline.api import create_app
 from crossline.catalog import load_catalog
-from crossline.security import audit, create_api_key, create_user, log_in
+from crossline.cli.serve import log_config
+from crossline.security import audit, create_api_key, create_user, hashing, log_in
+from crossline.security.pii import PiiCipher
 from crossline.servicing.context import open_context
 from crossline.servicing.lines import register_borrower
 from crossline.store.schema import bureau_inquiries, credit_lines, idempotency_keys, loans
@@ -52,7 +57,10 @@ def _bearer(token: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def api(engine: sa.Engine) -> Iterator[Api]:
+def api(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    # argon2id at its production cost takes up to a second a hash on a busy 2-core
+    # machine; test_security checks that setting, these tests check access rules.
+    monkeypatch.setattr(hashing, "SECRET_HASHER", PasswordHasher(time_cost=1, memory_cost=1024))
     initialise(engine, START)
     catalog = load_catalog("default")
     now = datetime.now(UTC)
@@ -68,7 +76,7 @@ def api(engine: sa.Engine) -> Iterator[Api]:
         alice = log_in(conn, "alice", PASSWORD, now)
         bob = log_in(conn, "bob", PASSWORD, now)
     assert alice is not None and bob is not None
-    with TestClient(create_app(engine)) as client:
+    with TestClient(create_app(engine, PiiCipher(os.urandom(32)))) as client:
         yield Api(
             client,
             engine,
@@ -301,6 +309,10 @@ def test_the_openapi_document_lists_every_endpoint(api: Api) -> None:
         "/v1/borrowers/{borrower_id}/decisions",
         "/v1/borrowers/{borrower_id}/notifications",
         "/v1/business-date",
+        "/v1/borrowers",
+        "/v1/borrowers/{borrower_id}",
+        "/v1/credit-reports",
+        "/v1/sessions",
     }
     assert expected <= paths
     assert api.get("/business-date", api.alice).json() == {
@@ -375,3 +387,81 @@ def test_a_session_opens_with_the_right_password_only_and_closes_at_once(api: Ap
         ("log_in", "user:bob"),
         ("log_out", "user:bob"),
     ]
+
+
+# GB 11643's own worked example, and a second valid number (check digits verified by hand).
+NATIONAL_ID = "11010519491231002X"
+OTHER_NATIONAL_ID = "440524188001010014"
+
+
+def _carol(national_id: str = NATIONAL_ID, **changes: str) -> dict[str, str]:
+    return {
+        "borrower": "carol",
+        "monthly_income": "12000.00",
+        "name": "Wang Carol",
+        "national_id": national_id,
+        "phone": "13800138000",
+    } | changes
+
+
+def test_a_provider_registers_a_borrower_whose_identity_is_stored_sealed(api: Api) -> None:
+    registered = api.post("/borrowers", api.weilidai, _carol())
+    assert registered.status_code == 200, registered.text
+    assert registered.json() == {"borrower": "carol", "national_id": "110105********002X"}
+    profile = api.get("/borrowers/carol", api.weilidai).json()
+    assert (profile["name"], profile["national_id"], profile["phone"]) == (
+        "Wang Carol",
+        "110105********002X",
+        "13800138000",
+    )
+    assert profile["monthly_income"] == "12000.00"
+    with api.engine.connect() as conn:
+        sealed = conn.execute(sa.text("SELECT * FROM borrower_identities")).all()
+        audit_rows = conn.execute(sa.text("SELECT * FROM audit_log")).all()
+    assert len(sealed) == 1
+    for text in (repr(sealed), repr(audit_rows)):
+        assert NATIONAL_ID not in text and "13800138000" not in text and "Wang" not in text
+    assert _error(api.get("/borrowers/carol", api.alice))[:2] == (404, "not_found")
+
+
+def test_registering_refuses_bad_identities_and_duplicates_and_writes_nothing(
+    api: Api,
+) -> None:
+    assert api.post("/borrowers", api.weilidai, _carol()).status_code == 200
+    before = dump(api.engine)
+    cases = [
+        (_carol(borrower="dave", national_id=NATIONAL_ID), 400, "national_id"),
+        (_carol(borrower="dave", national_id="110105194912310021"), 400, "national_id"),
+        (_carol(borrower="dave", national_id=OTHER_NATIONAL_ID, phone="12345"), 400, "phone"),
+        (
+            _carol(borrower="dave", national_id=OTHER_NATIONAL_ID, monthly_income="-1"),
+            400,
+            "monthly_income",
+        ),
+        (_carol(national_id=OTHER_NATIONAL_ID), 409, None),
+    ]
+    for body, status, field in cases:
+        answer = api.post("/borrowers", api.weilidai, body)
+        assert answer.status_code == status, (body, answer.json())
+        assert answer.json()["error"]["field"] == field, answer.json()
+    assert _error(api.post("/borrowers", api.alice, _carol(borrower="erin")))[:2] == (
+        403,
+        "forbidden",
+    )
+    assert dump(api.engine) == before
+
+
+def test_the_server_logs_mask_national_ids(capsys: pytest.CaptureFixture[str]) -> None:
+    config = log_config()
+    logging.config.dictConfig(config)
+    try:
+        logging.getLogger("crossline.api").warning("lookup for %s failed", NATIONAL_ID)
+        logging.getLogger("uvicorn.access").info(
+            '%s - "%s %s HTTP/%s" %d', "127.0.0.1", "GET", f"/x?id={NATIONAL_ID}", "1.1", 200
+        )
+    finally:
+        logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
+    written = capsys.readouterr()
+    text = written.out + written.err
+    assert "lookup for [national id] failed" in text and "/x?id=[national id]" in text
+    assert NATIONAL_ID not in text

@@ -30,6 +30,7 @@ from fastapi import Depends, Request
 from crossline.api.errors import ApiError, not_found
 from crossline.catalog import Catalog, CatalogError
 from crossline.security import Principal, audit, authenticate_api_key, authenticate_session
+from crossline.security.pii import PiiCipher
 
 API_KEY_PREFIX = "clk_"
 SESSION_COOKIE = "crossline_session"
@@ -63,6 +64,12 @@ def engine_of(request: Request) -> sa.Engine:
     engine = request.app.state.engine
     assert isinstance(engine, sa.Engine)
     return engine
+
+
+def cipher_of(request: Request) -> PiiCipher:
+    cipher = request.app.state.cipher
+    assert isinstance(cipher, PiiCipher)
+    return cipher
 
 
 def credential(request: Request) -> str | None:

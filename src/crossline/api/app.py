@@ -7,13 +7,15 @@ from fastapi import FastAPI
 
 from crossline.api import errors
 from crossline.api.routes import borrowers, bureau, commands, platform, sessions
+from crossline.security.pii import PiiCipher
 from crossline.store.engine import make_engine
 
 API_PREFIX = "/v1"
 
 
-def create_app(engine: sa.Engine) -> FastAPI:
-    """The API over ``engine``'s book (upgraded to the latest schema by the caller)."""
+def create_app(engine: sa.Engine, cipher: PiiCipher) -> FastAPI:
+    """The API over ``engine``'s book (upgraded to the latest schema by the caller);
+    ``cipher`` seals and opens borrowers' identities."""
     app = FastAPI(
         title="crossline",
         summary="Consumer credit across products and lender groups, on one exact ledger.",
@@ -23,6 +25,7 @@ def create_app(engine: sa.Engine) -> FastAPI:
         redoc_url=None,
     )
     app.state.engine = engine
+    app.state.cipher = cipher
     errors.install(app)
     for module in (sessions, commands, borrowers, bureau, platform):
         app.include_router(module.router, prefix=API_PREFIX)
@@ -30,6 +33,6 @@ def create_app(engine: sa.Engine) -> FastAPI:
 
 
 def from_environment() -> FastAPI:
-    """The app over ``CROSSLINE_DATABASE_URL`` (default SQLite): what each ``crossline
-    serve`` worker process runs."""
-    return create_app(make_engine())
+    """The app over ``CROSSLINE_DATABASE_URL`` (default SQLite) with the PII key in
+    ``CROSSLINE_PII_KEY``: what each ``crossline serve`` worker process runs."""
+    return create_app(make_engine(), PiiCipher.from_env())

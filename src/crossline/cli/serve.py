@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from crossline.cli.common import DatabaseOption, app, existing_book
+from crossline.security.national_ids import RedactNationalIds
 from crossline.store.engine import upgrade
 
 
@@ -37,4 +39,18 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        log_config=log_config(),
     )
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, with every handler masking national IDs (``RedactNationalIds``)
+    and crossline's own loggers sent to the same handler: logs never hold one."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"redact": {"()": RedactNationalIds}}
+    for handler in config["handlers"].values():
+        handler["filters"] = ["redact"]
+    config["loggers"]["crossline"] = {"handlers": ["default"], "level": "INFO"}
+    return config

@@ -1,5 +1,10 @@
-"""What a caller may read about a borrower: lines, decisions with their reasons,
-notifications. A provider sees only its own products' rows; a borrower only their own."""
+"""Borrowers: registering one with their identity, and what a caller may read about
+one — profile, lines, decisions with their reasons, notifications. A provider sees only
+its own products' rows; a borrower only their own.
+
+The identity (name, national ID, phone) is stored encrypted (``security.identities``)
+and never leaves the API whole: the national ID is shown masked, and no identity is
+written to the audit log."""
 
 from __future__ import annotations
 
@@ -8,16 +13,101 @@ from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
 
-from crossline.api.access import CallerDep, check_scope, engine_of, may_see_product
+from crossline.api.access import (
+    CallerDep,
+    audit_write,
+    check_scope,
+    cipher_of,
+    engine_of,
+    may_see_product,
+    require_role,
+)
 from crossline.catalog import Catalog
 from crossline.money import format_fen
+from crossline.scenario.spec import Fen
 from crossline.security import Principal
+from crossline.security.identities import read_identity, save_identity
 from crossline.servicing.context import Context, open_context, require_borrower
-from crossline.servicing.lines import available_fen, get_line
-from crossline.store.schema import credit_lines, decisions, notifications
+from crossline.servicing.lines import available_fen, get_line, register_borrower
+from crossline.store.schema import borrowers, credit_lines, decisions, notifications
 
 router = APIRouter(prefix="/borrowers", tags=["borrowers"])
+
+REGISTRARS = frozenset({"provider", "operator", "risk_admin"})
+"""Lenders onboard their customers; console staff may too."""
+
+
+class NewBorrower(BaseModel):
+    """A borrower to register, with the identity the rules require a lender to hold."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    borrower: str = Field(min_length=1, max_length=64)
+    monthly_income: Fen
+    name: str
+    national_id: str
+    phone: str
+
+
+def masked(national_id: str) -> str:
+    """A national ID as statements print it: the region code and the last four."""
+    return national_id[:6] + "*" * (len(national_id) - 10) + national_id[-4:]
+
+
+@router.post("")
+def register(body: NewBorrower, request: Request, who: CallerDep) -> dict[str, Any]:
+    """Register a borrower; a national ID already held by another borrower is refused."""
+    require_role(who, REGISTRARS, "register borrowers")
+    with engine_of(request).begin() as conn:
+        ctx = open_context(conn)
+        register_borrower(ctx, body.borrower, body.monthly_income)
+        save_identity(
+            conn,
+            cipher_of(request),
+            body.borrower,
+            name=body.name,
+            national_id=body.national_id,
+            phone=body.phone,
+        )
+        audit_write(
+            conn,
+            who,
+            "register_borrower",
+            f"borrower:{body.borrower}",
+            {"monthly_income": format_fen(body.monthly_income)},
+        )
+    return {"borrower": body.borrower, "national_id": masked(body.national_id)}
+
+
+@router.get("/{borrower_id}")
+def profile(borrower_id: str, request: Request, who: CallerDep) -> dict[str, Any]:
+    """Who the borrower is (national ID masked) and their declared and verified income."""
+    b = borrowers.c
+    with engine_of(request).connect() as conn:
+        ctx = open_context(conn)
+        _open(ctx, who.principal, borrower_id)
+        row = conn.execute(
+            sa.select(b.monthly_income_fen, b.verified_income_fen, b.created_on).where(
+                b.borrower_id == borrower_id
+            )
+        ).one()
+        identity = read_identity(conn, cipher_of(request), borrower_id)
+    answer: dict[str, Any] = {
+        "borrower": borrower_id,
+        "monthly_income": format_fen(row.monthly_income_fen),
+        "verified_income": None
+        if row.verified_income_fen is None
+        else format_fen(row.verified_income_fen),
+        "registered_on": row.created_on,
+    }
+    if identity is not None:
+        answer |= {
+            "name": identity.name,
+            "national_id": masked(identity.national_id),
+            "phone": identity.phone,
+        }
+    return answer
 
 
 def _visible(principal: Principal, catalog: Catalog, product: str | None) -> bool:

@@ -47,6 +47,6 @@ def pull_report(body: ReportPull, request: Request, who: CallerDep) -> dict[str,
         check_scope(principal, ctx.catalog, body.borrower, None)
         inquirer = SELF if own else str(principal.lender_group)
         inquiry = record_inquiry(ctx, body.borrower, inquirer, body.reason)
-        audit_write(conn, who, "pull_credit_report", f"borrower:{body.borrower}", body.model_dump())
         report = credit_report(conn, body.borrower, ctx.today)
+        audit_write(conn, who, "pull_credit_report", f"borrower:{body.borrower}", body.model_dump())
     return {"inquiry": inquiry, "report": jsonable_encoder(report)}
