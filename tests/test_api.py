@@ -465,3 +465,4 @@ def test_the_server_logs_mask_national_ids(capsys: pytest.CaptureFixture[str]) -
     text = written.out + written.err
     assert "lookup for [national id] failed" in text and "/x?id=[national id]" in text
     assert NATIONAL_ID not in text
+    assert "Logging error" not in text, "a formatter could not read the masked record"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 
 from crossline.servicing.errors import InputError
 
@@ -51,13 +52,18 @@ class RedactNationalIds(logging.Filter):
     """A handler filter that masks national IDs in the message, exception and stack text.
 
     Attach it to the handlers (a filter on a logger does not see records that
-    its children propagate). It renders the message first, so an ID passed as
-    a ``%s`` argument is caught too, and keeps every record.
+    its children propagate). It masks the message and each argument in place,
+    so an ID passed as a ``%s`` argument is caught too, and formatters that read
+    the arguments themselves (uvicorn's access log does) still find them; it
+    keeps every record.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage())
-        record.args = None
+        record.msg = redact(str(record.msg))
+        if isinstance(record.args, tuple):
+            record.args = tuple(_masked(arg) for arg in record.args)
+        elif isinstance(record.args, Mapping):
+            record.args = {key: _masked(value) for key, value in record.args.items()}
         if record.exc_info is not None and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -65,3 +71,12 @@ class RedactNationalIds(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return True
+
+
+def _masked(value: object) -> object:
+    """A log argument with national IDs masked; other types rendered as ``%s`` would
+    render them, so anything holding one is masked as text."""
+    if isinstance(value, int | float) or value is None:
+        return value
+    text = str(value)
+    return redact(text) if SHAPED_LIKE_NATIONAL_ID.search(text) else value
