@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging.config
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -21,11 +22,19 @@ from fastapi.testclient import TestClient
 from crossline.api import create_app
 from crossline.catalog import load_catalog
 from crossline.cli.serve import log_config
+from crossline.events.handlers import HANDLER_LOCK, handle_pending
+from crossline.scenario.state import snapshot
 from crossline.security import audit, create_api_key, create_user, hashing, log_in
 from crossline.security.pii import PiiCipher
 from crossline.servicing.context import open_context
 from crossline.servicing.lines import register_borrower
-from crossline.store.schema import bureau_inquiries, credit_lines, idempotency_keys, loans
+from crossline.store.schema import (
+    bureau_inquiries,
+    credit_lines,
+    idempotency_keys,
+    loans,
+    outbox,
+)
 from tests.conftest import initialise
 from tests.helpers import dump
 
@@ -50,6 +59,26 @@ class Api:
 
     def get(self, path: str, who: dict[str, str]):  # type: ignore[no-untyped-def]
         return self.client.get(f"/v1{path}", headers=who)
+
+
+def settle(api: Api, timeout: float = 20.0) -> None:
+    """Wait until the server's outbox worker has handled every event committed so far."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with api.engine.connect() as conn:
+            pending = conn.execute(
+                sa.select(sa.func.count()).where(outbox.c.handled.is_(False))
+            ).scalar_one()
+        if pending == 0:
+            return
+        assert time.monotonic() < deadline, f"{pending} events still unhandled"
+        time.sleep(0.05)
+
+
+def settled_dump(api: Api) -> dict[str, list[tuple[object, ...]]]:
+    """Every table, once the worker is idle: what a request did or did not write."""
+    settle(api)
+    return dump(api.engine)
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -102,14 +131,14 @@ def _error(response) -> tuple[int, str, str | None]:  # type: ignore[no-untyped-
 
 
 def test_a_request_without_a_valid_credential_is_401(api: Api) -> None:
-    before = dump(api.engine)
+    before = settled_dump(api)
     body = {"borrower": "alice", "product": "huabei"}
     assert _error(api.post("/applications", {}, body)) == (401, "unauthenticated", None)
     wrong = _bearer("not-a-session")
     assert _error(api.post("/applications", wrong, body)) == (401, "unauthenticated", None)
     forged = _bearer(api.huabei["Authorization"].removeprefix("Bearer ")[:-4] + "AAAA")
     assert _error(api.get("/borrowers/alice/lines", forged)) == (401, "unauthenticated", None)
-    assert dump(api.engine) == before
+    assert settled_dump(api) == before
 
 
 def test_a_borrower_cannot_see_another_borrower_and_cannot_tell_whether_they_exist(
@@ -121,7 +150,7 @@ def test_a_borrower_cannot_see_another_borrower_and_cannot_tell_whether_they_exi
         missing = api.get(f"/borrowers/nobody/{path}", api.bob)
         assert hidden.status_code == missing.status_code == 404
         assert hidden.json() == missing.json()
-    before = dump(api.engine)
+    before = settled_dump(api)
     draw = {
         "borrower": "alice",
         "product": "weilidai",
@@ -130,7 +159,7 @@ def test_a_borrower_cannot_see_another_borrower_and_cannot_tell_whether_they_exi
         "method": "equal_principal",
     }
     assert _error(api.post("/draws", api.bob, draw, key="k1"))[:2] == (404, "not_found")
-    assert dump(api.engine) == before
+    assert settled_dump(api) == before
 
 
 def test_a_provider_sees_only_its_own_products(api: Api) -> None:
@@ -142,7 +171,7 @@ def test_a_provider_sees_only_its_own_products(api: Api) -> None:
     }
     both = api.get("/borrowers/alice/lines", api.alice).json()
     assert [line["product"] for line in both] == ["huabei", "weilidai"]
-    before = dump(api.engine)
+    before = settled_dump(api)
     draw = {
         "borrower": "alice",
         "product": "weilidai",
@@ -151,11 +180,11 @@ def test_a_provider_sees_only_its_own_products(api: Api) -> None:
         "method": "equal_principal",
     }
     assert _error(api.post("/draws", api.huabei, draw, key="x"))[:2] == (404, "not_found")
-    assert dump(api.engine) == before
+    assert settled_dump(api) == before
 
 
 def test_a_role_that_may_not_give_a_command_gets_403_and_nothing_is_written(api: Api) -> None:
-    before = dump(api.engine)
+    before = settled_dump(api)
     verify = {"borrower": "alice", "product": "huabei", "kind": "income_proof"}
     assert _error(api.post("/documents/verification", api.alice, verify))[:2] == (
         403,
@@ -165,7 +194,7 @@ def test_a_role_that_may_not_give_a_command_gets_403_and_nothing_is_written(api:
         403,
         "forbidden",
     )
-    assert dump(api.engine) == before
+    assert settled_dump(api) == before
 
 
 def _draw_body(amount: str = "1000.00") -> dict[str, object]:
@@ -194,10 +223,10 @@ def _loans(engine: sa.Engine) -> list[tuple[object, ...]]:
 
 def test_money_moves_once_per_idempotency_key(api: Api) -> None:
     _open_lines(api)
-    before = dump(api.engine)
+    before = settled_dump(api)
     missing = api.post("/draws", api.alice, _draw_body())
     assert _error(missing) == (400, "invalid_input", "Idempotency-Key")
-    assert dump(api.engine) == before
+    assert settled_dump(api) == before
 
     first = api.post("/draws", api.alice, _draw_body(), key="draw-1")
     assert first.status_code == 200, first.text
@@ -210,10 +239,10 @@ def test_money_moves_once_per_idempotency_key(api: Api) -> None:
     assert again.headers["Idempotent-Replayed"] == "true"
     assert [principal for _, principal in _loans(api.engine)] == [100_000]
 
-    after_first = dump(api.engine)
+    after_first = settled_dump(api)
     conflict = api.post("/draws", api.alice, _draw_body("2000.00"), key="draw-1")
     assert _error(conflict)[:2] == (409, "idempotency_conflict")
-    assert dump(api.engine) == after_first
+    assert settled_dump(api) == after_first
 
 
 def test_an_idempotency_key_belongs_to_its_caller(api: Api) -> None:
@@ -231,7 +260,7 @@ def test_an_idempotency_key_belongs_to_its_caller(api: Api) -> None:
 
 def test_bad_input_names_the_field_and_writes_nothing(api: Api) -> None:
     _open_lines(api)
-    before = dump(api.engine)
+    before = settled_dump(api)
     cases = [
         (_draw_body() | {"amount": 10.5}, "amount"),
         (_draw_body() | {"amount": "-3.00"}, "amount"),
@@ -249,7 +278,7 @@ def test_bad_input_names_the_field_and_writes_nothing(api: Api) -> None:
         "invalid_input",
         "key",
     )
-    assert dump(api.engine) == before
+    assert settled_dump(api) == before
 
 
 def test_a_refused_draw_is_an_answer_with_its_reason_and_a_stored_decision(api: Api) -> None:
@@ -308,6 +337,7 @@ def test_the_openapi_document_lists_every_endpoint(api: Api) -> None:
         "/v1/borrowers/{borrower_id}/lines",
         "/v1/borrowers/{borrower_id}/decisions",
         "/v1/borrowers/{borrower_id}/notifications",
+        "/v1/borrowers/{borrower_id}/scores",
         "/v1/business-date",
         "/v1/borrowers",
         "/v1/borrowers/{borrower_id}",
@@ -335,14 +365,14 @@ def _inquiries(engine: sa.Engine) -> list[tuple[object, ...]]:
 def test_a_provider_sees_a_report_only_by_a_pull_with_a_reason_recorded_as_an_inquiry(
     api: Api,
 ) -> None:
-    before = dump(api.engine)
+    before = settled_dump(api)
     without = api.post("/credit-reports", api.weilidai, {"borrower": "alice"})
     assert _error(without) == (400, "invalid_input", "reason")
     as_self = api.post(
         "/credit-reports", api.weilidai, {"borrower": "alice", "reason": "self_query"}
     )
     assert _error(as_self) == (400, "invalid_input", "reason")
-    assert dump(api.engine) == before
+    assert settled_dump(api) == before
 
     pulled = api.post(
         "/credit-reports", api.weilidai, {"borrower": "alice", "reason": "loan_approval"}
@@ -356,14 +386,14 @@ def test_a_borrower_pulls_only_their_own_report_as_a_self_query(api: Api) -> Non
     mine = api.post("/credit-reports", api.alice, {"borrower": "alice", "reason": "self_query"})
     assert mine.status_code == 200, mine.text
     assert mine.json()["inquiry"]["charged"] is False
-    before = dump(api.engine)
+    before = settled_dump(api)
     theirs = api.post("/credit-reports", api.bob, {"borrower": "alice", "reason": "self_query"})
     assert _error(theirs)[:2] == (404, "not_found")
     lender = api.post(
         "/credit-reports", api.alice, {"borrower": "alice", "reason": "loan_approval"}
     )
     assert _error(lender) == (400, "invalid_input", "reason")
-    assert dump(api.engine) == before
+    assert settled_dump(api) == before
     assert _inquiries(api.engine) == [("alice", "self", "self_query")]
 
 
@@ -428,7 +458,7 @@ def test_registering_refuses_bad_identities_and_duplicates_and_writes_nothing(
     api: Api,
 ) -> None:
     assert api.post("/borrowers", api.weilidai, _carol()).status_code == 200
-    before = dump(api.engine)
+    before = settled_dump(api)
     cases = [
         (_carol(borrower="dave", national_id=NATIONAL_ID), 400, "national_id"),
         (_carol(borrower="dave", national_id="110105194912310021"), 400, "national_id"),
@@ -448,7 +478,7 @@ def test_registering_refuses_bad_identities_and_duplicates_and_writes_nothing(
         403,
         "forbidden",
     )
-    assert dump(api.engine) == before
+    assert settled_dump(api) == before
 
 
 def test_the_server_logs_mask_national_ids(capsys: pytest.CaptureFixture[str]) -> None:
@@ -466,3 +496,53 @@ def test_the_server_logs_mask_national_ids(capsys: pytest.CaptureFixture[str]) -
     assert "lookup for [national id] failed" in text and "/x?id=[national id]" in text
     assert NATIONAL_ID not in text
     assert "Logging error" not in text, "a formatter could not read the masked record"
+
+
+def test_lines_show_loans_schedules_and_what_is_owed_as_the_book_holds_them(api: Api) -> None:
+    _open_lines(api)
+    assert api.post("/draws", api.alice, _draw_body("1000.00"), key="d").status_code == 200
+    (weilidai,) = api.get("/borrowers/alice/lines", api.weilidai).json()
+    (loan,) = weilidai["loans"]
+    # 1000.00 over five months, equal principal: 200.00 a month.
+    assert [row["principal"] for row in loan["schedule"]] == ["200.00"] * 5
+    assert weilidai["outstanding"]["principal"] == "1000.00"
+    limit = int(weilidai["limit"].replace(".", ""))
+    assert weilidai["available"] == f"{(limit - 100_000) // 100}.{(limit - 100_000) % 100:02d}"
+    settle(api)
+    with api.engine.connect() as conn:
+        today = START
+        whole = snapshot(conn, today)["borrowers"]["alice"]
+        alone = snapshot(conn, today, "alice")["borrowers"]["alice"]
+    assert alone == whole, "one borrower's snapshot is their part of the whole book's"
+
+
+def test_scores_show_every_group_to_the_borrower_and_its_own_to_a_provider(api: Api) -> None:
+    _open_lines(api)
+    settle(api)  # the scores are the outbox worker's, written after the commands
+    mine = api.get("/borrowers/alice/scores", api.alice).json()
+    assert set(mine) == {"ant", "webank", "lexin"}
+    assert all(350 <= view["score"] <= 950 and view["band"] for view in mine.values())
+    assert api.get("/borrowers/alice/scores", api.weilidai).json() == {"webank": mine["webank"]}
+
+
+def test_a_second_outbox_runner_leaves_alone_a_batch_another_holds(api: Api) -> None:
+    """The server's worker and any other process share one outbox: on PostgreSQL the
+    runner that holds the advisory lock handles the batch and the others skip it."""
+    _open_lines(api)
+    settle(api)
+    engine = api.engine
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as other:
+            other.execute(sa.select(sa.func.pg_advisory_xact_lock(HANDLER_LOCK)))
+            answer = api.post(
+                "/applications", api.alice, {"borrower": "alice", "product": "jiebei"}
+            )
+            assert answer.status_code == 200
+            time.sleep(0.5)  # five of the worker's rounds
+            assert handle_pending(engine) == 0
+            with engine.connect() as conn:
+                pending = conn.execute(
+                    sa.select(sa.func.count()).where(outbox.c.handled.is_(False))
+                ).scalar_one()
+            assert pending > 0, "a runner handled a batch another held"
+    settle(api)

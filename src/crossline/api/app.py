@@ -1,11 +1,16 @@
-"""The FastAPI application: routes under ``/v1``, one error shape, OpenAPI served."""
+"""The FastAPI application: routes under ``/v1``, one error shape, OpenAPI served, and
+the outbox worker running beside it for the app's lifetime."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import sqlalchemy as sa
 from fastapi import FastAPI
 
 from crossline.api import errors
+from crossline.api.outbox_worker import OutboxWorker
 from crossline.api.routes import borrowers, bureau, commands, platform, sessions
 from crossline.security.pii import PiiCipher
 from crossline.store.engine import make_engine
@@ -16,7 +21,16 @@ API_PREFIX = "/v1"
 def create_app(engine: sa.Engine, cipher: PiiCipher) -> FastAPI:
     """The API over ``engine``'s book (upgraded to the latest schema by the caller);
     ``cipher`` seals and opens borrowers' identities."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        worker = OutboxWorker(engine)
+        worker.start()
+        yield
+        worker.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="crossline",
         summary="Consumer credit across products and lender groups, on one exact ledger.",
         version="1",

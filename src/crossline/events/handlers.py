@@ -10,6 +10,13 @@ own lines, which no other group's view contains (DESIGN §9). The events are mar
 handled in the same transaction, so a crash re-runs the batch rather than
 losing it. Both steps are idempotent: an unchanged score writes nothing, and
 a review that changes nothing stores nothing.
+
+``handle_pending`` is the one way to run it: the scenario runner and the
+simulator after each command and close, the API server from a background
+worker. Two runners must never handle the same batch (they would both review
+it), so on PostgreSQL a runner first takes a transaction-scoped advisory lock
+and skips the round if another holds it; SQLite has a single writer, and the
+API serves it from one process.
 """
 
 from __future__ import annotations
@@ -20,10 +27,11 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
-from crossline.catalog import Catalog
+from crossline.catalog import Catalog, catalog_from_json
 from crossline.decisions.management import review
 from crossline.scoring.service import score_features
 from crossline.scoring.views import all_group_features
+from crossline.store import platform
 from crossline.store.bulk import read_frame
 from crossline.store.schema import outbox
 
@@ -59,6 +67,25 @@ def affected_groups(events: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
         .unique()
         .sort("lender_group", "borrower_id")
     )
+
+
+HANDLER_LOCK = 0x63726F73
+"""The PostgreSQL advisory lock key of the outbox runner ("cros")."""
+
+
+def handle_pending(engine: sa.Engine) -> int:
+    """Handle every unhandled event in one transaction as of the business date; returns
+    how many were handled (0 while another runner holds the batch or the day is
+    closing — the close's own events are handled after it)."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            claimed = conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(HANDLER_LOCK)))
+            if not claimed.scalar_one():
+                return 0
+        state = platform.state(conn)
+        if state.closing:
+            return 0
+        return dispatch(conn, catalog_from_json(str(state.catalog_json)), state.business_date)
 
 
 def dispatch(conn: sa.Connection, catalog: Catalog, as_of: date) -> int:

@@ -18,7 +18,7 @@ from crossline.calendar import date_range
 from crossline.catalog import catalog_to_json
 from crossline.commands import run_command
 from crossline.eod.runner import Progress, close_day
-from crossline.events.handlers import dispatch
+from crossline.events.handlers import handle_pending
 from crossline.events.outbox import read_events
 from crossline.ledger.check import check_ledger
 from crossline.scenario.spec import (
@@ -78,9 +78,8 @@ def _outbox_events(conn: sa.Connection, since: int) -> tuple[list[dict[str, Any]
 def _handle_events(engine: sa.Engine, seen: int) -> tuple[list[dict[str, Any]], int]:
     """Run the outbox handlers (re-scoring) as production does after a commit; return the
     events written since ``seen``."""
-    with engine.begin() as conn:
-        ctx = open_context(conn)
-        dispatch(conn, ctx.catalog, ctx.today)
+    handle_pending(engine)
+    with engine.connect() as conn:
         return _outbox_events(conn, seen)
 
 

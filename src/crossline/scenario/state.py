@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from crossline.bureau.report import records
 from crossline.money import format_fen
 from crossline.store.schema import (
+    bureau_records,
     credit_lines,
     current_scores,
     installments,
@@ -65,21 +66,33 @@ def _schedule_entry(row: Any, kind: str, today: date) -> dict[str, Any]:
     }
 
 
-def snapshot(conn: sa.Connection, today: date) -> dict[str, Any]:
-    """The whole book as STATE."""
+def snapshot(conn: sa.Connection, today: date, borrower_id: str | None = None) -> dict[str, Any]:
+    """The whole book as STATE, or one borrower's part of it (what the API shows them)."""
+
+    def whose(table: sa.Table) -> sa.ColumnElement[bool]:
+        return sa.true() if borrower_id is None else table.c.borrower_id == borrower_id
+
+    # Installments are reached through the borrower's loans, which are indexed by borrower.
+    their_loans = sa.select(loans.c.loan_id).where(whose(loans))
     rows_by_loan: dict[int, list[Any]] = defaultdict(list)
     for row in conn.execute(
-        sa.select(installments).order_by(installments.c.loan_id, installments.c.seq)
+        sa.select(installments)
+        .where(sa.true() if borrower_id is None else installments.c.loan_id.in_(their_loans))
+        .order_by(installments.c.loan_id, installments.c.seq)
     ):
         rows_by_loan[row.loan_id].append(row)
     loans_by_line: dict[int, list[Any]] = defaultdict(list)
-    for loan in conn.execute(sa.select(loans).order_by(loans.c.loan_id)):
+    for loan in conn.execute(sa.select(loans).where(whose(loans)).order_by(loans.c.loan_id)):
         loans_by_line[loan.credit_line_id].append(loan)
     statements_by_line: dict[int, list[Any]] = defaultdict(list)
-    for statement in conn.execute(sa.select(statements).order_by(statements.c.statement_date)):
+    for statement in conn.execute(
+        sa.select(statements).where(whose(statements)).order_by(statements.c.statement_date)
+    ):
         statements_by_line[statement.credit_line_id].append(statement)
     borrowers: dict[str, Any] = {}
-    for line in conn.execute(sa.select(credit_lines).order_by(credit_lines.c.credit_line_id)):
+    for line in conn.execute(
+        sa.select(credit_lines).where(whose(credit_lines)).order_by(credit_lines.c.credit_line_id)
+    ):
         owed = dict.fromkeys(_COMPONENTS, 0)
         loan_views = []
         for loan in loans_by_line[line.credit_line_id]:
@@ -129,7 +142,7 @@ def snapshot(conn: sa.Connection, today: date) -> dict[str, Any]:
                 for s in statements_by_line[line.credit_line_id]
             ],
         }
-    for record in records(conn, sa.true(), today).iter_rows(named=True):
+    for record in records(conn, whose(bureau_records), today).iter_rows(named=True):
         borrowers.setdefault(record["borrower_id"], {"lines": {}}).setdefault("bureau", []).append(
             {
                 "provider": record["provider"],
@@ -143,9 +156,9 @@ def snapshot(conn: sa.Connection, today: date) -> dict[str, Any]:
             }
         )
     for score in conn.execute(
-        sa.select(current_scores).order_by(
-            current_scores.c.borrower_id, current_scores.c.lender_group
-        )
+        sa.select(current_scores)
+        .where(whose(current_scores))
+        .order_by(current_scores.c.borrower_id, current_scores.c.lender_group)
     ):
         borrowers.setdefault(score.borrower_id, {"lines": {}}).setdefault("scores", {})[
             score.lender_group

@@ -24,7 +24,7 @@ from crossline.calendar import add_months
 from crossline.catalog import Catalog, catalog_to_json
 from crossline.commands import KIND_OF
 from crossline.eod.runner import close_day
-from crossline.events.handlers import dispatch
+from crossline.events.handlers import handle_pending
 from crossline.kernels.bureau import NEGATIVE_STATUSES
 from crossline.ledger.check import check_ledger
 from crossline.scenario.runner import execute_step
@@ -125,14 +125,8 @@ def _run_day(
         observe(people, offset, command, outcome)
         _count(counts, command, outcome)
         number += 1
-    _handle(engine)
+    handle_pending(engine)
     return number
-
-
-def _handle(engine: sa.Engine) -> None:
-    with engine.begin() as conn:
-        ctx = open_context(conn)
-        dispatch(conn, ctx.catalog, ctx.today)
 
 
 def simulate(
@@ -163,7 +157,7 @@ def simulate(
         before = number
         number = _run_day(engine, people, day, seed, counts, number)
         close_day(engine)
-        _handle(engine)
+        handle_pending(engine)
         if day_done is not None:
             day_done(day, number - before)
         day += timedelta(days=1)

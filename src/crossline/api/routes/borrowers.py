@@ -27,11 +27,12 @@ from crossline.api.access import (
 from crossline.catalog import Catalog
 from crossline.money import format_fen
 from crossline.scenario.spec import Fen
+from crossline.scenario.state import snapshot
 from crossline.security import Principal
 from crossline.security.identities import read_identity, save_identity
 from crossline.servicing.context import Context, open_context, require_borrower
-from crossline.servicing.lines import available_fen, get_line, register_borrower
-from crossline.store.schema import borrowers, credit_lines, decisions, notifications
+from crossline.servicing.lines import register_borrower
+from crossline.store.schema import borrowers, current_scores, decisions, notifications
 
 router = APIRouter(prefix="/borrowers", tags=["borrowers"])
 
@@ -126,34 +127,43 @@ def _open(ctx: Context, principal: Principal, borrower_id: str) -> None:
 
 @router.get("/{borrower_id}/lines")
 def lines(borrower_id: str, request: Request, who: CallerDep) -> list[dict[str, Any]]:
-    """Each line the caller may see: its status, limit, what is still available and how
-    late it is."""
-    c = credit_lines.c
+    """Each line the caller may see: status, limit and what is still available, how late
+    it is, what is owed, its loans with their schedules (bill installments included) and
+    its statements — the same picture a scenario snapshot prints."""
+    with engine_of(request).connect() as conn:
+        ctx = open_context(conn)
+        _open(ctx, who.principal, borrower_id)
+        state = snapshot(conn, ctx.today, borrower_id)["borrowers"].get(borrower_id, {})
+    return [
+        {"product": product} | view
+        for product, view in sorted(state.get("lines", {}).items())
+        if _visible(who.principal, ctx.catalog, product)
+    ]
+
+
+@router.get("/{borrower_id}/scores")
+def scores(borrower_id: str, request: Request, who: CallerDep) -> dict[str, Any]:
+    """The borrower's score in each lender group's view, with its band and reasons. A
+    provider sees its own group's only: the others are those groups' own judgement."""
+    s = current_scores.c
     with engine_of(request).connect() as conn:
         ctx = open_context(conn)
         _open(ctx, who.principal, borrower_id)
         rows = conn.execute(
-            sa.select(c.product, c.opened_on, c.dpd, c.bucket)
-            .where(c.borrower_id == borrower_id)
-            .order_by(c.product)
+            sa.select(s.lender_group, s.score, s.band, s.reasons, s.business_date)
+            .where(s.borrower_id == borrower_id)
+            .order_by(s.lender_group)
         )
-        answer = []
-        for row in rows:
-            if not _visible(who.principal, ctx.catalog, row.product):
-                continue
-            line = get_line(ctx, borrower_id, row.product)
-            answer.append(
-                {
-                    "product": row.product,
-                    "opened_on": row.opened_on,
-                    "status": line.status,
-                    "limit": format_fen(line.limit_fen),
-                    "available": format_fen(available_fen(ctx, line)),
-                    "dpd": row.dpd,
-                    "bucket": row.bucket,
-                }
-            )
-        return answer
+        return {
+            row.lender_group: {
+                "score": row.score,
+                "band": row.band,
+                "reasons": json.loads(row.reasons),
+                "scored_on": row.business_date,
+            }
+            for row in rows
+            if who.principal.role != "provider" or row.lender_group == who.principal.lender_group
+        }
 
 
 @router.get("/{borrower_id}/decisions")
