@@ -343,6 +343,7 @@ def test_the_openapi_document_lists_every_endpoint(api: Api) -> None:
         "/v1/borrowers/{borrower_id}",
         "/v1/credit-reports",
         "/v1/sessions",
+        "/v1/whatif",
     }
     assert expected <= paths
     assert api.get("/business-date", api.alice).json() == {
@@ -546,3 +547,61 @@ def test_a_second_outbox_runner_leaves_alone_a_batch_another_holds(api: Api) -> 
                 ).scalar_one()
             assert pending > 0, "a runner handled a batch another held"
     settle(api)
+
+
+def test_a_what_if_projects_the_borrower_s_lines_and_writes_nothing(api: Api) -> None:
+    _open_lines(api)
+    purchase = {"borrower": "alice", "product": "huabei", "amount": "1000.00"}
+    assert api.post("/purchases", api.alice, purchase, key="p").json()["ok"] is True
+    before = settled_dump(api)
+    # Nothing paid for 60 days: the first Huabei bill falls due and goes unpaid.
+    answer = api.post("/whatif", api.alice, {"borrower": "alice", "days": 60})
+    assert answer.status_code == 200, answer.text
+    projection = answer.json()
+    assert len(projection["daily"]) == 1 + 60, "today as it stands, then each projected day"
+    paused = [
+        c
+        for c in projection["changes"]
+        if c["what"] == "line" and c["product"] == "huabei" and c["status"] == "paused"
+    ]
+    assert paused, projection["changes"]
+    # Paying everything the day after the purchase keeps Huabei open throughout.
+    tomorrow = date.fromordinal(START.toordinal() + 1).isoformat()
+    repaid = api.post(
+        "/whatif",
+        api.alice,
+        {
+            "borrower": "alice",
+            "days": 60,
+            "steps": [{"date": tomorrow, "repay": {"product": "huabei", "amount": "all"}}],
+        },
+    ).json()
+    assert not [
+        c
+        for c in repaid["changes"]
+        if c["what"] == "line" and c["product"] == "huabei" and c["status"] != "active"
+    ]
+    assert settled_dump(api) == before
+
+
+def test_a_what_if_is_the_borrower_s_or_console_staff_s_and_names_bad_fields(api: Api) -> None:
+    _open_lines(api)
+    before = settled_dump(api)
+    assert _error(api.post("/whatif", api.bob, {"borrower": "alice", "days": 5}))[:2] == (
+        404,
+        "not_found",
+    )
+    assert _error(api.post("/whatif", api.weilidai, {"borrower": "alice", "days": 5}))[:2] == (
+        403,
+        "forbidden",
+    )
+    assert _error(api.post("/whatif", api.alice, {"borrower": "alice", "days": 0})) == (
+        400,
+        "invalid_input",
+        "days",
+    )
+    late = {"date": "2027-01-01", "repay": {"product": "huabei", "amount": "all"}}
+    outside = api.post("/whatif", api.alice, {"borrower": "alice", "days": 5, "steps": [late]})
+    assert _error(outside) == (400, "invalid_input", "steps")
+    assert "outside" in outside.json()["error"]["message"]
+    assert settled_dump(api) == before

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from crossline.api import errors
 from crossline.api.outbox_worker import OutboxWorker
-from crossline.api.routes import borrowers, bureau, commands, platform, sessions
+from crossline.api.routes import borrowers, bureau, commands, platform, sessions, whatif
 from crossline.security.pii import PiiCipher
 from crossline.store.engine import make_engine
 
@@ -41,7 +41,7 @@ def create_app(engine: sa.Engine, cipher: PiiCipher) -> FastAPI:
     app.state.engine = engine
     app.state.cipher = cipher
     errors.install(app)
-    for module in (sessions, commands, borrowers, bureau, platform):
+    for module in (sessions, commands, borrowers, bureau, whatif, platform):
         app.include_router(module.router, prefix=API_PREFIX)
     return app
 

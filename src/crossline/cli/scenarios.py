@@ -5,34 +5,27 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 import typer
 import yaml
 from rich.console import Console
 from rich.table import Table
 
-from crossline.catalog import catalog_from_json
 from crossline.cli.common import (
     DatabaseOption,
     app,
+    existing_book,
     fail,
     scenario_app,
 )
-from crossline.scenario.runner import run_scenario, whatif
+from crossline.scenario.runner import run_scenario, whatif_request
 from crossline.scenario.spec import (
     ScenarioError,
-    WhatIf,
     load_scenario,
-    whatif_shell,
-    whatif_steps,
 )
-from crossline.store import platform
 from crossline.store.engine import make_engine
-from crossline.store.schema import borrowers
 
 
 def run_file(path: Path, database: str | None) -> dict[str, Any]:
@@ -71,19 +64,17 @@ WhatIfFile = Annotated[
 ]
 
 
-def _whatif_file(path: Path, borrower: str) -> tuple[WhatIf, Any]:
-    """The projection's shell (borrower, days) and the raw steps of a what-if file."""
+def _whatif_file(path: Path, borrower: str) -> dict[str, Any]:
+    """A what-if file's projection (days and steps) for ``borrower``."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise fail(f"scenario: {exc}") from exc
-    if isinstance(data, dict) and "borrower" in data:
+    if not isinstance(data, dict):
+        raise fail("scenario: expected a mapping with days and steps")
+    if "borrower" in data:
         raise fail("scenario: borrower: given by --borrower, not in the file")
-    raw = {"borrower": borrower, **data} if isinstance(data, dict) else data
-    try:
-        return whatif_shell(raw, "scenario"), raw.get("steps", [])
-    except ScenarioError as exc:
-        raise fail(str(exc)) from exc
+    return {"borrower": borrower, **data}
 
 
 @app.command("whatif")
@@ -93,27 +84,12 @@ def whatif_command(
     database: DatabaseOption = None,
 ) -> None:
     """Project a borrower's next days under hypothetical steps; nothing stored changes."""
-    shell, raw_steps = _whatif_file(scenario, borrower)
-    days = shell.days
-    engine = make_engine(database)
-    with engine.connect() as conn:
+    raw = _whatif_file(scenario, borrower)
+    with existing_book(database).connect() as conn:
         try:
-            first = platform.business_date(conn)
-            catalog = catalog_from_json(platform.catalog_json(conn))
-        except platform.PlatformNotInitialisedError as exc:
-            raise fail(f"database: {exc}; run `crossline init` first") from exc
-        known = conn.execute(
-            sa.select(borrowers.c.borrower_id).where(borrowers.c.borrower_id == borrower)
-        ).first()
-        if known is None:
-            raise fail(f"borrower: unknown borrower {borrower!r}")
-        last = first + timedelta(days=days - 1)
-        context = {"catalog": catalog, "borrower_ids": {borrower}}
-        try:
-            steps = whatif_steps(raw_steps, borrower, first, last, context, "scenario")
+            projection = whatif_request(conn, raw, "scenario")
         except ScenarioError as exc:
             raise fail(str(exc)) from exc
-        projection = whatif(conn, borrower, days, list(steps))
     typer.echo(json.dumps(projection, default=str, ensure_ascii=False))
 
 

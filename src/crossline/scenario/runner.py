@@ -8,14 +8,14 @@ reported with ``ok: false`` and its reason; the run goes on.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
-from datetime import date
+from collections.abc import Callable, Mapping
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from crossline.calendar import date_range
-from crossline.catalog import catalog_to_json
+from crossline.catalog import catalog_from_json, catalog_to_json
 from crossline.commands import run_command
 from crossline.eod.runner import Progress, close_day
 from crossline.events.handlers import handle_pending
@@ -24,8 +24,11 @@ from crossline.ledger.check import check_ledger
 from crossline.scenario.spec import (
     Repay,
     Scenario,
+    ScenarioError,
     Step,
     WhatIf,
+    whatif_shell,
+    whatif_steps,
 )
 from crossline.scenario.state import snapshot
 from crossline.scenario.whatif import project
@@ -34,7 +37,7 @@ from crossline.servicing.errors import ServicingError
 from crossline.servicing.lines import register_borrower
 from crossline.store import platform
 from crossline.store.engine import upgrade
-from crossline.store.schema import outbox
+from crossline.store.schema import borrowers, outbox
 
 
 def execute_step(engine: sa.Engine, step: Step) -> dict[str, Any]:
@@ -128,6 +131,27 @@ def run_days(
 def whatif(conn: sa.Connection, borrower_id: str, days: int, steps: list[Step]) -> dict[str, Any]:
     """Project a borrower's next ``days`` under hypothetical ``steps``, on a copy of the book."""
     return project(conn, borrower_id, days, steps, run_days)
+
+
+def whatif_request(conn: sa.Connection, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A projection asked for as data — a what-if file or an API body: ``borrower``,
+    ``days`` and ``steps`` from today — checked against the book (a known borrower, the
+    catalog's products, steps inside the window), then run. A ``ScenarioError`` names
+    ``where.field``."""
+    shell = whatif_shell(dict(raw), where)
+    first = platform.business_date(conn)
+    known = conn.execute(
+        sa.select(borrowers.c.borrower_id).where(borrowers.c.borrower_id == shell.borrower)
+    ).first()
+    if known is None:
+        raise ScenarioError(f"{where}.borrower: unknown borrower {shell.borrower!r}")
+    last = first + timedelta(days=shell.days - 1)
+    context = {
+        "catalog": catalog_from_json(platform.catalog_json(conn)),
+        "borrower_ids": {shell.borrower},
+    }
+    steps = whatif_steps(raw.get("steps", []), shell.borrower, first, last, context, where)
+    return whatif(conn, shell.borrower, shell.days, list(steps))
 
 
 def _whatif(engine: sa.Engine, step: Step, command: WhatIf) -> dict[str, Any]:
