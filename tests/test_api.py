@@ -116,7 +116,7 @@ def api(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
         )
 
 
-def _open_lines(api: Api) -> None:
+def open_lines(api: Api) -> None:
     """Alice holds Huabei and Weilidai, approved by the shipped policies."""
     for product in ("huabei", "weilidai"):
         answer = api.post("/applications", api.alice, {"borrower": "alice", "product": product})
@@ -144,7 +144,7 @@ def test_a_request_without_a_valid_credential_is_401(api: Api) -> None:
 def test_a_borrower_cannot_see_another_borrower_and_cannot_tell_whether_they_exist(
     api: Api,
 ) -> None:
-    _open_lines(api)
+    open_lines(api)
     for path in ("lines", "decisions", "notifications"):
         hidden = api.get(f"/borrowers/alice/{path}", api.bob)
         missing = api.get(f"/borrowers/nobody/{path}", api.bob)
@@ -163,7 +163,7 @@ def test_a_borrower_cannot_see_another_borrower_and_cannot_tell_whether_they_exi
 
 
 def test_a_provider_sees_only_its_own_products(api: Api) -> None:
-    _open_lines(api)
+    open_lines(api)
     lines = api.get("/borrowers/alice/lines", api.huabei).json()
     assert [line["product"] for line in lines] == ["huabei"]
     assert {d["product"] for d in api.get("/borrowers/alice/decisions", api.huabei).json()} == {
@@ -222,7 +222,7 @@ def _loans(engine: sa.Engine) -> list[tuple[object, ...]]:
 
 
 def test_money_moves_once_per_idempotency_key(api: Api) -> None:
-    _open_lines(api)
+    open_lines(api)
     before = settled_dump(api)
     missing = api.post("/draws", api.alice, _draw_body())
     assert _error(missing) == (400, "invalid_input", "Idempotency-Key")
@@ -247,7 +247,7 @@ def test_money_moves_once_per_idempotency_key(api: Api) -> None:
 
 def test_an_idempotency_key_belongs_to_its_caller(api: Api) -> None:
     """The same key from the borrower and from the provider are two requests."""
-    _open_lines(api)
+    open_lines(api)
     mine = api.post("/draws", api.alice, _draw_body(), key="same")
     theirs = api.post("/draws", api.weilidai, _draw_body(), key="same")
     assert mine.status_code == theirs.status_code == 200
@@ -259,7 +259,7 @@ def test_an_idempotency_key_belongs_to_its_caller(api: Api) -> None:
 
 
 def test_bad_input_names_the_field_and_writes_nothing(api: Api) -> None:
-    _open_lines(api)
+    open_lines(api)
     before = settled_dump(api)
     cases = [
         (_draw_body() | {"amount": 10.5}, "amount"),
@@ -282,7 +282,7 @@ def test_bad_input_names_the_field_and_writes_nothing(api: Api) -> None:
 
 
 def test_a_refused_draw_is_an_answer_with_its_reason_and_a_stored_decision(api: Api) -> None:
-    _open_lines(api)
+    open_lines(api)
     with api.engine.connect() as conn:
         limit = conn.execute(
             sa.select(credit_lines.c.limit_fen).where(
@@ -301,7 +301,7 @@ def test_a_refused_draw_is_an_answer_with_its_reason_and_a_stored_decision(api: 
 
 
 def test_every_write_is_in_the_audit_log_with_who_and_from_where(api: Api) -> None:
-    _open_lines(api)
+    open_lines(api)
     api.post("/draws", api.weilidai, _draw_body(), key="d")
     api.post("/draws", api.weilidai, _draw_body(), key="d")  # a replay writes nothing new
     with api.engine.connect() as conn:
@@ -500,7 +500,7 @@ def test_the_server_logs_mask_national_ids(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_lines_show_loans_schedules_and_what_is_owed_as_the_book_holds_them(api: Api) -> None:
-    _open_lines(api)
+    open_lines(api)
     assert api.post("/draws", api.alice, _draw_body("1000.00"), key="d").status_code == 200
     (weilidai,) = api.get("/borrowers/alice/lines", api.weilidai).json()
     (loan,) = weilidai["loans"]
@@ -518,7 +518,7 @@ def test_lines_show_loans_schedules_and_what_is_owed_as_the_book_holds_them(api:
 
 
 def test_scores_show_every_group_to_the_borrower_and_its_own_to_a_provider(api: Api) -> None:
-    _open_lines(api)
+    open_lines(api)
     settle(api)  # the scores are the outbox worker's, written after the commands
     mine = api.get("/borrowers/alice/scores", api.alice).json()
     assert set(mine) == {"ant", "webank", "lexin"}
@@ -529,7 +529,7 @@ def test_scores_show_every_group_to_the_borrower_and_its_own_to_a_provider(api: 
 def test_a_second_outbox_runner_leaves_alone_a_batch_another_holds(api: Api) -> None:
     """The server's worker and any other process share one outbox: on PostgreSQL the
     runner that holds the advisory lock handles the batch and the others skip it."""
-    _open_lines(api)
+    open_lines(api)
     settle(api)
     engine = api.engine
     if engine.dialect.name == "postgresql":
@@ -550,7 +550,7 @@ def test_a_second_outbox_runner_leaves_alone_a_batch_another_holds(api: Api) -> 
 
 
 def test_a_what_if_projects_the_borrower_s_lines_and_writes_nothing(api: Api) -> None:
-    _open_lines(api)
+    open_lines(api)
     purchase = {"borrower": "alice", "product": "huabei", "amount": "1000.00"}
     assert api.post("/purchases", api.alice, purchase, key="p").json()["ok"] is True
     before = settled_dump(api)
@@ -585,7 +585,7 @@ def test_a_what_if_projects_the_borrower_s_lines_and_writes_nothing(api: Api) ->
 
 
 def test_a_what_if_is_the_borrower_s_or_console_staff_s_and_names_bad_fields(api: Api) -> None:
-    _open_lines(api)
+    open_lines(api)
     before = settled_dump(api)
     assert _error(api.post("/whatif", api.bob, {"borrower": "alice", "days": 5}))[:2] == (
         404,
@@ -604,4 +604,21 @@ def test_a_what_if_is_the_borrower_s_or_console_staff_s_and_names_bad_fields(api
     outside = api.post("/whatif", api.alice, {"borrower": "alice", "days": 5, "steps": [late]})
     assert _error(outside) == (400, "invalid_input", "steps")
     assert "outside" in outside.json()["error"]["message"]
+    assert settled_dump(api) == before
+
+
+def test_an_amount_too_large_to_store_is_bad_input(api: Api) -> None:
+    before = settled_dump(api)
+    huge = _carol(monthly_income="1" + "0" * 30)
+    assert _error(api.post("/borrowers", api.weilidai, huge)) == (
+        400,
+        "invalid_input",
+        "monthly_income",
+    )
+    draw = _draw_body("9" * 25)
+    assert _error(api.post("/draws", api.alice, draw, key="huge"))[:3] == (
+        400,
+        "invalid_input",
+        "amount",
+    )
     assert settled_dump(api) == before

@@ -75,9 +75,16 @@ def test_money_error_is_a_value_error() -> None:
 
 
 @settings(max_examples=200)
-@given(st.integers(min_value=0, max_value=10**15))
+@given(st.integers(min_value=0, max_value=10**14))
 def test_parse_amount_round_trips_format_fen(fen: int) -> None:
     assert parse_amount(format_fen(fen)) == fen
+
+
+def test_an_amount_above_a_trillion_yuan_is_refused() -> None:
+    assert parse_amount("1000000000000.00") == 10**14
+    for text in ("1000000000000.01", "9" * 30):
+        with pytest.raises(MoneyError, match=r"expected at most 1000000000000\.00"):
+            parse_amount(text)
 
 
 # --- format_fen -----------------------------------------------------------------------

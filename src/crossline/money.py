@@ -25,6 +25,12 @@ class MoneyError(ValueError):
     """An amount or rate that is not acceptable, with the reason."""
 
 
+MAX_AMOUNT_FEN = 10**14
+"""The largest amount any one command may carry: a trillion yuan. Far above any consumer
+credit, and far enough below the 64-bit columns' limit (about 9.2e18 fen) that sums of
+many such amounts still fit."""
+
+
 def parse_amount(text: str | int | Decimal) -> int:
     """Parse a non-negative yuan amount with at most two decimals into fen.
 
@@ -38,7 +44,10 @@ def parse_amount(text: str | int | Decimal) -> int:
         raise MoneyError(
             f"expected a non-negative amount with at most two decimals like '3000.00', got {text!r}"
         )
-    return int((Decimal(raw) * FEN_PER_YUAN).to_integral_value())
+    fen = int((Decimal(raw) * FEN_PER_YUAN).to_integral_value())
+    if fen > MAX_AMOUNT_FEN:
+        raise MoneyError(f"expected at most {format_fen(MAX_AMOUNT_FEN)}, got {text!r}")
+    return fen
 
 
 def parse_positive_amount(text: str | int | Decimal) -> int:

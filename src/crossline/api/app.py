@@ -18,12 +18,16 @@ from crossline.store.engine import make_engine
 API_PREFIX = "/v1"
 
 
-def create_app(engine: sa.Engine, cipher: PiiCipher) -> FastAPI:
+def create_app(engine: sa.Engine, cipher: PiiCipher, *, handle_events: bool = True) -> FastAPI:
     """The API over ``engine``'s book (upgraded to the latest schema by the caller);
-    ``cipher`` seals and opens borrowers' identities."""
+    ``cipher`` seals and opens borrowers' identities. ``handle_events=False`` leaves the
+    outbox to another process (or, in a test, to nobody)."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if not handle_events:
+            yield
+            return
         worker = OutboxWorker(engine)
         worker.start()
         yield
@@ -42,7 +46,7 @@ def create_app(engine: sa.Engine, cipher: PiiCipher) -> FastAPI:
     app.state.cipher = cipher
     errors.install(app)
     for module in (sessions, commands, borrowers, bureau, whatif, platform):
-        app.include_router(module.router, prefix=API_PREFIX)
+        app.include_router(module.router, prefix=API_PREFIX, responses=errors.ERROR_RESPONSES)
     return app
 
 

@@ -59,6 +59,17 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Bad input; `field` names it. Nothing written."},
+    401: {"model": ErrorBody, "description": "No valid API key or session."},
+    403: {"model": ErrorBody, "description": "This role may not use this endpoint."},
+    404: {"model": ErrorBody, "description": "Not found, or not the caller's to see."},
+    409: {"model": ErrorBody, "description": "Conflicts with the state. Nothing written."},
+    422: {"model": ErrorBody, "description": "Declined by the rules. Nothing written."},
+}
+"""The error answers every endpoint may give, documented in the OpenAPI schema."""
+
+
 class ApiError(Exception):
     """An answer other than success, raised anywhere in a request."""
 

@@ -74,5 +74,5 @@ def _session_token(request: Request, who: Caller) -> str:
     """The session being closed; an API key is not a session."""
     token = credential(request)
     if who.principal.role == "provider" or token is None:
-        raise ApiError(400, "invalid_input", "authorization: not a session", "authorization")
+        raise ApiError(403, "forbidden", "an API key has no session to close")
     return token
