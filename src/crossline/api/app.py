@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from crossline.api import errors
-from crossline.api.routes import borrowers, bureau, commands, platform, sessions
+from crossline.api.routes import borrowers, bureau, commands, operations, platform, sessions
 from crossline.security.pii import PiiCipher
 from crossline.store.engine import make_engine
 
@@ -27,7 +27,7 @@ def create_app(engine: sa.Engine, cipher: PiiCipher) -> FastAPI:
     app.state.engine = engine
     app.state.cipher = cipher
     errors.install(app)
-    for module in (sessions, commands, borrowers, bureau, platform):
+    for module in (sessions, commands, borrowers, bureau, platform, operations):
         app.include_router(module.router, prefix=API_PREFIX)
     return app
 
