@@ -11,7 +11,15 @@ from fastapi import FastAPI
 
 from crossline.api import errors
 from crossline.api.outbox_worker import OutboxWorker
-from crossline.api.routes import borrowers, bureau, commands, platform, sessions, whatif
+from crossline.api.routes import (
+    borrowers,
+    bureau,
+    commands,
+    operations,
+    platform,
+    sessions,
+    whatif,
+)
 from crossline.security.pii import PiiCipher
 from crossline.store.engine import make_engine
 
@@ -45,7 +53,7 @@ def create_app(engine: sa.Engine, cipher: PiiCipher, *, handle_events: bool = Tr
     app.state.engine = engine
     app.state.cipher = cipher
     errors.install(app)
-    for module in (sessions, commands, borrowers, bureau, whatif, platform):
+    for module in (sessions, commands, borrowers, bureau, whatif, platform, operations):
         app.include_router(module.router, prefix=API_PREFIX, responses=errors.ERROR_RESPONSES)
     return app
 

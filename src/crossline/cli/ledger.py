@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from typing import Annotated
 
 import typer
@@ -94,18 +93,7 @@ def ledger_check(database: DatabaseOption = None) -> None:
     engine = existing_book(database)
     with engine.connect() as conn:
         result = check_ledger(conn)
-    typer.echo(
-        json.dumps(
-            {
-                "balanced": result.balanced,
-                "journal_lines": result.lines,
-                "entries": result.entries,
-                "total_fen": result.total_fen,
-                "unbalanced_entries": result.unbalanced_entries[:20],
-                "mismatches": [asdict(m) for m in result.mismatches[:20]],
-            }
-        )
-    )
+    typer.echo(json.dumps(result.as_dict()))
     if not result.balanced:
         raise typer.Exit(1)
 

@@ -27,14 +27,14 @@ from crossline.decisions.policies import (
     check_policy,
     default_policy_text,
     policies_in_force,
+    policy_role,
     upload_policy,
 )
 from crossline.policy.bundle import Bundle
 from crossline.policy.errors import PolicyError
-from crossline.policy.render import render_policy, table_title
+from crossline.policy.render import render_policy, table_sizes
 from crossline.servicing.errors import InputError, RefusedError
 from crossline.store import platform
-from crossline.store.schema import policies
 
 
 def _read_policy(file: Path) -> str:
@@ -63,9 +63,8 @@ def policy_validate(
     with catalog_in_force(database) as conn:
         bundle = _checked(conn, text)
     typer.echo(f"ok {bundle.group} {bundle.version}")
-    for decision, graph in bundle.graphs.items():
-        for table in graph.tables:
-            typer.echo(f"  {table_title(decision, table)}: {len(table.rules)} rows")
+    for title, rows in table_sizes(bundle):
+        typer.echo(f"  {title}: {rows} rows")
 
 
 @policy_app.command("show")
@@ -132,10 +131,7 @@ def policy_upload(
         except RefusedError as exc:
             raise fail(escape(f"{exc.code}: {exc.message}"), 1) from exc
         # The same file uploaded again is the stored version, which may be active by now.
-        p = policies.c
-        role = conn.execute(
-            sa.select(p.role).where(p.lender_group == bundle.group, p.version == bundle.version)
-        ).scalar_one()
+        role = policy_role(conn, bundle.group, bundle.version)
     typer.echo(
         json.dumps(
             {

@@ -127,6 +127,15 @@ def upload_policy(conn: sa.Connection, text: str, today: date) -> Bundle:
     return bundle
 
 
+def policy_role(conn: sa.Connection, group: str, version: str) -> str:
+    """The role of an uploaded version: draft, champion, challenger or retired."""
+    p = policies.c
+    role: str = conn.execute(
+        sa.select(p.role).where(p.lender_group == group, p.version == version)
+    ).scalar_one()
+    return role
+
+
 def activate_policy(
     conn: sa.Connection, group: str, version: str, today: date, challenger_share: int | None = None
 ) -> None:

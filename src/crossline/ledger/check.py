@@ -10,7 +10,8 @@ the borrower in ``borrower_credit``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
@@ -18,6 +19,9 @@ import sqlalchemy as sa
 from crossline.ledger.accounts import RECEIVABLE_BY_COMPONENT, Account
 from crossline.store.bulk import read_frame
 from crossline.store.schema import installments, journal, loans
+
+SHOWN = 20
+"""How many unbalanced entries and mismatches a report lists."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,18 @@ class LedgerCheck:
     def balanced(self) -> bool:
         """True when the journal sums to zero, every entry balances and every loan reconciles."""
         return self.total_fen == 0 and not self.unbalanced_entries and not self.mismatches
+
+    def as_dict(self) -> dict[str, Any]:
+        """The findings as ``crossline ledger check`` prints them and the API answers them:
+        the first 20 unbalanced entries and mismatches, enough to start looking."""
+        return {
+            "balanced": self.balanced,
+            "journal_lines": self.lines,
+            "entries": self.entries,
+            "total_fen": self.total_fen,
+            "unbalanced_entries": self.unbalanced_entries[:SHOWN],
+            "mismatches": [asdict(m) for m in self.mismatches[:SHOWN]],
+        }
 
 
 def _subledger(conn: sa.Connection) -> pl.DataFrame:

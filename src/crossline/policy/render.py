@@ -35,6 +35,16 @@ def table_title(decision: str, table: Table) -> str:
     return f"{decision} › {table.name} ({table.hit_policy}, result under {table.path!r})"
 
 
+def table_sizes(bundle: Bundle) -> list[tuple[str, int]]:
+    """Each decision table's title and its number of rows: what checking a policy
+    reports, so an analyst sees the file was read as they meant it."""
+    return [
+        (table_title(decision, table), len(table.rules))
+        for decision, graph in bundle.graphs.items()
+        for table in graph.tables
+    ]
+
+
 def _raw_rules(graph: Graph, table: Table) -> list[Mapping[str, Any]]:
     """The table's rows as written: the checked :class:`Table` keeps compiled cells only."""
     node = next(n for n in graph.document["nodes"] if n.get("id") == table.node_id)
