@@ -13,14 +13,17 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from crossline.api import create_app
 from crossline.catalog import load_catalog
+from crossline.cli import app
 from crossline.cli.serve import log_config
 from crossline.events.handlers import HANDLER_LOCK, handle_pending
 from crossline.scenario.state import snapshot
@@ -622,3 +625,16 @@ def test_an_amount_too_large_to_store_is_bad_input(api: Api) -> None:
         "amount",
     )
     assert settled_dump(api) == before
+
+
+def test_serve_refuses_several_processes_on_sqlite(tmp_path: Path) -> None:
+    book = f"sqlite:///{tmp_path / 'book.db'}"
+    assert (
+        CliRunner().invoke(app, ["init", "--start", "2026-03-02", "--database", book]).exit_code
+        == 0
+    )
+    before = (tmp_path / "book.db").read_bytes()
+    refused = CliRunner().invoke(app, ["serve", "--database", book, "--workers", "2"])
+    assert refused.exit_code == 2
+    assert "workers" in refused.output
+    assert (tmp_path / "book.db").read_bytes() == before

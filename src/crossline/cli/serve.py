@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from crossline.cli.common import DatabaseOption, app, existing_book
+from crossline.cli.common import DatabaseOption, app, existing_book, fail
 from crossline.security.national_ids import RedactNationalIds
-from crossline.store.engine import upgrade
+from crossline.store.engine import is_sqlite, upgrade
 
 
 @app.command()
@@ -28,6 +28,8 @@ def serve(
     import uvicorn
 
     engine = existing_book(database)
+    if workers > 1 and is_sqlite(engine):
+        raise fail("workers: SQLite has one writer; serve it from one process, or use PostgreSQL")
     upgrade(engine)
     engine.dispose()
     # Each worker process builds its own app and engine from the environment.
