@@ -68,6 +68,24 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             stale.unlink()
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make ``--dist loadgroup`` group again on pytest 9.2.
+
+    pytest-xdist 3.8 puts an item in its ``xdist_group`` by appending ``@group`` to the
+    item's ``_nodeid``, which pytest 9.2 no longer reads (nodeids are structured now):
+    the mark is silently ignored and a group's tests are spread over the workers, each
+    building the group's module fixture again (pytest-dev/pytest-xdist#1386). This runs
+    after xdist's hook and moves its suffixed id into the structured one.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        legacy = item.__dict__.get("_nodeid")
+        if isinstance(legacy, str) and legacy != item.nodeid and hasattr(item, "_id"):
+            item._id = type(item._id).parse(legacy)
+
+
 def _worker_pg_url() -> str:
     assert PG_URL is not None
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
