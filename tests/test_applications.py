@@ -36,7 +36,7 @@ from crossline.store.schema import (
     policies,
 )
 from tests.conftest import initialise
-from tests.helpers import EXAMPLES, dump, run_yaml
+from tests.helpers import dump, run_example
 
 START = date(2026, 3, 3)
 
@@ -302,7 +302,7 @@ def _applications(outcome: dict[str, Any]) -> dict[tuple[str, str, str], dict[st
 def test_late_on_huabei_changes_jiebei_at_once_and_others_only_after_the_report(
     engine: sa.Engine,
 ) -> None:
-    outcome = run_yaml(engine, (EXAMPLES / "huabei_late_then_other_products.yaml").read_text())
+    outcome = run_example(engine, "huabei_late_then_other_products")
     decided = _applications(outcome)
     ning_jiebei = decided[("2026-04-20", "ning", "jiebei")]
     ming_jiebei = decided[("2026-04-20", "ming", "jiebei")]

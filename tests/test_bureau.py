@@ -20,7 +20,7 @@ from crossline.servicing.context import open_context
 from crossline.servicing.errors import InputError, RefusedError
 from crossline.store.engine import make_engine
 from crossline.store.schema import bureau_disputes, bureau_records, notifications
-from tests.helpers import EXAMPLES, dump, run_yaml
+from tests.helpers import EXAMPLES, dump, run_example, run_yaml
 
 
 def _bureau(state: dict[str, Any], borrower: str, product: str) -> dict[str, dict[str, Any]]:
@@ -37,7 +37,7 @@ def _events(outcome: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 
 def test_a_10_day_overdue_cured_before_month_end_is_never_reported(engine: sa.Engine) -> None:
-    outcome = run_yaml(engine, (EXAMPLES / "ant_overdue_10_days_unseen_by_webank.yaml").read_text())
+    outcome = run_example(engine, "ant_overdue_10_days_unseen_by_webank")
     # Late from 11 April: at the start of 20 April, 9 days are past; paid that day.
     late = outcome["snapshots"]["ten_days_late"]["borrowers"]["ning"]["lines"]["huabei"]
     assert late["dpd"] == 9
@@ -47,7 +47,7 @@ def test_a_10_day_overdue_cured_before_month_end_is_never_reported(engine: sa.En
 
 
 def test_a_45_day_overdue_is_noticed_then_reported(engine: sa.Engine) -> None:
-    outcome = run_yaml(engine, (EXAMPLES / "ant_overdue_45_days_reported.yaml").read_text())
+    outcome = run_example(engine, "ant_overdue_45_days_reported")
     # At the start of 25 May, 44 days are past (late from 11 April); paid that day.
     day_45 = outcome["snapshots"]["day_45"]["borrowers"]["ning"]["lines"]["huabei"]
     assert day_45["dpd"] == 44
@@ -107,7 +107,7 @@ steps:
 
 
 def test_a_dispute_answered_late_raises_one_alert(engine: sa.Engine) -> None:
-    outcome = run_yaml(engine, (EXAMPLES / "dispute_answered_late.yaml").read_text())
+    outcome = run_example(engine, "dispute_answered_late")
     alerts = _events(outcome, "dispute_alert")
     assert [(a["date"], a["month"], a["answered"]) for a in alerts] == [
         ("2026-06-23", "2026-05", False)
@@ -178,7 +178,7 @@ def test_corrected_and_unverifiable_disputes(engine: sa.Engine) -> None:
 
 
 def test_refused_bureau_commands_write_nothing(engine: sa.Engine) -> None:
-    run_yaml(engine, (EXAMPLES / "dispute_answered_late.yaml").read_text())
+    run_example(engine, "dispute_answered_late")
     before = dump(engine)
     may = date(2026, 5, 31)
     with (
@@ -219,7 +219,7 @@ steps:
 
 
 def test_the_credit_report_reads_like_one(engine: sa.Engine) -> None:
-    run_yaml(engine, (EXAMPLES / "dispute_answered_late.yaml").read_text())
+    run_example(engine, "dispute_answered_late")
     with engine.begin() as conn:
         record_inquiry(open_context(conn), "bo", "ant", "loan_approval")
         report = credit_report(conn, "bo", date(2026, 6, 29))
@@ -244,7 +244,7 @@ def test_the_credit_report_reads_like_one(engine: sa.Engine) -> None:
 
 
 def test_bureau_report_cli(engine: sa.Engine, database_url: str) -> None:
-    run_yaml(engine, (EXAMPLES / "dispute_answered_late.yaml").read_text())
+    run_example(engine, "dispute_answered_late")
     runner = CliRunner()
     shown = runner.invoke(app, ["bureau", "report", "bo", "--database", database_url])
     assert shown.exit_code == 0, shown.output
@@ -256,7 +256,7 @@ def test_bureau_report_cli(engine: sa.Engine, database_url: str) -> None:
 
 def test_a_record_leaves_the_report_5_years_after_the_cure(engine: sa.Engine) -> None:
     """The 45-day example, then the report on the last day shown and the day after."""
-    run_yaml(engine, (EXAMPLES / "ant_overdue_45_days_reported.yaml").read_text())
+    run_example(engine, "ant_overdue_45_days_reported")
     with engine.connect() as conn:
         shown = credit_report(conn, "ning", date(2031, 5, 24))
         gone = credit_report(conn, "ning", date(2031, 5, 25))

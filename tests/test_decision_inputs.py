@@ -30,7 +30,7 @@ from crossline.sim.run import simulate
 from crossline.store import platform
 from crossline.store.engine import make_engine, upgrade
 from crossline.store.schema import current_scores, outbox
-from tests.helpers import EXAMPLES, dump, run_yaml
+from tests.helpers import EXAMPLES, dump, run_example
 
 START = date(2026, 1, 15)
 """A month from mid-January: applications and purchases from the first days (several a
@@ -87,7 +87,7 @@ def test_served_views_equal_rebuilt_views_through_a_book_s_life(engine: sa.Engin
 
 
 def test_a_pending_event_means_the_view_is_rebuilt(engine: sa.Engine) -> None:
-    run_yaml(engine, SCENARIO.read_text())
+    run_example(engine, SCENARIO.stem)
     card = default_scorecard()
     with engine.begin() as conn:
         catalog = open_context(conn).catalog
@@ -109,7 +109,7 @@ def test_a_pending_event_means_the_view_is_rebuilt(engine: sa.Engine) -> None:
 def test_only_an_event_of_the_group_s_own_products_means_its_view_is_rebuilt(
     engine: sa.Engine,
 ) -> None:
-    run_yaml(engine, SCENARIO.read_text())
+    run_example(engine, SCENARIO.stem)
     card = default_scorecard()
     with engine.begin() as conn:
         catalog = open_context(conn).catalog

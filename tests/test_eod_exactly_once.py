@@ -6,6 +6,7 @@ partitions; a real SIGKILL of a ``crossline eod`` process is tested too.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -49,21 +51,34 @@ Reference = Callable[[int, int], sa.Engine]
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reference]:
     """A SQLite book after an uninterrupted run of ``_book(borrowers, partitions)``,
-    built once per size for the module: every crash test compares with it, read only."""
-    books: dict[tuple[int, int], sa.Engine] = {}
+    built once per size for the whole session: every crash test compares with it, read
+    only. Under xdist the workers share one file (the first to ask builds it, the other
+    waits for it) rather than each spending 10-20 s on the same run."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER") is not None:
+        shared = shared.parent  # the session's directory, above each worker's own
+    engines: dict[tuple[int, int], sa.Engine] = {}
 
     def book(borrowers: int, partitions: int) -> sa.Engine:
-        if (borrowers, partitions) not in books:
-            folder = tmp_path_factory.mktemp("reference")
-            engine = make_engine(f"sqlite:///{folder / 'reference.db'}")
-            upgrade(engine)
-            _book(engine, borrowers, partitions)
-            run_eod(engine, THROUGH)
-            books[(borrowers, partitions)] = engine
-        return books[(borrowers, partitions)]
+        if (borrowers, partitions) not in engines:
+            path = shared / f"eod-reference-{borrowers}-{partitions}.db"
+            done = path.with_suffix(".done")
+            with open(path.with_suffix(".lock"), "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if not done.exists():
+                    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                        leftover.unlink(missing_ok=True)  # of a build cut short
+                    engine = make_engine(f"sqlite:///{path}")
+                    upgrade(engine)
+                    _book(engine, borrowers, partitions)
+                    run_eod(engine, THROUGH)
+                    engine.dispose()
+                    done.touch()
+            engines[(borrowers, partitions)] = make_engine(f"sqlite:///{path}")
+        return engines[(borrowers, partitions)]
 
     yield book
-    for engine in books.values():
+    for engine in engines.values():
         engine.dispose()
 
 

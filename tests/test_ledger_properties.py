@@ -27,7 +27,7 @@ from crossline.servicing.revolving import convert_statement
 from crossline.store import platform
 from crossline.store.engine import make_engine
 from crossline.store.schema import journal
-from tests.conftest import _truncate, initialise
+from tests.conftest import empty_tables, initialise
 
 START = date(2026, 1, 28)
 
@@ -48,7 +48,7 @@ operation = st.one_of(
 
 def _fresh(engine: sa.Engine, template: Path, tmp: Path, n: int) -> sa.Engine:
     if engine.dialect.name == "postgresql":
-        _truncate(engine)
+        empty_tables(engine)
         return engine
     path = tmp / f"property-{n}.db"
     shutil.copy(template, path)

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from crossline.kernels.frames import ROW_SCHEMA
 from crossline.kernels.revolving import CYCLE_SCHEMA, PREVIOUS_SCHEMA, cut_statements
 from crossline.money import rate_units
-from tests.helpers import EXAMPLES, line_of, run_yaml, yuan
+from tests.helpers import line_of, run_example, run_yaml, yuan
 
 DAILY = Decimal("0.0005")
 
@@ -26,7 +26,7 @@ def _events(outcome: dict[str, object], kind: str) -> list[dict[str, object]]:
 
 
 def test_paid_in_full_by_the_due_date_costs_nothing(engine: sa.Engine) -> None:
-    outcome = run_yaml(engine, (EXAMPLES / "huabei_paid_in_full.yaml").read_text())
+    outcome = run_example(engine, "huabei_paid_in_full")
     statement = line_of(outcome["snapshots"]["statement"], "lin", "huabei")["statements"][0]
     assert statement == {
         "date": "2026-04-01",
@@ -48,7 +48,7 @@ def test_paid_in_full_by_the_due_date_costs_nothing(engine: sa.Engine) -> None:
 
 
 def test_minimum_payment_keeps_the_line_current_and_bears_interest(engine: sa.Engine) -> None:
-    outcome = run_yaml(engine, (EXAMPLES / "huabei_minimum_payment.yaml").read_text())
+    outcome = run_example(engine, "huabei_minimum_payment")
     carried = Decimal(2000) - Decimal(200)
     daily_interest = Decimal(yuan(carried * DAILY))
     # Interest for 11..30 April (20 days) is charged on the 1 May statement.
@@ -65,7 +65,7 @@ def test_minimum_payment_keeps_the_line_current_and_bears_interest(engine: sa.En
 
 
 def test_unpaid_past_grace_charges_the_fee_from_the_day_after_due(engine: sa.Engine) -> None:
-    outcome = run_yaml(engine, (EXAMPLES / "huabei_unpaid_past_grace.yaml").read_text())
+    outcome = run_example(engine, "huabei_unpaid_past_grace")
     in_grace = line_of(outcome["snapshots"]["last_day_of_grace"], "ning", "huabei")
     assert (in_grace["dpd"], in_grace["bucket"], in_grace["outstanding"]["penalty"]) == (
         2,

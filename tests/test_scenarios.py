@@ -14,7 +14,7 @@ import yaml
 
 from crossline.scenario.spec import ScenarioError, parse_scenario
 from crossline.servicing.schedules import level_payment
-from tests.helpers import EXAMPLES, dump, line_of, run_yaml, yuan
+from tests.helpers import EXAMPLES, dump, line_of, run_example, yuan
 
 VALID = {
     "start": "2026-03-01",
@@ -200,13 +200,13 @@ FIVE_YEARS = "negative_record_expires_after_5_years"
     ids=lambda p: p.stem,
 )
 def test_every_example_runs_balanced(engine: sa.Engine, path: Path) -> None:
-    outcome = run_yaml(engine, path.read_text())
+    outcome = run_example(engine, path.stem)
     assert outcome["ledger"]["balanced"]
     assert all(e.get("ok", True) for e in outcome["events"])
 
 
 def test_fenqile_example_paid_on_time(engine: sa.Engine) -> None:
-    outcome = run_yaml(engine, (EXAMPLES / "fenqile_installment_purchase.yaml").read_text())
+    outcome = run_example(engine, "fenqile_installment_purchase")
     repays = [e for e in outcome["events"] if e["type"] == "repay"]
     # 3000.00 / 6 = 500.00 principal and 3000 × 0.008 = 24.00 fee every month.
     assert [e["amount"] for e in repays] == ["524.00"] * 6
@@ -217,7 +217,7 @@ def test_fenqile_example_paid_on_time(engine: sa.Engine) -> None:
 
 
 def test_jiebei_example_interest_only_to_payoff(engine: sa.Engine) -> None:
-    outcome = run_yaml(engine, (EXAMPLES / "jiebei_paid_early.yaml").read_text())
+    outcome = run_example(engine, "jiebei_paid_early")
     r = Decimal("0.0003") * 30
     payment = Decimal(level_payment(1200000, r, 12)) / 100
     balance = Decimal(12000)

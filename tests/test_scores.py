@@ -21,7 +21,7 @@ from crossline.catalog import load_catalog
 from crossline.cli import app
 from crossline.events.handlers import affected_groups
 from crossline.store.schema import current_scores, feature_snapshots, score_history
-from tests.helpers import EXAMPLES, run_yaml
+from tests.helpers import EXAMPLES, run_example
 
 
 def _scores(state: dict[str, Any], borrower: str) -> dict[str, int]:
@@ -33,7 +33,7 @@ def _codes(state: dict[str, Any], borrower: str, group: str) -> list[str]:
 
 
 def test_a_short_ant_overdue_moves_ant_only(engine: sa.Engine) -> None:
-    outcome = run_yaml(engine, (EXAMPLES / "ant_overdue_10_days_unseen_by_webank.yaml").read_text())
+    outcome = run_example(engine, "ant_overdue_10_days_unseen_by_webank")
     snaps = outcome["snapshots"]
     late = snaps["ten_days_late"]
     assert _scores(late, "ning")["ant"] < _scores(late, "ming")["ant"]
@@ -59,7 +59,7 @@ DELINQUENCY = {
 
 
 def test_a_reported_overdue_reaches_the_other_groups_after_the_report(engine: sa.Engine) -> None:
-    outcome = run_yaml(engine, (EXAMPLES / "ant_overdue_45_days_reported.yaml").read_text())
+    outcome = run_example(engine, "ant_overdue_45_days_reported")
     snaps = outcome["snapshots"]
     assert _scores(snaps["day_45"], "ning")["ant"] < _scores(snaps["day_45"], "ming")["ant"]
     assert DELINQUENCY & set(_codes(snaps["day_45"], "ning", "ant"))
@@ -78,7 +78,7 @@ def test_a_reported_overdue_reaches_the_other_groups_after_the_report(engine: sa
 
 
 def test_history_keeps_changes_only_with_reasons(engine: sa.Engine) -> None:
-    run_yaml(engine, (EXAMPLES / "ant_overdue_45_days_reported.yaml").read_text())
+    run_example(engine, "ant_overdue_45_days_reported")
     with engine.connect() as conn:
         history = conn.execute(
             sa.select(
@@ -119,7 +119,7 @@ def test_history_keeps_changes_only_with_reasons(engine: sa.Engine) -> None:
 
 
 def test_month_end_keeps_a_feature_snapshot_per_borrower_and_group(engine: sa.Engine) -> None:
-    run_yaml(engine, (EXAMPLES / "ant_overdue_45_days_reported.yaml").read_text())
+    run_example(engine, "ant_overdue_45_days_reported")
     with engine.connect() as conn:
         rows = conn.execute(
             sa.select(

@@ -19,7 +19,7 @@ from crossline.servicing.context import open_context
 from crossline.servicing.lines import open_line, register_borrower
 from crossline.servicing.purchases import purchase
 from tests.conftest import initialise
-from tests.helpers import EXAMPLES, dump, run_yaml
+from tests.helpers import dump, run_example
 
 
 def _projection(outcome: dict[str, Any]) -> dict[str, Any]:
@@ -36,7 +36,7 @@ def _lines(projection: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
 
 def test_paying_huabei_40_days_late_halves_weilidai_after_the_report(engine: sa.Engine) -> None:
-    outcome = run_yaml(engine, (EXAMPLES / "whatif_huabei_40_days_late.yaml").read_text())
+    outcome = run_example(engine, "whatif_huabei_40_days_late")
     projection = _projection(outcome)
     assert (projection["from"], projection["to"]) == ("2026-03-20", "2026-06-06")
     # 5000.00 paused past grace; paid 40 days late (worst status 2): half back;

@@ -10,14 +10,14 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from tests.helpers import EXAMPLES, line_of, run_yaml, yuan
+from tests.helpers import line_of, run_example, yuan
 
 RATE = Decimal("0.0004")
 PENALTY_RATE = RATE * Decimal("1.5")
 
 
 def test_worked_example_to_the_fen(engine: sa.Engine) -> None:
-    outcome = run_yaml(engine, (EXAMPLES / "weilidai_overdue_then_repaid.yaml").read_text())
+    outcome = run_example(engine, "weilidai_overdue_then_repaid")
     first_interest = Decimal(6000) * RATE * 31
     assert first_interest == Decimal("74.40")
     daily_penalty = Decimal(1200) * PENALTY_RATE
@@ -68,7 +68,7 @@ def test_worked_example_to_the_fen(engine: sa.Engine) -> None:
 
 
 def test_overdue_events_are_emitted_once(engine: sa.Engine) -> None:
-    outcome = run_yaml(engine, (EXAMPLES / "weilidai_overdue_then_repaid.yaml").read_text())
+    outcome = run_example(engine, "weilidai_overdue_then_repaid")
     started = [e for e in outcome["events"] if e["type"] == "overdue_started"]
     assert [(e["date"], e["product"], e["dpd"]) for e in started] == [("2026-04-02", "weilidai", 1)]
     moves = [
