@@ -154,14 +154,7 @@ def test_a_borrower_cannot_see_another_borrower_and_cannot_tell_whether_they_exi
         assert hidden.status_code == missing.status_code == 404
         assert hidden.json() == missing.json()
     before = settled_dump(api)
-    draw = {
-        "borrower": "alice",
-        "product": "weilidai",
-        "amount": "100.00",
-        "term_months": 5,
-        "method": "equal_principal",
-    }
-    assert _error(api.post("/draws", api.bob, draw, key="k1"))[:2] == (404, "not_found")
+    assert _error(api.post("/draws", api.bob, _draw_body(), key="k1"))[:2] == (404, "not_found")
     assert settled_dump(api) == before
 
 
@@ -175,14 +168,7 @@ def test_a_provider_sees_only_its_own_products(api: Api) -> None:
     both = api.get("/borrowers/alice/lines", api.alice).json()
     assert [line["product"] for line in both] == ["huabei", "weilidai"]
     before = settled_dump(api)
-    draw = {
-        "borrower": "alice",
-        "product": "weilidai",
-        "amount": "100.00",
-        "term_months": 5,
-        "method": "equal_principal",
-    }
-    assert _error(api.post("/draws", api.huabei, draw, key="x"))[:2] == (404, "not_found")
+    assert _error(api.post("/draws", api.huabei, _draw_body(), key="x"))[:2] == (404, "not_found")
     assert settled_dump(api) == before
 
 
