@@ -624,3 +624,31 @@ def test_serve_refuses_several_processes_on_sqlite(tmp_path: Path) -> None:
     assert refused.exit_code == 2
     assert "workers" in refused.output
     assert (tmp_path / "book.db").read_bytes() == before
+
+
+def test_a_nul_character_anywhere_is_bad_input_naming_where(api: Api) -> None:
+    """PostgreSQL's text columns cannot hold NUL: the API refuses it at the door."""
+    before = settled_dump(api)
+    cases = [
+        (api.client.post("/v1/sessions", json={"login": "\x00", "password": "x"}), "login"),
+        (api.post("/borrowers", api.weilidai, _carol(name="Wang\x00")), "name"),
+        (
+            api.post(
+                "/whatif",
+                api.alice,
+                {
+                    "borrower": "alice",
+                    "days": 3,
+                    "steps": [
+                        {"date": "2026-03-03", "repay": {"product": "hua\x00bei", "amount": "all"}}
+                    ],
+                },
+            ),
+            "steps.0.repay.product",
+        ),
+        (api.get("/borrowers/al%00ice/lines", api.alice), "path"),
+        (api.client.get("/v1/business-date?when=%00", headers=api.alice), "when"),
+    ]
+    for response, field in cases:
+        assert _error(response) == (400, "invalid_input", field), response.json()
+    assert settled_dump(api) == before
