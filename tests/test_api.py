@@ -626,8 +626,9 @@ def test_serve_refuses_several_processes_on_sqlite(tmp_path: Path) -> None:
     assert (tmp_path / "book.db").read_bytes() == before
 
 
-def test_a_nul_character_anywhere_is_bad_input_naming_where(api: Api) -> None:
-    """PostgreSQL's text columns cannot hold NUL: the API refuses it at the door."""
+def test_text_no_column_can_hold_is_bad_input_naming_where(api: Api) -> None:
+    """PostgreSQL's text columns cannot hold NUL, and a lone surrogate is not UTF-8: the
+    API refuses both at the door."""
     before = settled_dump(api)
     cases = [
         (api.client.post("/v1/sessions", json={"login": "\x00", "password": "x"}), "login"),
@@ -648,6 +649,14 @@ def test_a_nul_character_anywhere_is_bad_input_naming_where(api: Api) -> None:
         ),
         (api.get("/borrowers/al%00ice/lines", api.alice), "path"),
         (api.client.get("/v1/business-date?when=%00", headers=api.alice), "when"),
+        (
+            api.client.post(
+                "/v1/sessions",
+                content=b'{"login": "\\ud800", "password": "x"}',
+                headers={"content-type": "application/json"},
+            ),
+            "login",
+        ),
     ]
     for response, field in cases:
         assert _error(response) == (400, "invalid_input", field), response.json()

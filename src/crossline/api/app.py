@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from crossline.api import errors
-from crossline.api.nul_guard import RefuseNul
 from crossline.api.outbox_worker import OutboxWorker
 from crossline.api.routes import (
     borrowers,
@@ -21,6 +20,7 @@ from crossline.api.routes import (
     sessions,
     whatif,
 )
+from crossline.api.text_guard import RefuseUnstorableText
 from crossline.security.pii import PiiCipher
 from crossline.store.engine import make_engine
 
@@ -54,7 +54,7 @@ def create_app(engine: sa.Engine, cipher: PiiCipher, *, handle_events: bool = Tr
     app.state.engine = engine
     app.state.cipher = cipher
     errors.install(app)
-    app.add_middleware(RefuseNul)
+    app.add_middleware(RefuseUnstorableText)
     for module in (sessions, commands, borrowers, bureau, whatif, platform, operations):
         app.include_router(module.router, prefix=API_PREFIX, responses=errors.ERROR_RESPONSES)
     return app
