@@ -37,7 +37,7 @@ from crossline.scenario.spec import (
     SubmitDocument,
     VerifyDocument,
 )
-from crossline.servicing.context import Context
+from crossline.servicing.context import Context, lock_borrower
 from crossline.servicing.idempotency import run_once
 from crossline.servicing.lines import open_line
 from crossline.servicing.repayment import repay
@@ -142,11 +142,15 @@ def run_command(
 ) -> tuple[dict[str, Any], bool]:
     """Run ``command`` in ``ctx``'s transaction; returns (answer, replayed).
 
-    With a ``key`` (money-moving commands only), a replay of the same request returns
+    A borrower's commands run one at a time (``lock_borrower``). With a ``key``
+    (money-moving commands only), a replay of the same request returns
     the stored answer and writes nothing; the same key with a different request is
     refused (``idempotency_conflict``). The key field a ``Repay`` may carry itself is
     not part of the request."""
     handler = _HANDLERS[type(command)]
+    borrower = getattr(command, "borrower", None)
+    if isinstance(borrower, str):
+        lock_borrower(ctx, borrower)
     if key is None:
         return handler(ctx, command), False
     if not isinstance(command, Draw | Purchase | Repay | ConvertStatement):

@@ -51,3 +51,18 @@ def require_borrower(ctx: Context, borrower_id: str) -> None:
     found = ctx.conn.execute(_BORROWER, {"borrower_id": borrower_id}).first()
     if found is None:
         raise RefusedError("unknown_borrower", f"borrower {borrower_id!r} is not registered")
+
+
+_LOCK_BORROWER = _BORROWER.with_for_update()
+
+
+def lock_borrower(ctx: Context, borrower_id: str) -> None:
+    """Make the borrower's commands run one at a time: hold the borrower's row until this
+    transaction ends.
+
+    A command reads a line's rows, decides and writes them back; two at once for one
+    borrower (two repayments of a line, two draws under one group limit, a replayed
+    idempotency key) would each decide on what the other is changing, and on PostgreSQL
+    one installment update was lost while both journal entries stood. SQLite has a single
+    writer and needs no row lock (SQLAlchemy leaves FOR UPDATE out there)."""
+    ctx.conn.execute(_LOCK_BORROWER, {"borrower_id": borrower_id})
