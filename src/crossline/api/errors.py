@@ -35,6 +35,7 @@ NOT_FOUND_CODES = frozenset(
         "unknown_product",
         "unknown_application",
         "unknown_document",
+        "unknown_policy",
         "no_line",
         "no_record",
         "no_statement",
@@ -43,7 +44,13 @@ NOT_FOUND_CODES = frozenset(
 )
 """Refusals that mean "there is no such thing for you": 404, as for anything hidden."""
 CONFLICT_CODES = frozenset(
-    {"idempotency_conflict", "eod_in_progress", "line_exists", "duplicate_borrower"}
+    {
+        "idempotency_conflict",
+        "eod_in_progress",
+        "line_exists",
+        "duplicate_borrower",
+        "version_exists",
+    }
 )
 
 

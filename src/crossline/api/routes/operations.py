@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from crossline.api.access import Caller, CallerDep, audit_write, engine_of, require_role
-from crossline.api.errors import ApiError, not_found
+from crossline.api.errors import ApiError
 from crossline.decisions.backtest import backtest
 from crossline.decisions.policies import (
     activate_policy,
@@ -37,7 +37,6 @@ from crossline.policy.bundle import Bundle
 from crossline.policy.errors import PolicyError
 from crossline.policy.render import table_sizes
 from crossline.scoring.scorecard import default_scorecard
-from crossline.servicing.errors import RefusedError
 from crossline.store import platform
 
 router = APIRouter(prefix="/operations", tags=["operations"])
@@ -196,12 +195,7 @@ def upload(request: Request, who: CallerDep, text: PolicyText) -> dict[str, Any]
     with engine_of(request).begin() as conn:
         with _policy_checked():
             _own_group(who, check_policy(conn, text).group)
-        try:
-            bundle = upload_policy(conn, text, platform.business_date(conn))
-        except RefusedError as exc:
-            if exc.code == "version_exists":
-                raise ApiError(409, exc.code, exc.message) from exc
-            raise
+        bundle = upload_policy(conn, text, platform.business_date(conn))
         role = policy_role(conn, bundle.group, bundle.version)
         audit_write(
             conn,
@@ -225,10 +219,6 @@ def activate(
     with engine_of(request).begin() as conn:
         try:
             activate_policy(conn, group, version, platform.business_date(conn), share)
-        except RefusedError as exc:
-            if exc.code == "unknown_policy":
-                raise not_found("policy") from exc
-            raise
         except PolicyError as exc:
             raise ApiError(
                 422, "invalid_policy", f"the stored policy no longer checks: {exc}"
