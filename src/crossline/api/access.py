@@ -86,7 +86,7 @@ def caller(request: Request) -> Caller:
     token = credential(request)
     principal = None
     if token is not None:
-        with engine_of(request).begin() as conn:
+        with engine_of(request).connect() as conn:
             if token.startswith(API_KEY_PREFIX):
                 principal = authenticate_api_key(conn, token)
             else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -66,12 +67,22 @@ def _schedule_entry(row: Any, kind: str, today: date) -> dict[str, Any]:
     }
 
 
-def snapshot(conn: sa.Connection, today: date, borrower_id: str | None = None) -> dict[str, Any]:
-    """The whole book as STATE, or one borrower's part of it (what the API shows them)."""
+def _whose(borrower_id: str | None) -> Callable[[sa.Table], sa.ColumnElement[bool]]:
+    """Every row, or one borrower's, of a table with a ``borrower_id``."""
 
     def whose(table: sa.Table) -> sa.ColumnElement[bool]:
         return sa.true() if borrower_id is None else table.c.borrower_id == borrower_id
 
+    return whose
+
+
+def line_views(
+    conn: sa.Connection, today: date, borrower_id: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """Each borrower's lines as STATE shows them (borrower -> product -> view): status,
+    limit and what is available, how late, what is owed, the loans with their schedules
+    and the statements. The API's lines endpoint reads one borrower's."""
+    whose = _whose(borrower_id)
     # Installments are reached through the borrower's loans, which are indexed by borrower.
     their_loans = sa.select(loans.c.loan_id).where(whose(loans))
     rows_by_loan: dict[int, list[Any]] = defaultdict(list)
@@ -89,7 +100,7 @@ def snapshot(conn: sa.Connection, today: date, borrower_id: str | None = None) -
         sa.select(statements).where(whose(statements)).order_by(statements.c.statement_date)
     ):
         statements_by_line[statement.credit_line_id].append(statement)
-    borrowers: dict[str, Any] = {}
+    views: dict[str, dict[str, Any]] = defaultdict(dict)
     for line in conn.execute(
         sa.select(credit_lines).where(whose(credit_lines)).order_by(credit_lines.c.credit_line_id)
     ):
@@ -114,7 +125,7 @@ def snapshot(conn: sa.Connection, today: date, borrower_id: str | None = None) -
                 }
             )
         used = owed["principal"]
-        borrowers.setdefault(line.borrower_id, {"lines": {}})["lines"][line.product] = {
+        views[line.borrower_id][line.product] = {
             "limit": format_fen(line.limit_fen),
             "available": format_fen(max(0, line.limit_fen - used)),
             "status": line.status,
@@ -142,6 +153,16 @@ def snapshot(conn: sa.Connection, today: date, borrower_id: str | None = None) -
                 for s in statements_by_line[line.credit_line_id]
             ],
         }
+    return dict(views)
+
+
+def snapshot(conn: sa.Connection, today: date, borrower_id: str | None = None) -> dict[str, Any]:
+    """The whole book as STATE, or one borrower's part of it."""
+    whose = _whose(borrower_id)
+    borrowers: dict[str, Any] = {
+        borrower: {"lines": lines}
+        for borrower, lines in line_views(conn, today, borrower_id).items()
+    }
     for record in records(conn, whose(bureau_records), today).iter_rows(named=True):
         borrowers.setdefault(record["borrower_id"], {"lines": {}}).setdefault("bureau", []).append(
             {

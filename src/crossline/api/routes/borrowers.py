@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from crossline.api.access import (
+    Caller,
     CallerDep,
     audit_write,
     check_scope,
@@ -27,7 +28,7 @@ from crossline.api.access import (
 from crossline.catalog import Catalog
 from crossline.money import format_fen
 from crossline.scenario.spec import Fen
-from crossline.scenario.state import snapshot
+from crossline.scenario.state import line_views
 from crossline.security import Principal
 from crossline.security.identities import read_identity, save_identity
 from crossline.servicing.context import Context, open_context, require_borrower
@@ -133,10 +134,10 @@ def lines(borrower_id: str, request: Request, who: CallerDep) -> list[dict[str, 
     with engine_of(request).connect() as conn:
         ctx = open_context(conn)
         _open(ctx, who.principal, borrower_id)
-        state = snapshot(conn, ctx.today, borrower_id)["borrowers"].get(borrower_id, {})
+        views = line_views(conn, ctx.today, borrower_id).get(borrower_id, {})
     return [
         {"product": product} | view
-        for product, view in sorted(state.get("lines", {}).items())
+        for product, view in sorted(views.items())
         if _visible(who.principal, ctx.catalog, product)
     ]
 
@@ -166,34 +167,48 @@ def scores(borrower_id: str, request: Request, who: CallerDep) -> dict[str, Any]
         }
 
 
-@router.get("/{borrower_id}/decisions")
-def borrower_decisions(borrower_id: str, request: Request, who: CallerDep) -> list[dict[str, Any]]:
-    """Every decision about the borrower the caller may see, newest first, with the
-    policy version that made it and its reasons in plain language."""
-    d = decisions.c
+def _history(
+    request: Request,
+    who: Caller,
+    borrower_id: str,
+    table: sa.Table,
+    columns: tuple[str, ...],
+    json_column: str,
+) -> list[dict[str, Any]]:
+    """A borrower's rows of ``table`` the caller may see, newest first (by the table's
+    id, its first column), with ``json_column`` decoded."""
+    c = table.c
     with engine_of(request).connect() as conn:
         ctx = open_context(conn)
         _open(ctx, who.principal, borrower_id)
         rows = conn.execute(
-            sa.select(
-                d.decision_id,
-                d.business_date,
-                d.kind,
-                d.product,
-                d.lender_group,
-                d.outcome,
-                d.score,
-                d.policy_version,
-                d.reasons,
-            )
-            .where(d.borrower_id == borrower_id)
-            .order_by(d.decision_id.desc())
+            sa.select(*(c[name] for name in columns))
+            .where(c.borrower_id == borrower_id)
+            .order_by(c[columns[0]].desc())
         )
         return [
-            row._asdict() | {"reasons": json.loads(row.reasons)}
+            row._asdict() | {json_column: json.loads(row._mapping[json_column])}
             for row in rows
             if _visible(who.principal, ctx.catalog, row.product)
         ]
+
+
+@router.get("/{borrower_id}/decisions")
+def borrower_decisions(borrower_id: str, request: Request, who: CallerDep) -> list[dict[str, Any]]:
+    """Every decision about the borrower the caller may see, newest first, with the
+    policy version that made it and its reasons in plain language."""
+    columns = (
+        "decision_id",
+        "business_date",
+        "kind",
+        "product",
+        "lender_group",
+        "outcome",
+        "score",
+        "policy_version",
+        "reasons",
+    )
+    return _history(request, who, borrower_id, decisions, columns, "reasons")
 
 
 @router.get("/{borrower_id}/notifications")
@@ -201,17 +216,5 @@ def borrower_notifications(
     borrower_id: str, request: Request, who: CallerDep
 ) -> list[dict[str, Any]]:
     """What the borrower was told (limit changes, pre-report notices, dues), newest first."""
-    n = notifications.c
-    with engine_of(request).connect() as conn:
-        ctx = open_context(conn)
-        _open(ctx, who.principal, borrower_id)
-        rows = conn.execute(
-            sa.select(n.notification_id, n.business_date, n.kind, n.channel, n.product, n.payload)
-            .where(n.borrower_id == borrower_id)
-            .order_by(n.notification_id.desc())
-        )
-        return [
-            row._asdict() | {"payload": json.loads(row.payload)}
-            for row in rows
-            if _visible(who.principal, ctx.catalog, row.product)
-        ]
+    columns = ("notification_id", "business_date", "kind", "channel", "product", "payload")
+    return _history(request, who, borrower_id, notifications, columns, "payload")
