@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -27,7 +26,7 @@ from crossline.cli import app
 from crossline.cli.serve import log_config
 from crossline.events.handlers import HANDLER_LOCK, handle_pending
 from crossline.scenario.state import snapshot
-from crossline.security import audit, create_api_key, create_user, hashing, log_in
+from crossline.security import audit, create_api_key, create_user, log_in
 from crossline.security.pii import PiiCipher
 from crossline.servicing.context import open_context
 from crossline.servicing.lines import register_borrower
@@ -38,11 +37,11 @@ from crossline.store.schema import (
     loans,
     outbox,
 )
+from tests.api_support import PASSWORD, bearer, cheap_secret_hashing
 from tests.conftest import initialise
 from tests.helpers import dump
 
 START = date(2026, 3, 2)
-PASSWORD = "correct horse battery"
 
 
 @dataclass(frozen=True)
@@ -84,15 +83,9 @@ def settled_dump(api: Api) -> dict[str, list[tuple[object, ...]]]:
     return dump(api.engine)
 
 
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture
 def api(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
-    # argon2id at its production cost takes up to a second a hash on a busy 2-core
-    # machine; test_security checks that setting, these tests check access rules.
-    monkeypatch.setattr(hashing, "SECRET_HASHER", PasswordHasher(time_cost=1, memory_cost=1024))
+    cheap_secret_hashing(monkeypatch)
     initialise(engine, START)
     catalog = load_catalog("default")
     now = datetime.now(UTC)
@@ -112,10 +105,10 @@ def api(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
         yield Api(
             client,
             engine,
-            _bearer(alice),
-            _bearer(bob),
-            _bearer(huabei),
-            _bearer(weilidai),
+            bearer(alice),
+            bearer(bob),
+            bearer(huabei),
+            bearer(weilidai),
         )
 
 
@@ -137,9 +130,9 @@ def test_a_request_without_a_valid_credential_is_401(api: Api) -> None:
     before = settled_dump(api)
     body = {"borrower": "alice", "product": "huabei"}
     assert _error(api.post("/applications", {}, body)) == (401, "unauthenticated", None)
-    wrong = _bearer("not-a-session")
+    wrong = bearer("not-a-session")
     assert _error(api.post("/applications", wrong, body)) == (401, "unauthenticated", None)
-    forged = _bearer(api.huabei["Authorization"].removeprefix("Bearer ")[:-4] + "AAAA")
+    forged = bearer(api.huabei["Authorization"].removeprefix("Bearer ")[:-4] + "AAAA")
     assert _error(api.get("/borrowers/alice/lines", forged)) == (401, "unauthenticated", None)
     assert settled_dump(api) == before
 
@@ -395,7 +388,7 @@ def test_a_session_opens_with_the_right_password_only_and_closes_at_once(api: Ap
 
     opened = api.client.post("/v1/sessions", json={"login": "bob", "password": PASSWORD})
     assert opened.status_code == 200, opened.text
-    session = _bearer(opened.json()["token"])
+    session = bearer(opened.json()["token"])
     assert api.get("/borrowers/bob/lines", session).status_code == 200
     assert api.client.delete("/v1/sessions", headers=session).status_code == 204
     assert _error(api.get("/borrowers/bob/lines", session))[:2] == (401, "unauthenticated")

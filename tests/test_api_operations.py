@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -33,18 +32,18 @@ from crossline.decisions.policies import policies_in_force
 from crossline.ledger.accounts import RECEIVABLE_BY_COMPONENT
 from crossline.ledger.check import check_ledger
 from crossline.scoring.scorecard import DEFAULT_SCORECARD
-from crossline.security import audit, create_api_key, create_user, hashing, log_in
+from crossline.security import audit, create_api_key, create_user, log_in
 from crossline.security.pii import PiiCipher
 from crossline.servicing.context import open_context
 from crossline.servicing.lines import register_borrower
 from crossline.store import platform
 from crossline.store.schema import decisions, installments, journal, policies
+from tests.api_support import PASSWORD, bearer, cheap_secret_hashing
 from tests.conftest import initialise
 from tests.helpers import dump
 from tests.test_applications import small_policy
 
 START = date(2026, 3, 2)
-PASSWORD = "correct horse battery"
 
 
 @dataclass(frozen=True)
@@ -70,15 +69,9 @@ class Ops:
         return self.client.get(f"/v1/operations{path}", headers=who)
 
 
-def _bearer(token: str | None) -> dict[str, str]:
-    assert token is not None
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture
 def ops(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ops]:
-    # A cheap hash: test_security checks the production cost, these tests check the rules.
-    monkeypatch.setattr(hashing, "SECRET_HASHER", PasswordHasher(time_cost=1, memory_cost=1024))
+    cheap_secret_hashing(monkeypatch)
     initialise(engine, START)
     with engine.begin() as conn:
         ctx = open_context(conn)
@@ -99,11 +92,11 @@ def ops(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ops]:
         yield Ops(
             client,
             engine,
-            operator=_bearer(tokens["olga"]),
-            admin=_bearer(tokens["rita"]),
-            webank_admin=_bearer(tokens["wen"]),
-            borrower=_bearer(alice),
-            provider=_bearer(huabei),
+            operator=bearer(tokens["olga"]),
+            admin=bearer(tokens["rita"]),
+            webank_admin=bearer(tokens["wen"]),
+            borrower=bearer(alice),
+            provider=bearer(huabei),
         )
 
 
