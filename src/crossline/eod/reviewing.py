@@ -36,7 +36,10 @@ from datetime import date, timedelta
 import polars as pl
 import sqlalchemy as sa
 
+from crossline.store.bulk import read_frame
 from crossline.store.schema import credit_lines, current_scores, policies
+
+_IDS = pl.Schema({"borrower_id": pl.String()})
 
 
 def to_review(
@@ -46,8 +49,9 @@ def to_review(
     the close of ``day`` must review; the others' reviews would keep every line."""
     if (day + timedelta(days=1)).day == 1 or _policy_activated(conn, day):
         return scored
-    moved = set(touched.to_list()) | set(conn.execute(_moved(day, lo, hi)).scalars())
-    return scored.filter(pl.col("borrower_id").is_in(sorted(moved)))
+    changed = read_frame(conn, _moved(day, lo, hi), _IDS)["borrower_id"]
+    moved = pl.concat([touched.cast(pl.String), changed]).unique()
+    return scored.filter(pl.col("borrower_id").is_in(moved.implode()))
 
 
 def _policy_activated(conn: sa.Connection, day: date) -> bool:
