@@ -24,6 +24,9 @@ from crossline.store import platform
 from crossline.store.engine import make_engine, upgrade
 from crossline.store.schema import metadata
 
+pytest_plugins = ["tests.web_support"]
+"""The portal and console tests' fixtures (a built book, a live server, Chromium)."""
+
 PG_URL = os.environ.get("CROSSLINE_TEST_DATABASE_URL")
 REQUIRE_PG = os.environ.get("CROSSLINE_REQUIRE_POSTGRES") == "1"
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]

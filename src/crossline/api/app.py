@@ -1,5 +1,6 @@
-"""The FastAPI application: routes under ``/v1``, one error shape, OpenAPI served, and
-the outbox worker running beside it for the app's lifetime."""
+"""The FastAPI application: routes under ``/v1``, one error shape, OpenAPI served, the
+borrower portal and risk console (``crossline.web``), and the outbox worker running
+beside it for the app's lifetime."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from contextlib import asynccontextmanager
 import sqlalchemy as sa
 from fastapi import FastAPI
 
+from crossline import web
 from crossline.api import errors
 from crossline.api.outbox_worker import OutboxWorker
 from crossline.api.routes import (
@@ -57,6 +59,7 @@ def create_app(engine: sa.Engine, cipher: PiiCipher, *, handle_events: bool = Tr
     app.add_middleware(RefuseUnstorableText)
     for module in (sessions, commands, borrowers, bureau, whatif, platform, operations):
         app.include_router(module.router, prefix=API_PREFIX, responses=errors.ERROR_RESPONSES)
+    web.install(app)
     return app
 
 

@@ -16,12 +16,13 @@ running, a line that exists) is 409; a well-formed request the rules decline is
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crossline.servicing.errors import InputError, ServicingError
@@ -116,23 +117,39 @@ def _field(location: tuple[Any, ...]) -> str:
 
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return _answer(exc.status, exc.detail)
+    return _answer(*refusal(exc))
+
+
+def refusal(exc: ApiError | ServicingError | ValidationError) -> tuple[int, ErrorDetail]:
+    """The status and detail of a refused request, whether the API or the portal and
+    console (``crossline.web``, which shows it on the page) was asked."""
+    if isinstance(exc, ApiError):
+        return exc.status, exc.detail
+    if isinstance(exc, ValidationError):
+        return _invalid(exc.errors())
+    status = status_of(exc)
+    if status == 404:
+        return 404, ErrorDetail(code="not_found", message="not found")
+    field = exc.field if isinstance(exc, InputError) else None
+    return status, ErrorDetail(code=exc.code, message=exc.message, field=field)
+
+
+def _invalid(problems: Sequence[Any]) -> tuple[int, ErrorDetail]:
+    """The first problem pydantic found, naming its field."""
+    first = problems[0]
+    field = _field(tuple(first.get("loc", ())))
+    message = f"{field}: {first.get('msg', 'invalid')}"
+    return 400, ErrorDetail(code="invalid_input", message=message, field=field)
 
 
 async def _servicing_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServicingError)
-    field = exc.field if isinstance(exc, InputError) else None
-    message = exc.message if status_of(exc) != 404 else "not found"
-    code = exc.code if status_of(exc) != 404 else "not_found"
-    return _answer(status_of(exc), ErrorDetail(code=code, message=message, field=field))
+    return _answer(*refusal(exc))
 
 
 async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    first = exc.errors()[0]
-    field = _field(tuple(first.get("loc", ())))
-    message = f"{field}: {first.get('msg', 'invalid')}"
-    return _answer(400, ErrorDetail(code="invalid_input", message=message, field=field))
+    return _answer(*_invalid(exc.errors()))
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:

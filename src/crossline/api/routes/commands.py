@@ -15,7 +15,7 @@ same key with a different body is 409.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.encoders import jsonable_encoder
@@ -55,9 +55,12 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 KeyHeader = Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER, min_length=1, max_length=100)]
 
 
-def _execute(
+def execute(
     request: Request, who: Caller, command: BaseModel, borrower: str, key: str | None
-) -> JSONResponse:
+) -> tuple[dict[str, Any], bool]:
+    """Run ``command`` as ``who`` in one transaction with its audit entry: the answer,
+    and whether it replays an earlier request under the same idempotency ``key``. The
+    portal's forms run their commands through here too."""
     kind = KIND_OF[type(command)]
     require_role(who, COMMAND_ROLES[kind], kind.replace("_", " "))
     moves_money = isinstance(command, MOVES_MONEY)
@@ -79,8 +82,15 @@ def _execute(
         answer, replayed = run_command(ctx, command, scoped_key)
         if not replayed:
             audit_write(conn, who, kind, f"borrower:{borrower}", command.model_dump(mode="json"))
+    return {"ok": True} | answer, replayed
+
+
+def _execute(
+    request: Request, who: Caller, command: BaseModel, borrower: str, key: str | None
+) -> JSONResponse:
+    answer, replayed = execute(request, who, command, borrower, key)
     headers = {REPLAYED_HEADER: "true"} if replayed else {}
-    return JSONResponse(jsonable_encoder({"ok": True} | answer), headers=headers)
+    return JSONResponse(jsonable_encoder(answer), headers=headers)
 
 
 @router.post("/applications")
