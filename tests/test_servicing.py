@@ -18,7 +18,7 @@ from crossline.servicing.errors import InputError, RefusedError
 from crossline.servicing.lines import open_line, register_borrower
 from crossline.servicing.origination import draw
 from crossline.servicing.repayment import repay
-from crossline.store.schema import eod_partitions
+from crossline.store import platform
 from tests.conftest import initialise
 from tests.helpers import dump, line_of, run_yaml, yuan
 
@@ -233,24 +233,18 @@ def test_ledger_check_finds_a_tampered_subledger(engine: sa.Engine) -> None:
 
 
 def test_commands_wait_while_the_business_date_is_closing(engine: sa.Engine) -> None:
-    """Once a partition of today's end-of-day is done, a command dated today would land in
-    a closed partition: it is refused until the close finishes. Yesterday's closes and an
-    unstarted close do not matter."""
+    """From the moment today's end-of-day begins, a command dated today could land in a
+    partition already closed: it is refused until the close opens tomorrow. A close
+    that crashed half-way leaves the day closing, so commands wait for its rerun."""
     today = date(2026, 3, 2)
     initialise(engine, today, partitions=2)
     with engine.begin() as conn:
         assert open_context(conn).today == today
-        conn.execute(
-            sa.insert(eod_partitions).values(
-                business_date=date(2026, 3, 1), partition=0, partitions=2, postings=0
-            )
-        )
-        assert open_context(conn).today == today
-        conn.execute(
-            sa.insert(eod_partitions).values(
-                business_date=today, partition=0, partitions=2, postings=0
-            )
-        )
-        with pytest.raises(RefusedError) as refused:
-            open_context(conn)
+        platform.begin_close(conn)
+    with engine.begin() as conn, pytest.raises(RefusedError) as refused:
+        open_context(conn)
     assert refused.value.code == "eod_in_progress"
+    with engine.begin() as conn:
+        platform.finish_close(conn, date(2026, 3, 3))
+    with engine.begin() as conn:
+        assert open_context(conn).today == date(2026, 3, 3)

@@ -10,7 +10,8 @@ flight and a rerun skips what was done: the journal comes out identical.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -34,6 +35,7 @@ from crossline.servicing.delinquency import (
     read_loan_dpd,
     read_partition_lines,
 )
+from crossline.servicing.errors import RefusedError
 from crossline.servicing.rows import (
     partition_rows,
     read_cycle_rows,
@@ -144,14 +146,46 @@ def _done(conn: sa.Connection, day: date) -> set[int]:
     }
 
 
+EOD_LOCK = 0x656F64
+"""The PostgreSQL advisory lock key of a running close ("eod")."""
+
+
+@contextmanager
+def _sole_close(engine: sa.Engine) -> Iterator[None]:
+    """Refuse to close while another process closes. Two closes at once would each take
+    the day's partitions and one would fail on the other's records; the loser is told
+    ``eod_in_progress`` instead (the API answers 409). On SQLite one process serves the
+    book (``crossline serve`` refuses more workers), which guards its closes itself."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        taken = conn.execute(sa.select(sa.func.pg_try_advisory_lock(EOD_LOCK))).scalar_one()
+        conn.commit()
+        if not taken:
+            raise RefusedError("eod_in_progress", "end-of-day is already running; retry later")
+        try:
+            yield
+        finally:
+            conn.execute(sa.select(sa.func.pg_advisory_unlock(EOD_LOCK)))
+            conn.commit()
+
+
 def close_day(engine: sa.Engine, progress: Progress | None = None) -> date:
     """Close the current business date; returns the date closed."""
+    with _sole_close(engine):
+        return _close_day(engine, progress)
+
+
+def _close_day(engine: sa.Engine, progress: Progress | None) -> date:
     with engine.begin() as conn:
         state = platform.state(conn)
         day: date = state.business_date
         total = int(state.partitions)
         catalog = catalog_from_json(str(state.catalog_json))
         done = _done(conn, day)
+        if not state.closing:
+            platform.begin_close(conn)
     for partition in range(total):
         if partition in done:
             continue
@@ -170,7 +204,7 @@ def close_day(engine: sa.Engine, progress: Progress | None = None) -> date:
             progress(day, partition + 1, total)
     with engine.begin() as conn:
         conn.execute(sa.insert(eod_days).values(business_date=day, partitions=total))
-        platform.set_business_date(conn, day + timedelta(days=1))
+        platform.finish_close(conn, day + timedelta(days=1))
     return day
 
 

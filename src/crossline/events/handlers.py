@@ -31,6 +31,7 @@ from crossline.catalog import Catalog, catalog_from_json
 from crossline.decisions.management import review
 from crossline.scoring.service import score_features
 from crossline.scoring.views import all_group_features
+from crossline.servicing.context import lock_borrowers
 from crossline.store import platform
 from crossline.store.bulk import read_frame
 from crossline.store.schema import outbox
@@ -89,7 +90,10 @@ def handle_pending(engine: sa.Engine) -> int:
 
 
 def dispatch(conn: sa.Connection, catalog: Catalog, as_of: date) -> int:
-    """Handle every unhandled event; returns how many were handled."""
+    """Handle every unhandled event; returns how many were handled.
+
+    The events' borrowers are held first (``lock_borrowers``), so no command changes a
+    borrower between the features read here and the action taken on them."""
     o = outbox.c
     events = read_frame(
         conn,
@@ -105,6 +109,7 @@ def dispatch(conn: sa.Connection, catalog: Catalog, as_of: date) -> int:
     )
     if events.is_empty():
         return 0
+    lock_borrowers(conn, events["borrower_id"].unique().to_list())
     trigger = ",".join(sorted(events["type"].unique().to_list()))
     affected = affected_groups(events, catalog)
     features = all_group_features(

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from crossline.catalog import Catalog, catalog_from_json
 from crossline.servicing.errors import RefusedError
 from crossline.store import platform
 from crossline.store.schema import borrowers
+from crossline.store.schema import platform as platform_table
 
 _BORROWER = sa.select(borrowers.c.borrower_id).where(
     borrowers.c.borrower_id == sa.bindparam("borrower_id")
@@ -53,16 +56,40 @@ def require_borrower(ctx: Context, borrower_id: str) -> None:
         raise RefusedError("unknown_borrower", f"borrower {borrower_id!r} is not registered")
 
 
-_LOCK_BORROWER = _BORROWER.with_for_update()
+def lock_borrowers(conn: sa.Connection, borrower_ids: Iterable[str]) -> None:
+    """Hold the borrowers until this transaction ends.
+
+    On PostgreSQL, row locks (``FOR UPDATE``) taken in id order, so two transactions
+    locking several never wait on each other in a circle; the ids go as one array, as
+    many as a close's events name. SQLite has one writer: a write that changes nothing
+    takes its lock now, so that what the transaction reads next cannot change under it
+    before it writes."""
+    ids = sorted(set(borrower_ids))
+    if not ids:
+        return
+    if conn.dialect.name == "sqlite":
+        conn.execute(sa.update(platform_table).values(closing=platform_table.c.closing))
+        return
+    b = borrowers.c
+    wanted = sa.bindparam("ids", ids, type_=postgresql.ARRAY(sa.String))
+    conn.execute(
+        sa.select(b.borrower_id)
+        .where(b.borrower_id == sa.any_(wanted))
+        .order_by(b.borrower_id)
+        .with_for_update()
+    )
 
 
 def lock_borrower(ctx: Context, borrower_id: str) -> None:
-    """Make the borrower's commands run one at a time: hold the borrower's row until this
-    transaction ends.
+    """Make the borrower's commands run one at a time: hold the borrower until this
+    transaction ends; refused if end-of-day began since the context was read.
 
     A command reads a line's rows, decides and writes them back; two at once for one
     borrower (two repayments of a line, two draws under one group limit, a replayed
     idempotency key) would each decide on what the other is changing, and on PostgreSQL
-    one installment update was lost while both journal entries stood. SQLite has a single
-    writer and needs no row lock (SQLAlchemy leaves FOR UPDATE out there)."""
-    ctx.conn.execute(_LOCK_BORROWER, {"borrower_id": borrower_id})
+    one installment update was lost while both journal entries stood. The close marks
+    the day closing only once no command holds a borrower (``platform.begin_close``),
+    so a command that gets its borrower after that must not go on."""
+    lock_borrowers(ctx.conn, [borrower_id])
+    if platform.is_closing(ctx.conn):
+        raise RefusedError("eod_in_progress", f"end-of-day for {ctx.today} is running; retry later")

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crossline.store.schema import SHARDS, eod_partitions, platform
+from crossline.store.schema import SHARDS, borrowers, platform
 
 
 class PlatformNotInitialisedError(RuntimeError):
@@ -43,7 +43,7 @@ _STATE = sa.select(
     platform.c.business_date,
     platform.c.partitions,
     platform.c.catalog_json,
-    sa.exists().where(eod_partitions.c.business_date == platform.c.business_date).label("closing"),
+    platform.c.closing,
 )
 
 
@@ -54,10 +54,9 @@ def is_initialised(conn: sa.Connection) -> bool:
     return conn.execute(_STATE).first() is not None
 
 
-def state(conn: sa.Connection) -> sa.Row[Any, Any, Any, Any]:
-    """The platform row: business date, partitions and catalog snapshot, and ``closing``:
-    whether the business date's end-of-day has begun. One read, since every command
-    needs all of it."""
+def state(conn: sa.Connection) -> sa.Row[Any, Any, Any, Any, Any]:
+    """The platform row: business date, partitions and catalog snapshot, and ``closing``
+    (``is_closing``). One read, since every command needs all of it."""
     row = conn.execute(_STATE).first()
     if row is None:
         raise PlatformNotInitialisedError("the database has not been initialised")
@@ -80,9 +79,28 @@ def catalog_json(conn: sa.Connection) -> str:
     return str(state(conn).catalog_json)
 
 
-def set_business_date(conn: sa.Connection, day: date) -> None:
-    """Move the business date (only end-of-day calls this)."""
-    conn.execute(sa.update(platform).values(business_date=day))
+def begin_close(conn: sa.Connection) -> None:
+    """Mark the business date as closing, once every command in flight has finished.
+
+    On PostgreSQL the EXCLUSIVE lock on ``borrowers`` waits for every transaction that
+    holds a borrower (``servicing.context.lock_borrowers``) and holds back new ones
+    until this commits; plain reads go on. Those held back find the day closing when
+    they get their borrower and are refused. On SQLite the flag's write waits for the
+    single writer, and commands take the write lock before they check the flag.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"LOCK TABLE {borrowers.name} IN EXCLUSIVE MODE")
+    conn.execute(sa.update(platform).values(closing=True))
+
+
+def is_closing(conn: sa.Connection) -> bool:
+    """Whether the business date's end-of-day has begun (and not yet finished)."""
+    return bool(conn.execute(sa.select(platform.c.closing)).scalar_one())
+
+
+def finish_close(conn: sa.Connection, next_day: date) -> None:
+    """Open ``next_day`` (only end-of-day calls this)."""
+    conn.execute(sa.update(platform).values(business_date=next_day, closing=False))
 
 
 def shard_range(partition: int, total: int) -> tuple[int, int]:

@@ -46,6 +46,7 @@ platform = sa.Table(
     sa.Column("business_date", sa.Date, nullable=False),
     sa.Column("partitions", sa.Integer, nullable=False),
     sa.Column("catalog_json", sa.Text, nullable=False),
+    sa.Column("closing", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.CheckConstraint("platform_id = 1", name="singleton"),
 )
 
