@@ -67,7 +67,7 @@ def test_a_key_is_printed_once_works_and_is_audited(book: sa.Engine, database_ur
     token = result.stdout.strip()
     key_id = token[4:20]
     with book.connect() as conn:
-        assert authenticate_api_key(conn, token) == Principal(
+        assert authenticate_api_key(conn, token, datetime.now(UTC)) == Principal(
             role="provider", subject=key_id, provider="huabei", lender_group="ant"
         )
     assert _audit(book) == [("cli", "api_key.create", key_id)]
@@ -89,7 +89,7 @@ def test_a_revoked_key_stops_working(book: sa.Engine, database_url: str) -> None
     result = _invoke("access", "revoke", token[4:20], "--database", database_url)
     assert result.exit_code == 0, result.output
     with book.connect() as conn:
-        assert authenticate_api_key(conn, token) is None
+        assert authenticate_api_key(conn, token, datetime.now(UTC)) is None
     assert [a for _, a, _ in _audit(book)] == ["api_key.create", "api_key.revoke"]
 
 

@@ -28,6 +28,7 @@ from crossline.events.handlers import HANDLER_LOCK, handle_pending
 from crossline.scenario.state import snapshot
 from crossline.security import audit, create_api_key, create_user, log_in
 from crossline.security.pii import PiiCipher
+from crossline.security.throttle import MAX_FAILURES, WINDOW
 from crossline.servicing.context import open_context
 from crossline.servicing.lines import register_borrower
 from crossline.store.schema import (
@@ -134,7 +135,12 @@ def test_a_request_without_a_valid_credential_is_401(api: Api) -> None:
     assert _error(api.post("/applications", wrong, body)) == (401, "unauthenticated", None)
     forged = bearer(api.huabei["Authorization"].removeprefix("Bearer ")[:-4] + "AAAA")
     assert _error(api.get("/borrowers/alice/lines", forged)) == (401, "unauthenticated", None)
-    assert settled_dump(api) == before
+    after = settled_dump(api)
+    # The forged secret for a real key counts towards its throttle; nothing else is written.
+    key_id = api.huabei["Authorization"].removeprefix("Bearer clk_")[:16]
+    assert [row[1] for row in after.pop("auth_failures")] == [f"key:{key_id}"]
+    before.pop("auth_failures")
+    assert after == before
 
 
 def test_a_borrower_cannot_see_another_borrower_and_cannot_tell_whether_they_exist(
@@ -400,6 +406,32 @@ def test_a_session_opens_with_the_right_password_only_and_closes_at_once(api: Ap
         ("log_in", "user:bob"),
         ("log_out", "user:bob"),
     ]
+
+
+def test_guessing_a_password_is_429_with_retry_after_and_audited(api: Api) -> None:
+    guess = {"login": "alice", "password": "guess-guess-1"}
+    for _ in range(MAX_FAILURES):
+        assert _error(api.client.post("/v1/sessions", json=guess))[0] == 401
+    right = api.client.post("/v1/sessions", json={"login": "alice", "password": PASSWORD})
+    assert _error(right) == (429, "too_many_attempts", None)
+    assert 0 < int(right.headers["Retry-After"]) <= WINDOW.total_seconds()
+    # Another login is not held back by alice's guesses.
+    assert api.client.post("/v1/sessions", json={"login": "bob", "password": PASSWORD}).is_success
+    with api.engine.connect() as conn:
+        actions = conn.execute(sa.text("SELECT action FROM audit_log ORDER BY seq")).scalars()
+        assert list(actions) == [
+            *["log_in_refused"] * MAX_FAILURES,
+            "log_in_throttled",
+            "log_in",
+        ]
+
+
+def test_wrong_secrets_for_a_provider_key_are_429_once_past_the_limit(api: Api) -> None:
+    token = api.huabei["Authorization"].removeprefix("Bearer ")
+    wrong = bearer(token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"))
+    for _ in range(MAX_FAILURES):
+        assert _error(api.get("/borrowers/alice/lines", wrong))[:2] == (401, "unauthenticated")
+    assert _error(api.get("/borrowers/alice/lines", wrong))[:2] == (429, "too_many_attempts")
 
 
 # GB 11643's own worked example, and a second valid number (check digits verified by hand).

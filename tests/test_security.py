@@ -17,6 +17,7 @@ from crossline.security import api_keys, hashing
 from crossline.security.api_keys import authenticate_api_key, create_api_key, revoke_api_key
 from crossline.security.principals import Principal
 from crossline.security.sessions import authenticate_session, log_in, log_out
+from crossline.security.throttle import MAX_FAILURES, WINDOW, TooManyAttemptsError
 from crossline.security.users import create_user
 from crossline.servicing.context import open_context
 from crossline.servicing.errors import InputError
@@ -75,7 +76,7 @@ def _key(engine: sa.Engine, provider: str = "weilidai") -> str:
 
 def _authenticate(engine: sa.Engine, token: str) -> Principal | None:
     with engine.connect() as conn:
-        return authenticate_api_key(conn, token)
+        return authenticate_api_key(conn, token, datetime.now(UTC))
 
 
 def test_an_api_key_authenticates_as_its_provider_and_group(engine: sa.Engine) -> None:
@@ -266,7 +267,82 @@ def test_an_unknown_login_and_a_wrong_password_look_the_same(
     assert hasher.checks == checks + 1
     assert _session(book, "nobody", PASSWORD) is None
     assert hasher.checks == checks + 2
-    assert dump(book) == before
+    after = dump(book)
+    # Each counts as one failure towards the throttle, and nothing else is written.
+    failures = sorted(row[1] for row in after.pop("auth_failures"))
+    assert failures == ["login:amy", "login:nobody"]
+    before.pop("auth_failures")
+    assert after == before
+
+
+def _fail(engine: sa.Engine, login: str, times: int, now: datetime = NOW) -> None:
+    for _ in range(times):
+        assert _session(engine, login, "wrong password", now) is None
+
+
+def test_after_five_wrong_passwords_a_login_waits_without_a_check(
+    book: sa.Engine, hasher: CountingHasher
+) -> None:
+    with book.begin() as conn:
+        create_user(conn, "amy", PASSWORD, "borrower", borrower_id="amy")
+    _fail(book, "amy", MAX_FAILURES)
+    checks = hasher.checks
+    with pytest.raises(TooManyAttemptsError) as throttled:
+        _session(book, "amy", PASSWORD, NOW + timedelta(minutes=1))
+    assert hasher.checks == checks, "no argon2 check once throttled"
+    # The five failures all happened at NOW; the first leaves the window 15 minutes on.
+    assert throttled.value.retry_after == 14 * 60 + 1
+    assert throttled.value.code == "too_many_attempts"
+    assert _session(book, "amy", PASSWORD, NOW + WINDOW + timedelta(seconds=1)) is not None
+
+
+def test_a_right_password_clears_the_failures_before_the_limit(book: sa.Engine) -> None:
+    with book.begin() as conn:
+        create_user(conn, "amy", PASSWORD, "borrower", borrower_id="amy")
+    _fail(book, "amy", MAX_FAILURES - 1)
+    assert _session(book, "amy", PASSWORD) is not None
+    _fail(book, "amy", MAX_FAILURES - 1)
+    assert _session(book, "amy", PASSWORD) is not None
+
+
+def test_unknown_logins_are_throttled_alike_and_apart_from_others(book: sa.Engine) -> None:
+    with book.begin() as conn:
+        create_user(conn, "amy", PASSWORD, "borrower", borrower_id="amy")
+    _fail(book, "nobody", MAX_FAILURES)
+    with pytest.raises(TooManyAttemptsError):
+        _session(book, "nobody", PASSWORD)
+    assert _session(book, "amy", PASSWORD) is not None
+
+
+def test_a_log_in_deletes_expired_sessions_only(book: sa.Engine) -> None:
+    with book.begin() as conn:
+        create_user(conn, "amy", PASSWORD, "borrower", borrower_id="amy")
+        create_user(conn, "bob", PASSWORD, "borrower", borrower_id="bob")
+    old = _session(book, "amy", PASSWORD, NOW)
+    live = _session(book, "amy", PASSWORD, NOW + timedelta(hours=6))
+    later = NOW + timedelta(hours=13)
+    assert old is not None and live is not None
+    assert _session(book, "bob", PASSWORD, later) is not None
+    with book.connect() as conn:
+        stored = set(conn.execute(sa.select(sessions.c.token_hash)).scalars())
+    assert hashing.token_digest(old) not in stored
+    assert hashing.token_digest(live) in stored
+    assert len(stored) == 2
+
+
+def test_wrong_secrets_for_a_real_key_are_throttled_without_argon2(
+    engine: sa.Engine, hasher: CountingHasher
+) -> None:
+    token = _key(engine)
+    for _ in range(MAX_FAILURES):
+        with engine.begin() as conn:
+            assert authenticate_api_key(conn, _wrong_secret(token), NOW) is None
+    checks = hasher.checks
+    with engine.begin() as conn, pytest.raises(TooManyAttemptsError):
+        authenticate_api_key(conn, token, NOW)
+    assert hasher.checks == checks
+    with engine.begin() as conn:
+        assert authenticate_api_key(conn, token, NOW + WINDOW + timedelta(seconds=1)) is not None
 
 
 def test_a_password_hashed_with_old_parameters_is_rehashed_at_log_in(

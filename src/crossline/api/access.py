@@ -86,11 +86,13 @@ def caller(request: Request) -> Caller:
     token = credential(request)
     principal = None
     if token is not None:
-        with engine_of(request).connect() as conn:
+        now = datetime.now(UTC)
+        # A transaction that commits: a wrong API-key secret is counted (security.throttle).
+        with engine_of(request).begin() as conn:
             if token.startswith(API_KEY_PREFIX):
-                principal = authenticate_api_key(conn, token)
+                principal = authenticate_api_key(conn, token, now)
             else:
-                principal = authenticate_session(conn, token, datetime.now(UTC))
+                principal = authenticate_session(conn, token, now)
     if principal is None:
         raise ApiError(401, "unauthenticated", "a valid API key or session is required")
     return Caller(principal, source_of(request))

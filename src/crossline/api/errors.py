@@ -10,7 +10,8 @@ Statuses: bad input is 400 and names the field; a borrower, line or record the
 caller may not see is 404 whether or not it exists (ids are not probed); a
 request that conflicts with the state (a reused idempotency key, end-of-day
 running, a line that exists) is 409; a well-formed request the rules decline is
-422 with the rule's code.
+422 with the rule's code; too many wrong secrets for one login or key of late is
+429 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from crossline.security.throttle import TooManyAttemptsError
 from crossline.servicing.errors import InputError, ServicingError
 
 log = logging.getLogger("crossline.api")
@@ -73,6 +75,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "This role may not use this endpoint."},
     404: {"model": ErrorBody, "description": "Not found, or not the caller's to see."},
     409: {"model": ErrorBody, "description": "Conflicts with the state. Nothing written."},
+    429: {
+        "model": ErrorBody,
+        "description": "Too many wrong secrets for this login or key of late; see Retry-After.",
+    },
     422: {"model": ErrorBody, "description": "Declined by the rules. Nothing written."},
 }
 """The error answers every endpoint may give, documented in the OpenAPI schema."""
@@ -96,6 +102,8 @@ def status_of(error: ServicingError) -> int:
     """The HTTP status of a refusal from the services."""
     if isinstance(error, InputError):
         return 400
+    if isinstance(error, TooManyAttemptsError):
+        return 429
     if error.code in NOT_FOUND_CODES:
         return 404
     if error.code in CONFLICT_CODES:
@@ -144,7 +152,10 @@ def _invalid(problems: Sequence[Any]) -> tuple[int, ErrorDetail]:
 
 async def _servicing_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServicingError)
-    return _answer(*refusal(exc))
+    answer = _answer(*refusal(exc))
+    if isinstance(exc, TooManyAttemptsError):
+        answer.headers["Retry-After"] = str(exc.retry_after)
+    return answer
 
 
 async def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:

@@ -13,11 +13,12 @@ import secrets
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from crossline.catalog import Catalog, CatalogError
-from crossline.security import hashing
+from crossline.security import hashing, throttle
 from crossline.security.moments import now_utc
 from crossline.security.principals import Principal
 from crossline.servicing.errors import InputError
@@ -64,7 +65,7 @@ def revoke_api_key(conn: sa.Connection, key_id: str) -> None:
     _VERIFIED.forget_key(key_id)
 
 
-def authenticate_api_key(conn: sa.Connection, token: str) -> Principal | None:
+def authenticate_api_key(conn: sa.Connection, token: str, now: datetime) -> Principal | None:
     """The provider a token stands for; None if it is malformed, unknown, revoked or wrong.
 
     Checking an argon2 hash costs tens of milliseconds, and the API serves a
@@ -81,6 +82,11 @@ def authenticate_api_key(conn: sa.Connection, token: str) -> Principal | None:
       only while the row still holds the argon2 hash it was verified against;
     - ``revoke_api_key`` also drops the key's entries in this process, the cache
       is bounded, and a token that fails is never remembered.
+
+    A wrong secret for a real key counts towards the throttle (``security.throttle``):
+    past it, the key id is refused (``TooManyAttemptsError``) without an argon2 check,
+    so wrong secrets cannot keep the server's cores busy. The caller commits the
+    failures it records.
     """
     match = _TOKEN.fullmatch(token)
     if match is None:
@@ -98,7 +104,10 @@ def authenticate_api_key(conn: sa.Connection, token: str) -> Principal | None:
         return None
     digest = hashing.token_digest(token)
     if _VERIFIED.verified_hash(digest) != row.secret_hash:
+        subject = f"key:{key_id}"
+        throttle.check(conn, subject, now)
         if not hashing.secret_matches(row.secret_hash, match["secret"]):
+            throttle.record_failure(conn, subject, now)
             return None
         _VERIFIED.remember(digest, key_id, row.secret_hash)
     return Principal(

@@ -14,7 +14,7 @@ from typing import cast
 
 import sqlalchemy as sa
 
-from crossline.security import hashing
+from crossline.security import hashing, throttle
 from crossline.security.moments import require_utc
 from crossline.security.principals import Principal, Role
 from crossline.store.schema import sessions, users
@@ -28,18 +28,27 @@ def log_in(conn: sa.Connection, login: str, password: str, now: datetime) -> str
 
     An unknown login and a wrong password get the same answer after the same
     work (an argon2 check either way), so neither the answer nor its timing
-    tells which logins exist. A password hashed with older argon2 parameters is
-    rehashed with the current ones on a successful log-in.
+    tells which logins exist; both count as a failure towards the throttle
+    (``TooManyAttemptsError`` once it is reached, before any check). A password
+    hashed with older argon2 parameters is rehashed with the current ones on a
+    successful log-in, and the expired sessions of every user are deleted then:
+    they no longer open anything, and a log-in is when the table grows.
     """
     moment = require_utc(now, "now")
+    subject = f"login:{login}"
+    throttle.check(conn, subject, moment)
     stored = conn.execute(
         sa.select(users.c.password_hash).where(users.c.login == login)
     ).scalar_one_or_none()
     if stored is None:
         hashing.spend_like_a_check(password)
+        throttle.record_failure(conn, subject, moment)
         return None
     if not hashing.secret_matches(stored, password):
+        throttle.record_failure(conn, subject, moment)
         return None
+    throttle.clear(conn, subject)
+    conn.execute(sa.delete(sessions).where(sessions.c.expires_at <= moment))
     if hashing.needs_rehash(stored):
         conn.execute(
             sa.update(users)

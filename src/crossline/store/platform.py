@@ -51,7 +51,7 @@ def is_initialised(conn: sa.Connection) -> bool:
     """Whether the database holds a platform (and so a book): migrated and initialised."""
     if not sa.inspect(conn).has_table(platform.name):
         return False
-    return conn.execute(_STATE).first() is not None
+    return conn.execute(sa.select(platform.c.platform_id)).first() is not None
 
 
 def state(conn: sa.Connection) -> sa.Row[Any, Any, Any, Any, Any]:

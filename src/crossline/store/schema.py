@@ -516,6 +516,16 @@ sessions = sa.Table(
     sa.Column("login", sa.String(64), sa.ForeignKey("users.login"), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index(None, "expires_at"),
+)
+
+auth_failures = sa.Table(
+    "auth_failures",
+    metadata,
+    sa.Column("failure_id", sa.Integer, primary_key=True),
+    sa.Column("subject", sa.String(80), nullable=False),
+    sa.Column("failed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index(None, "subject", "failed_at"),
 )
 
 audit_log = sa.Table(

@@ -2,7 +2,8 @@
 
 The token comes back in the body (for API clients, as ``Authorization: Bearer``)
 and as an HttpOnly cookie (for the portal and console). A wrong password and an
-unknown login get the same answer. Both outcomes are in the audit log.
+unknown login get the same answer; past the throttle's limit (``security.throttle``)
+the answer is 429 without a check. Every outcome is in the audit log.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from crossline.api.access import (
 from crossline.api.errors import ApiError
 from crossline.security import audit, log_in, log_out
 from crossline.security.sessions import SESSION_LIFETIME
+from crossline.security.throttle import TooManyAttemptsError
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
@@ -39,18 +41,25 @@ class Credentials(BaseModel):
 def open_session(body: Credentials, request: Request, response: Response) -> dict[str, Any]:
     """Log in; the session lasts ``SESSION_LIFETIME``."""
     now = datetime.now(UTC)
+    throttled: TooManyAttemptsError | None = None
     with engine_of(request).begin() as conn:
-        token = log_in(conn, body.login, body.password, now)
+        try:
+            token = log_in(conn, body.login, body.password, now)
+        except TooManyAttemptsError as exc:
+            token, throttled = None, exc
+        action = "log_in" if token else "log_in_throttled" if throttled else "log_in_refused"
         audit.record(
             conn,
             actor=body.login,
             role="anonymous",
-            action="log_in" if token is not None else "log_in_refused",
+            action=action,
             target=f"user:{body.login}",
             source=source_of(request),
             detail={},
             at=now,
         )
+    if throttled is not None:
+        raise throttled
     if token is None:
         raise ApiError(401, "invalid_credentials", "login or password is wrong")
     seconds = int(SESSION_LIFETIME.total_seconds())
