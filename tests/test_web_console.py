@@ -1,0 +1,160 @@
+"""The risk console, in process: what ant's and webank's staff see of the book in
+``tests.web_support``, and what the console's forms change.
+
+Every figure a page shows is recomputed here straight from the database (or from the
+book's story), never from the function that rendered it; every refused post leaves the
+database exactly as it was.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import httpx
+import sqlalchemy as sa
+
+from crossline.store.schema import audit_log, bureau_disputes, bureau_records
+from tests.helpers import dump
+from tests.web_support import TODAY, Site
+
+# --- the dispute queue ------------------------------------------------------------------
+
+
+def _dispute_rows(text: str, table: str) -> list[str]:
+    """The dispute ids listed in one of the queue's tables."""
+    found = re.search(rf'<table id="{table}">(.*?)</table>', text, re.S)
+    return [] if found is None else re.findall(r'data-dispute="(\d+)"', found.group(1))
+
+
+def test_ant_s_queue_holds_ning_s_dispute_with_the_days_left_to_answer(site: Site) -> None:
+    site.log_in("olga")
+    text = site.client.get("/console/disputes").text
+    with site.engine.connect() as conn:
+        ant = conn.execute(
+            sa.select(bureau_disputes.c.dispute_id, bureau_disputes.c.due_on).where(
+                bureau_disputes.c.product.in_(["huabei", "jiebei"])
+            )
+        ).all()
+    [(dispute_id, due_on)] = ant
+    assert _dispute_rows(text, "open-disputes") == [str(dispute_id)]
+    # filed on 2 May, 20 days to answer: due 22 May, 19 days after 3 May
+    assert (due_on, TODAY) == (date(2026, 5, 22), date(2026, 5, 3))
+    assert "19 days left" in text
+    assert "data-overdue" not in text
+    assert "I paid on time; the bank transfer was delayed" in text
+
+
+def test_a_dispute_past_its_due_day_is_flagged_overdue(site: Site) -> None:
+    with site.engine.begin() as conn:
+        conn.execute(sa.update(bureau_disputes).values(due_on=date(2026, 5, 1)))
+    site.log_in("olga")
+    text = site.client.get("/console/disputes").text
+    assert "overdue by 2 days" in text
+    assert "data-overdue" in text
+
+
+def test_webank_s_operator_does_not_see_ant_s_dispute(site: Site) -> None:
+    site.log_in("wendy")
+    text = site.client.get("/console/disputes").text
+    assert _dispute_rows(text, "open-disputes") == []
+    assert "bank transfer was delayed" not in text
+
+
+def _answer(site: Site, dispute_id: int, csrf: str, **fields: str) -> httpx.Response:
+    return site.client.post(
+        f"/console/disputes/{dispute_id}/answer",
+        data={"csrf": csrf, **fields},
+        follow_redirects=False,
+    )
+
+
+def test_answering_from_the_form_corrects_the_record_and_is_audited(site: Site) -> None:
+    site.log_in("olga")
+    csrf = site.csrf("/console/disputes")
+    answer = site.client.post(
+        "/console/disputes/1/answer",
+        data={"csrf": csrf, "outcome": "corrected", "status": "C"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == "/console/disputes?done=answered"
+    d, r = bureau_disputes.c, bureau_records.c
+    with site.engine.connect() as conn:
+        dispute = conn.execute(sa.select(bureau_disputes).where(d.dispute_id == 1)).one()
+        record = conn.execute(
+            sa.select(r.status, r.history).where(
+                r.credit_line_id == dispute.credit_line_id, r.period_end == dispute.period_end
+            )
+        ).one()
+        audit = conn.execute(
+            sa.select(audit_log.c.actor, audit_log.c.role, audit_log.c.action, audit_log.c.target)
+            .order_by(audit_log.c.seq.desc())
+            .limit(1)
+        ).one()
+    assert (dispute.outcome, dispute.previous_status, dispute.resolved_on) == (
+        "corrected",
+        "N",
+        TODAY,
+    )
+    # April is the last month of the April record's grid
+    assert (record.status, record.history[-1]) == ("C", "C")
+    assert tuple(audit) == ("olga", "operator", "resolve_dispute", "borrower:ning")
+    shown = site.client.get(answer.headers["location"]).text
+    assert "The dispute is answered" in shown
+    assert _dispute_rows(shown, "open-disputes") == []
+    assert _dispute_rows(shown, "answered-disputes") == ["1"]
+
+
+def test_a_confirmed_dispute_lifts_the_flag_and_leaves_the_record(site: Site) -> None:
+    site.log_in("rita")
+    with site.engine.connect() as conn:
+        before = conn.execute(sa.select(bureau_records).order_by(bureau_records.c.period_end)).all()
+    answer = _answer(site, 1, site.csrf("/console/disputes"), outcome="confirmed")
+    assert answer.status_code == 303
+    with site.engine.connect() as conn:
+        after = conn.execute(sa.select(bureau_records).order_by(bureau_records.c.period_end)).all()
+        outcome = conn.execute(sa.select(bureau_disputes.c.outcome)).scalar_one()
+    assert (outcome, after) == ("confirmed", before)
+
+
+def test_a_post_without_a_valid_csrf_token_is_403_and_changes_nothing(site: Site) -> None:
+    site.log_in("olga")
+    before = dump(site.engine)
+    for csrf in ("", "0" * 64):
+        answer = _answer(site, 1, csrf, outcome="confirmed")
+        assert answer.status_code == 403
+    assert dump(site.engine) == before
+
+
+def test_another_group_s_dispute_cannot_be_answered(site: Site) -> None:
+    site.log_in("wendy")
+    before = dump(site.engine)
+    answer = _answer(site, 1, site.csrf("/console/disputes"), outcome="confirmed")
+    assert answer.status_code == 404
+    assert dump(site.engine) == before
+
+
+def test_a_bad_outcome_is_400_naming_the_field_and_changes_nothing(site: Site) -> None:
+    site.log_in("olga")
+    before = dump(site.engine)
+    answer = site.client.post(
+        "/console/disputes/1/answer",
+        data={"csrf": site.csrf("/console/disputes"), "outcome": "deleted"},
+    )
+    assert answer.status_code == 400
+    assert 'data-field="outcome"' in answer.text
+    assert dump(site.engine) == before
+
+
+def test_a_borrower_may_not_open_the_console(site: Site) -> None:
+    site.log_in("ning")
+    for path in ("/console", "/console/disputes"):
+        assert site.client.get(path).status_code == 403
+    before = dump(site.engine)
+    answer = site.client.post(
+        "/console/disputes/1/answer",
+        data={"csrf": site.csrf("/portal"), "outcome": "confirmed"},
+    )
+    assert answer.status_code == 403
+    assert dump(site.engine) == before
