@@ -14,9 +14,28 @@ from datetime import date
 import httpx
 import sqlalchemy as sa
 
-from crossline.store.schema import audit_log, bureau_disputes, bureau_records
+from crossline.store.schema import (
+    audit_log,
+    bureau_disputes,
+    bureau_records,
+    credit_lines,
+    current_scores,
+    decisions,
+)
 from tests.helpers import dump
 from tests.web_support import TODAY, Site
+
+
+def _table(text: str, table: str) -> str:
+    """One table of a page, by its id ('' when the page has none)."""
+    found = re.search(rf'<table[^>]* id="{table}">(.*?)</table>', text, re.S)
+    return "" if found is None else found.group(1)
+
+
+def _attrs(text: str, table: str, name: str) -> list[str]:
+    """The values of ``data-<name>`` on the rows of one table, in page order."""
+    return re.findall(rf'<tr data-{name}="([^"]+)"', _table(text, table))
+
 
 # --- the dispute queue ------------------------------------------------------------------
 
@@ -158,3 +177,86 @@ def test_a_borrower_may_not_open_the_console(site: Site) -> None:
     )
     assert answer.status_code == 403
     assert dump(site.engine) == before
+
+
+# --- borrowers --------------------------------------------------------------------------
+
+
+def test_search_finds_borrowers_by_the_start_of_their_id(site: Site) -> None:
+    site.log_in("olga")
+    assert re.findall(
+        r'href="/console/borrowers/(\w+)"', site.client.get("/console/borrowers?q=n").text
+    ) == ["ning"]
+    # a wildcard is a character, not a pattern
+    text = site.client.get("/console/borrowers?q=%25").text
+    assert 'id="none-found"' in text and "/console/borrowers/ning" not in text
+
+
+def _group_rows(site: Site, group: str) -> tuple[list[str], list[int], tuple[int, str]]:
+    """From the database: the group's own lines of ning, its decisions about her, newest
+    first, and its current score of her with its band."""
+    c, d, s = credit_lines.c, decisions.c, current_scores.c
+    with site.engine.connect() as conn:
+        lines = conn.execute(
+            sa.select(c.product)
+            .where(c.borrower_id == "ning", c.lender_group == group)
+            .order_by(c.product)
+        ).scalars()
+        made = conn.execute(
+            sa.select(d.decision_id)
+            .where(d.borrower_id == "ning", d.lender_group == group)
+            .order_by(d.business_date.desc(), d.decision_id.desc())
+        ).scalars()
+        score = conn.execute(
+            sa.select(s.score, s.band).where(s.borrower_id == "ning", s.lender_group == group)
+        ).one()
+        return list(lines), list(made), (score.score, score.band)
+
+
+def test_ant_s_360_of_ning_shows_ant_live_and_webank_as_reported(site: Site) -> None:
+    site.log_in("olga")
+    text = site.client.get("/console/borrowers/ning").text
+    lines, made, (score, band) = _group_rows(site, "ant")
+    assert lines == ["huabei"]
+    assert _attrs(text, "lines", "product") == lines
+    # Huabei: ¥6400.00 limit after the cure, ¥600.00 bought on 25 April and not yet paid
+    assert "¥6400.00" in _table(text, "lines") and "¥600.00" in _table(text, "lines")
+    # webank's Weilidai only as its April record: 3000.00 less one installment of 600.00
+    assert _attrs(text, "bureau", "product") == ["weilidai"]
+    assert "¥2400.00" in _table(text, "bureau")
+    assert f'<div class="big">{score}</div>' in text and f"band-{band}" in text
+    decided = [int(i) for i in re.findall(r'data-source="decision" data-id="(\d+)"', text)]
+    assert decided == made and len(made) == 5
+    # the national ID is masked as the API masks it
+    assert "110105********002X" in text and "11010519491231002X" not in text
+
+
+def test_webank_s_360_of_ning_shows_huabei_only_as_reported(site: Site) -> None:
+    site.log_in("wendy")
+    text = site.client.get("/console/borrowers/ning").text
+    lines, made, (score, _band) = _group_rows(site, "webank")
+    assert _attrs(text, "lines", "product") == lines == ["weilidai"]
+    assert _attrs(text, "bureau", "product") == ["huabei"]
+    # Huabei was 9 days late in April: below the 30-day threshold it was reported as N,
+    # and that is all webank sees (ant's own grid holds the actual 1)
+    grid = re.search(r'<tr data-product="huabei"><th>huabei</th>(.*?)</tr>', text, re.S)
+    assert grid is not None
+    assert re.findall(r"<td[^>]*>(.)</td>", grid.group(1))[-2:] == ["N", "N"]
+    decided = [int(i) for i in re.findall(r'data-source="decision" data-id="(\d+)"', text)]
+    assert decided == made == [5, 2]
+    # none of ant's decisions, scores or events about Huabei
+    assert "policy ant-default-1" not in text
+    assert 'data-group="ant"' not in text and f'<div class="big">{score}</div>' in text
+    assert _timeline_rows(text, "huabei") == ""
+    assert _timeline_rows(text, "weilidai") != ""
+
+
+def _timeline_rows(text: str, product: str) -> str:
+    """The timeline's rows about ``product``, joined."""
+    rows = re.findall(r"<tr data-source=.*?</tr>", _table(text, "timeline"), re.S)
+    return "".join(row for row in rows if f"<td>{product}</td>" in row)
+
+
+def test_an_unknown_borrower_is_404(site: Site) -> None:
+    site.log_in("olga")
+    assert site.client.get("/console/borrowers/nobody").status_code == 404
