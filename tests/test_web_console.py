@@ -24,9 +24,11 @@ from crossline.store.schema import (
     credit_lines,
     current_scores,
     decisions,
+    policies,
 )
 from crossline.web import console_decisions
 from tests.helpers import dump
+from tests.test_applications import small_policy
 from tests.web_support import TODAY, Site
 
 
@@ -382,3 +384,150 @@ def test_a_bad_filter_is_400_naming_the_field(site: Site) -> None:
         answer = site.client.get(f"/console/decisions?{query}")
         assert answer.status_code == 400, query
         assert f'data-field="{field}"' in answer.text
+
+
+# --- policies ---------------------------------------------------------------------------
+
+
+def _policy_text(version: str = "ant-test-1") -> str:
+    return json.dumps(small_policy(version), indent=1)
+
+
+def _check(site: Site, action: str, text: str, **window: str) -> httpx.Response:
+    data = {"csrf": site.csrf("/console/policies"), "policy": text, "action": action}
+    return site.client.post("/console/policies/check", data=data | window)
+
+
+def test_validating_a_candidate_lists_its_tables_and_stores_nothing(site: Site) -> None:
+    site.log_in("olga")
+    before = dump(site.engine)
+    answer = _check(site, "validate", _policy_text())
+    assert answer.status_code == 200, answer.text
+    tables = re.findall(
+        r'<tr data-table="([^"]+)"><td>[^<]*</td><td class="num">(\d+)</td>', answer.text
+    )
+    # small_policy: a veto table of one row and an offer table of four
+    assert [(html.unescape(t).split(" ")[2], int(n)) for t, n in tables] == [
+        ("Veto", 1),
+        ("Offer", 4),
+    ]
+    assert dump(site.engine) == before
+
+
+def test_a_bad_policy_shows_the_error_naming_where_and_keeps_the_text(site: Site) -> None:
+    policy = small_policy()
+    policy["decisions"]["application"]["nodes"][2]["content"]["rules"][3]["o_tier"] = '"Z"'
+    site.log_in("olga")
+    before = dump(site.engine)
+    for action in ("validate", "backtest"):
+        answer = _check(
+            site, action, json.dumps(policy), **{"from": "2026-03-01", "to": "2026-05-03"}
+        )
+        assert answer.status_code == 400
+        error = re.search(
+            r'<p [^>]*id="policy-error"[^>]*data-field="policy">(.*?)</p>', answer.text, re.S
+        )
+        assert error is not None
+        assert "node 'Offer' › row 'offer4' › column 'tier'" in html.unescape(error.group(1))
+        kept = re.search(r'<textarea name="policy"[^>]*>(.*?)</textarea>', answer.text, re.S)
+        assert kept is not None and html.unescape(kept.group(1)) == json.dumps(policy)
+    assert dump(site.engine) == before
+
+
+def test_a_backtest_shows_each_version_s_rates_and_limits(site: Site) -> None:
+    site.log_in("olga")
+    window = {"from": "2026-03-01", "to": "2026-05-03"}
+    answer = _check(site, "backtest", _policy_text(), **window)
+    assert answer.status_code == 200, answer.text
+    d = decisions.c
+    with site.engine.connect() as conn:
+        applied = conn.execute(
+            sa.select(d.decision_id, d.outcome, d.policy_version).where(
+                d.lender_group == "ant",
+                d.kind == "application",
+                d.business_date.between(date(2026, 3, 1), date(2026, 5, 3)),
+            )
+        ).all()
+    # ning's Huabei application, approved by the shipped policy at ¥8000.00
+    [(_id, outcome, version)] = applied
+    assert outcome == "approved"
+    row = re.search(rf'<tr data-version="{version}">(.*?)</tr>', answer.text, re.S)
+    assert row is not None
+    cells = re.findall(r'<td class="num">([^<]*)</td>', row.group(1))
+    assert cells[:5] == ["1", "1.0000", "0.0000", "¥8000.00", "¥8000.00"]
+    assert 'data-version="ant-test-1" data-candidate' in answer.text
+
+
+def test_an_operator_may_not_upload_or_activate_and_nothing_is_written(site: Site) -> None:
+    site.log_in("olga")
+    text = site.client.get("/console/policies").text
+    assert re.search(r'formaction="/console/policies/upload"[^>]*disabled', text)
+    csrf = site.csrf("/console/policies")
+    before = dump(site.engine)
+    uploaded = site.client.post(
+        "/console/policies/upload", data={"csrf": csrf, "policy": _policy_text()}
+    )
+    activated = site.client.post(
+        "/console/policies/ant-default-1/activation", data={"csrf": csrf, "arm": "champion"}
+    )
+    assert (uploaded.status_code, activated.status_code) == (403, 403)
+    assert 'data-code="forbidden"' in uploaded.text
+    assert dump(site.engine) == before
+
+
+def test_a_risk_admin_uploads_then_activates_a_challenger(site: Site) -> None:
+    site.log_in("rita")
+    csrf = site.csrf("/console/policies")
+    uploaded = site.client.post(
+        "/console/policies/upload",
+        data={"csrf": csrf, "policy": _policy_text()},
+        follow_redirects=False,
+    )
+    assert uploaded.headers["location"] == "/console/policies?done=uploaded"
+    activated = site.client.post(
+        "/console/policies/ant-test-1/activation",
+        data={"csrf": csrf, "arm": "challenger", "share": "30"},
+        follow_redirects=False,
+    )
+    assert activated.headers["location"] == "/console/policies?done=activated"
+    p, a = policies.c, audit_log.c
+    with site.engine.connect() as conn:
+        stored = conn.execute(
+            sa.select(p.lender_group, p.version, p.role, p.challenger_share)
+        ).all()
+        audited = conn.execute(
+            sa.select(a.actor, a.action, a.target).where(a.action.like("%_policy"))
+        ).all()
+    assert [tuple(r) for r in stored] == [("ant", "ant-test-1", "challenger", 30)]
+    assert [tuple(r) for r in audited] == [
+        ("rita", "upload_policy", "policy:ant/ant-test-1"),
+        ("rita", "activate_policy", "policy:ant/ant-test-1"),
+    ]
+    text = site.client.get("/console/policies?done=activated").text
+    assert "The policy now decides for your group." in text
+    assert re.search(
+        r'<tr data-arm="challenger"><td>challenger</td><td>ant-test-1</td>\s*<td>30%', text
+    )
+
+
+def test_a_bad_share_is_400_naming_the_field_and_changes_nothing(site: Site) -> None:
+    site.log_in("rita")
+    csrf = site.csrf("/console/policies")
+    before = dump(site.engine)
+    for share in ("", "thirty", "100"):
+        answer = site.client.post(
+            "/console/policies/ant-default-1/activation",
+            data={"csrf": csrf, "arm": "challenger", "share": share},
+        )
+        assert answer.status_code == 400, share
+        assert 'data-field="challenger_share"' in answer.text
+    assert dump(site.engine) == before
+
+
+def test_webank_staff_may_not_check_ant_s_policy(site: Site) -> None:
+    site.log_in("wendy")
+    before = dump(site.engine)
+    answer = _check(site, "validate", _policy_text())
+    assert answer.status_code == 403
+    assert 'data-code="forbidden"' in answer.text and 'id="tables"' not in answer.text
+    assert dump(site.engine) == before

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 
 from crossline.api.access import engine_of
 from crossline.report import EmptyBookError, build_report
-from crossline.web import console_borrowers, console_decisions, console_disputes
+from crossline.web import console_borrowers, console_decisions, console_disputes, console_policies
 from crossline.web.pages import PageRoute, chart, page
 from crossline.web.session import STAFF, viewer
 
@@ -42,5 +42,5 @@ def dashboard(request: Request) -> Response:
     )
 
 
-for _pages in (console_borrowers, console_decisions, console_disputes):
+for _pages in (console_borrowers, console_decisions, console_disputes, console_policies):
     router.include_router(_pages.router)
