@@ -174,8 +174,9 @@ def test_a_bad_outcome_is_400_naming_the_field_and_changes_nothing(site: Site) -
 
 def test_a_borrower_may_not_open_the_console(site: Site) -> None:
     site.log_in("ning")
-    for path in ("/console", "/console/disputes"):
-        assert site.client.get(path).status_code == 403
+    pages = ("", "/disputes", "/borrowers", "/borrowers/ning", "/decisions", "/decisions/1")
+    for path in (*pages, "/policies"):
+        assert site.client.get(f"/console{path}").status_code == 403, path
     before = dump(site.engine)
     answer = site.client.post(
         "/console/disputes/1/answer",
