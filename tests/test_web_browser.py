@@ -31,3 +31,25 @@ def test_an_operator_sees_the_portfolio_charts_drawn(browser: Browser) -> None:
     )
     browser.screenshot("console-dashboard")
     assert browser.errors == []
+
+
+def test_an_operator_reviews_a_dispute(browser: Browser) -> None:
+    page = browser.page
+    browser.log_in("olga")
+    page.click("header.bar a[href='/console/disputes']")
+    page.wait_for_load_state("load")
+    dispute = page.locator("#open-disputes tr[data-dispute]")
+    assert dispute.count() == 1
+    assert "19 days left" in dispute.locator("td.sla").inner_text()
+    browser.screenshot("console-disputes-open")
+    dispute.locator("select[name=outcome]").select_option("confirmed")
+    dispute.locator("button[type=submit]").click()
+    page.wait_for_load_state("load")
+    assert page.url == f"{browser.base}/console/disputes?done=answered"
+    assert "The dispute is answered" in page.locator("p.notice[role=status]").inner_text()
+    assert page.locator("#open-disputes").count() == 0
+    answered = page.locator("#answered-disputes tr[data-dispute]")
+    assert answered.count() == 1
+    assert answered.locator("td.outcome").inner_text() == "confirmed"
+    browser.screenshot("console-disputes-answered")
+    assert browser.errors == []

@@ -1,7 +1,9 @@
 """The risk console: lenders' operators and risk admins at work on their group's book.
 
 Each page reads through the API's route functions and the report's measures as the
-logged-in member of staff, so the console sees what the API would let them see.
+logged-in member of staff, so the console sees what the API would let them see, narrowed
+to the member's lender group (``console_support``). The pages live in ``console_*``
+modules whose routes are gathered here under ``/console``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from fastapi import APIRouter, Request, Response
 
 from crossline.api.access import engine_of
 from crossline.report import EmptyBookError, build_report
+from crossline.web import console_borrowers, console_decisions, console_disputes, console_policies
 from crossline.web.pages import PageRoute, chart, page
 from crossline.web.session import STAFF, viewer
 
@@ -37,3 +40,7 @@ def dashboard(request: Request) -> Response:
         sections=sections,
         charts=True,
     )
+
+
+for _pages in (console_borrowers, console_decisions, console_disputes, console_policies):
+    router.include_router(_pages.router)
