@@ -29,6 +29,7 @@ from crossline.cli import app as cli
 from crossline.decisions.applications import apply
 from crossline.decisions.authorisation import authorised_draw
 from crossline.decisions.policies import policies_in_force
+from crossline.events.handlers import handle_pending
 from crossline.ledger.accounts import RECEIVABLE_BY_COMPONENT
 from crossline.ledger.check import check_ledger
 from crossline.scoring.scorecard import DEFAULT_SCORECARD
@@ -490,3 +491,43 @@ def test_staff_may_not_use_another_lender_groups_policies(ops: Ops) -> None:
     # the webank admin still runs the platform-wide endpoints
     assert ops.get("/ledger-check", ops.webank_admin).status_code == 200
     assert ops.get("/models", ops.webank_admin).status_code == 200
+
+
+def test_console_staff_see_and_act_on_their_own_group_s_products_only(ops: Ops) -> None:
+    """Alice's Weilidai is webank's: ant's risk admin sees none of it (not its live line,
+    its decisions or webank's score), cannot answer for it, and a projection shows ant's
+    side only; webank's risk admin sees it all."""
+    _book(ops.engine)
+    assert handle_pending(ops.engine) > 0  # the events score alice in the groups they touch
+    ant, webank = ops.admin, ops.webank_admin
+
+    def read(path: str, who: dict[str, str]) -> Any:
+        answer = ops.client.get(f"/v1/borrowers/alice{path}", headers=who)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    assert read("/lines", ant) == []
+    assert [line["product"] for line in read("/lines", webank)] == ["weilidai"]
+    assert set(read("/scores", ant)) <= {"ant"}
+    assert set(read("/scores", webank)) == {"webank"}
+    assert read("/decisions", ant) == []
+    assert {d["lender_group"] for d in read("/decisions", webank)} == {"webank"}
+    before = dump(ops.engine)
+    answer = {
+        "borrower": "alice",
+        "product": "weilidai",
+        "month": "2026-02",
+        "outcome": "confirmed",
+    }
+    refused = ops.client.post("/v1/disputes/answers", json=answer, headers=ant)
+    assert _error(refused)[:2] == (404, "not_found")
+    assert dump(ops.engine) == before
+    projected = ops.client.post(
+        "/v1/whatif", json={"borrower": "alice", "days": 3}, headers=ant
+    ).json()
+    for day in projected["daily"]:
+        assert set(day["scores"]) <= {"ant"} and "weilidai" not in day["lines"]
+    seen_by_webank = ops.client.post(
+        "/v1/whatif", json={"borrower": "alice", "days": 3}, headers=webank
+    ).json()
+    assert all("weilidai" in day["lines"] for day in seen_by_webank["daily"])

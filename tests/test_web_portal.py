@@ -22,3 +22,10 @@ def test_the_home_page_shows_each_group_s_score_and_every_line(site: Site) -> No
     # Huabei: 600.00 bought on 25 April, nothing of it paid yet.
     assert "¥600.00" in text
     assert "Your overdue payment has been made" in text
+
+
+def test_a_form_missing_a_field_gets_the_error_page_naming_it(site: Site) -> None:
+    answer = site.client.post("/login", data={"login": "ning"})
+    assert answer.status_code == 400
+    assert answer.headers["content-type"].startswith("text/html")
+    assert 'data-field="password"' in answer.text

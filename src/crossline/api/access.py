@@ -10,7 +10,8 @@ The rules, from issue 6:
   groups' data only through a bureau pull with a reason, which is recorded
   as an inquiry;
 - an **operator** works the console; a **risk_admin** may also change
-  policies and grant waivers.
+  policies and grant waivers. Both are bound to one lender group and, like a
+  provider, act on and see that group's products, scores and decisions only.
 
 Anything the caller may not see is answered exactly as if it did not exist
 (404), so nobody can probe for ids; a role that may not use an endpoint at all
@@ -114,13 +115,22 @@ def may_see_borrower(principal: Principal, borrower_id: str) -> bool:
 
 
 def may_see_product(principal: Principal, catalog: Catalog, product: str) -> bool:
-    """A provider sees only its own products' lines and loans."""
-    if principal.role != "provider":
+    """A provider sees only its own products' lines and loans; console staff only their
+    lender group's (another group's lines they see only as its bureau records)."""
+    if principal.role == "borrower":
         return True
     try:
-        return catalog.product(product).provider == principal.provider
+        provider = catalog.product(product).provider
+        if principal.role == "provider":
+            return provider == principal.provider
+        return catalog.provider(provider).group == principal.lender_group
     except CatalogError:
         return False
+
+
+def may_see_group(principal: Principal, group: str) -> bool:
+    """A borrower sees every group's judgement of them; lenders' callers their own."""
+    return principal.role == "borrower" or group == principal.lender_group
 
 
 def check_scope(

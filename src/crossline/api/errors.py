@@ -128,12 +128,16 @@ async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     return _answer(*refusal(exc))
 
 
-def refusal(exc: ApiError | ServicingError | ValidationError) -> tuple[int, ErrorDetail]:
+Refusal = ApiError | ServicingError | ValidationError | RequestValidationError
+"""Every way a request is refused for what it asked, not for a fault of ours."""
+
+
+def refusal(exc: Refusal) -> tuple[int, ErrorDetail]:
     """The status and detail of a refused request, whether the API or the portal and
     console (``crossline.web``, which shows it on the page) was asked."""
     if isinstance(exc, ApiError):
         return exc.status, exc.detail
-    if isinstance(exc, ValidationError):
+    if isinstance(exc, ValidationError | RequestValidationError):
         return _invalid(exc.errors())
     status = status_of(exc)
     if status == 404:

@@ -4,7 +4,8 @@ one way a refused request is shown.
 Pages are routed with ``PageRoute``: a refusal anywhere in a page's handler (the API's
 ``ApiError``, a service's ``ServicingError``, a form field pydantic refuses) is answered
 with the error page at the same status the API would give and the same message naming
-the field, and, like the API, nothing was written.
+the field, and, like the API, nothing was written. That includes a path or form field
+of the wrong type, which FastAPI refuses before the handler runs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -51,7 +53,7 @@ def chart(figure: go.Figure) -> dict[str, Any]:
     return data
 
 
-Refusal = ApiError | ServicingError | ValidationError
+REFUSALS = (ApiError, ServicingError, ValidationError, RequestValidationError)
 
 
 class PageRoute(APIRoute):
@@ -63,7 +65,7 @@ class PageRoute(APIRoute):
         async def handle(request: Request) -> Response:
             try:
                 return await handler(request)
-            except (ApiError, ServicingError, ValidationError) as exc:
+            except REFUSALS as exc:
                 status, detail = refusal(exc)
                 return page(request, "error.html", None, status, error=detail)
 

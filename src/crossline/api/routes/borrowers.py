@@ -1,6 +1,6 @@
 """Borrowers: registering one with their identity, and what a caller may read about
 one — profile, lines, decisions with their reasons, notifications. A provider sees only
-its own products' rows; a borrower only their own.
+its own products' rows, console staff their lender group's; a borrower only their own.
 
 The identity (name, national ID, phone) is stored encrypted (``security.identities``)
 and never leaves the API whole: the national ID is shown masked, and no identity is
@@ -22,6 +22,7 @@ from crossline.api.access import (
     check_scope,
     cipher_of,
     engine_of,
+    may_see_group,
     may_see_product,
     require_role,
 )
@@ -145,7 +146,8 @@ def lines(borrower_id: str, request: Request, who: CallerDep) -> list[dict[str, 
 @router.get("/{borrower_id}/scores")
 def scores(borrower_id: str, request: Request, who: CallerDep) -> dict[str, Any]:
     """The borrower's score in each lender group's view, with its band and reasons. A
-    provider sees its own group's only: the others are those groups' own judgement."""
+    provider or console user sees their own group's only: the others are those groups'
+    own judgement."""
     s = current_scores.c
     with engine_of(request).connect() as conn:
         ctx = open_context(conn)
@@ -163,7 +165,7 @@ def scores(borrower_id: str, request: Request, who: CallerDep) -> dict[str, Any]
                 "scored_on": row.business_date,
             }
             for row in rows
-            if who.principal.role != "provider" or row.lender_group == who.principal.lender_group
+            if may_see_group(who.principal, row.lender_group)
         }
 
 
