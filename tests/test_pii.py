@@ -10,11 +10,15 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
+from crossline.cli import app as cli
+from crossline.security import identities
 from crossline.security.identities import (
     Identity,
     find_by_national_id,
     read_identity,
+    rotate_key,
     save_identity,
 )
 from crossline.security.national_ids import RedactNationalIds, validate_national_id
@@ -256,3 +260,63 @@ def test_the_log_filter_masks_exceptions_and_leaves_other_numbers() -> None:
     assert "ValueError: no borrower with id [national id]" in text
     assert "11010519491231002X" not in text
     assert "ref 1234567890123456789 kept" in _logged("ref 1234567890123456789 kept")
+
+
+BOB = Identity("李雷", PUBLISHED_IDS[1], "13700137000")
+
+
+def test_rotating_the_key_re_seals_every_identity_under_the_new_key(
+    book: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(identities, "ROTATION_BATCH", 1)  # two batches for two borrowers
+    _save(book, "amy", AMY)
+    _save(book, "bob", BOB)
+    new = PiiCipher.from_env({"CROSSLINE_PII_KEY": generate_key()})
+    with book.begin() as conn:
+        assert rotate_key(conn, CIPHER, new) == 2
+    with book.connect() as conn:
+        assert read_identity(conn, new, "amy") == AMY
+        assert read_identity(conn, new, "bob") == BOB
+        assert find_by_national_id(conn, new, BOB.national_id) == "bob"
+        assert find_by_national_id(conn, CIPHER, BOB.national_id) is None
+        with pytest.raises(PiiDecryptionError):
+            read_identity(conn, CIPHER, "amy")
+
+
+def test_a_rotation_from_the_wrong_key_names_the_borrower_and_changes_nothing(
+    book: sa.Engine,
+) -> None:
+    _save(book, "amy", AMY)
+    other = PiiCipher.from_env({"CROSSLINE_PII_KEY": generate_key()})
+    with book.begin() as conn:
+        save_identity(
+            conn, other, "bob", name=BOB.name, national_id=BOB.national_id, phone=BOB.phone
+        )
+    before = dump(book)
+    new = PiiCipher.from_env({"CROSSLINE_PII_KEY": generate_key()})
+    with pytest.raises(PiiDecryptionError, match=r"^borrower 'bob': "), book.begin() as conn:
+        rotate_key(conn, CIPHER, new)
+    assert dump(book) == before
+
+
+def test_the_rotation_command_reads_both_keys_and_is_audited(
+    book: sa.Engine, database_url: str
+) -> None:
+    _save(book, "amy", AMY)
+    new_key = generate_key()
+    runner = CliRunner()
+    missing = runner.invoke(
+        cli,
+        ["access", "rotate-pii-key", "--database", database_url],
+        env={"CROSSLINE_PII_KEY": KEY},
+    )
+    assert missing.exit_code == 2
+    assert "CROSSLINE_NEW_PII_KEY: not set" in missing.output
+    env = {"CROSSLINE_PII_KEY": KEY, "CROSSLINE_NEW_PII_KEY": new_key}
+    done = runner.invoke(cli, ["access", "rotate-pii-key", "--database", database_url], env=env)
+    assert done.exit_code == 0, done.output
+    assert "re-sealed 1 identities" in done.output
+    with book.connect() as conn:
+        assert read_identity(conn, PiiCipher.from_env({"CROSSLINE_PII_KEY": new_key}), "amy") == AMY
+        actions = conn.execute(sa.text("SELECT action, detail FROM audit_log")).all()
+    assert [tuple(a) for a in actions] == [("pii_key.rotate", '{"identities":1}')]

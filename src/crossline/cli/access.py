@@ -29,8 +29,16 @@ from crossline.cli.common import (
 )
 from crossline.security import audit
 from crossline.security.api_keys import create_api_key, revoke_api_key
+from crossline.security.identities import rotate_key
 from crossline.security.moments import now_utc
-from crossline.security.pii import generate_key
+from crossline.security.pii import (
+    KEY_VARIABLE,
+    NEW_KEY_VARIABLE,
+    PiiCipher,
+    PiiDecryptionError,
+    PiiKeyError,
+    generate_key,
+)
 from crossline.security.users import create_user
 from crossline.servicing.errors import InputError
 from crossline.store import platform
@@ -103,6 +111,26 @@ def access_user(
 def access_pii_key() -> None:
     """Print a new CROSSLINE_PII_KEY. Keep it outside the database: it opens every identity."""
     typer.echo(generate_key())
+
+
+@access_app.command("rotate-pii-key")
+def access_rotate_pii_key(database: DatabaseOption = None) -> None:
+    """Re-seal every identity under CROSSLINE_NEW_PII_KEY (from CROSSLINE_PII_KEY), in one
+    transaction; then give the servers the new key."""
+    if os.environ.get(KEY_VARIABLE) == os.environ.get(NEW_KEY_VARIABLE):
+        raise fail(f"{NEW_KEY_VARIABLE}: expected a key other than {KEY_VARIABLE}")
+    try:
+        old = PiiCipher.from_env()
+        new = PiiCipher.from_env(variable=NEW_KEY_VARIABLE)
+    except PiiKeyError as exc:
+        raise fail(escape(str(exc))) from exc
+    with _book(database) as conn:
+        try:
+            rotated = rotate_key(conn, old, new)
+        except PiiDecryptionError as exc:
+            raise fail(escape(f"{KEY_VARIABLE}: {exc}")) from exc
+        _audit(conn, "pii_key.rotate", "borrower_identities", {"identities": rotated})
+    typer.echo(f"re-sealed {rotated} identities: set {KEY_VARIABLE} to the new key now")
 
 
 @audit_app.command("verify")

@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 KEY_VARIABLE = "CROSSLINE_PII_KEY"
+NEW_KEY_VARIABLE = "CROSSLINE_NEW_PII_KEY"
+"""The key ``crossline access rotate-pii-key`` moves every identity to."""
 _NONCE_BYTES = 12
 """96 bits, the size GCM is specified for; random per value (NIST SP 800-38D §8.2.2)."""
 _LOOKUP_INFO = b"crossline/pii/national-id-lookup/v1"
@@ -49,20 +51,24 @@ class PiiCipher:
         ).derive(key)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> PiiCipher:
-        """The cipher for the key in ``CROSSLINE_PII_KEY`` (URL-safe base64 of 32 bytes)."""
-        text = environ.get(KEY_VARIABLE)
+    def from_env(
+        cls, environ: Mapping[str, str] = os.environ, variable: str = KEY_VARIABLE
+    ) -> PiiCipher:
+        """The cipher for the key in ``variable`` (URL-safe base64 of 32 bytes)."""
+        text = environ.get(variable)
         if not text:
             raise PiiKeyError(
-                f"{KEY_VARIABLE}: not set; make a key with `crossline access pii-key` "
+                f"{variable}: not set; make a key with `crossline access pii-key` "
                 "and keep it outside the database"
             )
         try:
             key = base64.b64decode(text, altchars=b"-_", validate=True)
         except binascii.Error as exc:
             raise PiiKeyError(
-                f"{KEY_VARIABLE}: not URL-safe base64 (make one with `crossline access pii-key`)"
+                f"{variable}: not URL-safe base64 (make one with `crossline access pii-key`)"
             ) from exc
+        if len(key) != 32:
+            raise PiiKeyError(f"{variable}: expected 32 bytes of key, got {len(key)}")
         return cls(key)
 
     def encrypt(self, text: str, *, context: str = "") -> bytes:
