@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
+import pytest
+import sqlalchemy as sa
+
+from crossline.store.schema import credit_lines, installments, loans, statements
+from tests.helpers import dump, journal_rows, yuan
 from tests.web_support import Site
 
 
@@ -22,3 +28,164 @@ def test_the_home_page_shows_each_group_s_score_and_every_line(site: Site) -> No
     # Huabei: 600.00 bought on 25 April, nothing of it paid yet.
     assert "¥600.00" in text
     assert "Your overdue payment has been made" in text
+
+
+def _csrf_and_key(site: Site, path: str) -> tuple[str, str]:
+    """The CSRF token and the idempotency key the repay form of ``path`` carries."""
+    text = site.client.get(path).text
+    key = re.search(r'name="key" value="([^"]+)"', text)
+    assert key is not None
+    return site.csrf(path), key.group(1)
+
+
+def _unpaid_principal_fen(engine: sa.Engine, borrower: str, product: str) -> int:
+    """What is still owed in principal on a line's loans, summed from the installments."""
+    i, loan = installments.c, loans.c
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.select(sa.func.sum(i.principal_fen - i.paid_principal_fen))
+                .select_from(installments.join(loans, i.loan_id == loan.loan_id))
+                .where(loan.borrower_id == borrower, loan.product == product)
+            ).scalar_one()
+        )
+
+
+def _rows(text: str, table_id: str) -> list[list[str]]:
+    """The cells of each data row of the table with ``table_id``, tags stripped."""
+    match = re.search(rf'<table id="{table_id}">(.*?)</table>', text, re.S)
+    assert match is not None, table_id
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", match.group(1), re.S)
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in rows]
+    return [[re.sub(r"<[^>]+>|\s+", " ", c).strip() for c in row] for row in cells if row]
+
+
+def test_the_line_page_shows_the_line_its_history_statements_and_schedule(site: Site) -> None:
+    site.log_in("ning")
+    text = site.client.get("/portal/lines/huabei").text
+    c, s = credit_lines.c, statements.c
+    with site.engine.connect() as conn:
+        line = conn.execute(
+            sa.select(c.credit_line_id, c.limit_fen, c.status).where(
+                c.borrower_id == "ning", c.product == "huabei"
+            )
+        ).one()
+        billed = conn.execute(
+            sa.select(s.statement_date, s.due_date, s.balance_fen, s.minimum_fen)
+            .where(s.credit_line_id == line.credit_line_id)
+            .order_by(s.statement_date.desc())
+        ).all()
+    top = _rows(text, "line")[0]
+    assert top[0] == line.status == "active"
+    assert top[1] == f"¥{yuan(Decimal(line.limit_fen) / 100)}"
+    assert top[4] == "¥600.00"  # the 25 April purchase, not yet paid
+    assert _rows(text, "statements") == [
+        [
+            str(r.statement_date),
+            str(r.due_date),
+            f"¥{yuan(Decimal(r.balance_fen) / 100)}",
+            f"¥{yuan(Decimal(r.minimum_fen) / 100)}",
+        ]
+        for r in billed
+    ]
+    assert len(billed) == 2
+    history = _rows(text, "history")
+    assert [row[:3] for row in history] == [
+        ["2026-04-20", "review", "restore"],
+        ["2026-04-15", "review", "pause"],
+        ["2026-03-02", "application", "approved"],
+    ]
+    assert "overdue" in history[1][3]
+    # Bill installments are offered while the May statement is not yet due.
+    assert re.findall(r'<option value="(\d+)">\d+ months', text) == ["3", "6", "9", "12"]
+
+
+def test_a_line_the_borrower_does_not_hold_is_not_found(site: Site) -> None:
+    site.log_in("bohai")
+    assert site.client.get("/portal/lines/weilidai").status_code == 200
+    for product in ("huabei", "jiebei", "nosuch"):
+        answer = site.client.get(f"/portal/lines/{product}")
+        assert answer.status_code == 404, product
+        assert 'data-code="not_found"' in answer.text
+    before = dump(site.engine)
+    csrf, key = _csrf_and_key(site, "/portal/lines/weilidai")
+    form = {"csrf": csrf, "key": key, "pay": "amount", "amount": "10.00"}
+    answer = site.client.post("/portal/lines/huabei/repay", data=form, follow_redirects=False)
+    assert answer.status_code == 404
+    assert dump(site.engine) == before
+
+
+def test_a_borrower_may_not_open_the_console(site: Site) -> None:
+    site.log_in("ning")
+    answer = site.client.get("/console")
+    assert answer.status_code == 403
+    assert 'data-code="forbidden"' in answer.text
+
+
+def test_a_repayment_moves_the_journal_once_even_when_the_form_is_posted_twice(
+    site: Site,
+) -> None:
+    site.log_in("ning")
+    csrf, key = _csrf_and_key(site, "/portal/lines/huabei")
+    form = {"csrf": csrf, "key": key, "pay": "amount", "amount": "100.00"}
+    before = _unpaid_principal_fen(site.engine, "ning", "huabei")
+    entries = len(journal_rows(site.engine))
+    first = site.client.post("/portal/lines/huabei/repay", data=form, follow_redirects=False)
+    assert first.status_code == 303
+    assert first.headers["location"] == "/portal/lines/huabei?done=repaid"
+    assert _unpaid_principal_fen(site.engine, "ning", "huabei") == before - 100_00
+    moved = len(journal_rows(site.engine))
+    assert moved > entries
+    shown = site.client.get(first.headers["location"]).text
+    assert "Your payment was taken." in shown
+    assert _rows(shown, "line")[0][4] == "¥500.00"
+
+    again = site.client.post("/portal/lines/huabei/repay", data=form, follow_redirects=False)
+    assert again.headers["location"] == "/portal/lines/huabei?done=replayed"
+    assert _unpaid_principal_fen(site.engine, "ning", "huabei") == before - 100_00
+    assert len(journal_rows(site.engine)) == moved
+
+
+def test_everything_owed_clears_the_line(site: Site) -> None:
+    site.log_in("ning")
+    csrf, key = _csrf_and_key(site, "/portal/lines/weilidai")
+    form = {"csrf": csrf, "key": key, "pay": "all", "amount": ""}
+    answer = site.client.post("/portal/lines/weilidai/repay", data=form)
+    assert answer.status_code == 200
+    assert _unpaid_principal_fen(site.engine, "ning", "weilidai") == 0
+    assert "You owe nothing on this line." in answer.text
+
+
+def test_a_form_without_our_csrf_token_is_refused_and_writes_nothing(site: Site) -> None:
+    site.log_in("ning")
+    _, key = _csrf_and_key(site, "/portal/lines/huabei")
+    before = dump(site.engine)
+    for csrf in ("", "0" * 64):
+        form = {"csrf": csrf, "key": key, "pay": "all", "amount": ""}
+        answer = site.client.post("/portal/lines/huabei/repay", data=form)
+        assert answer.status_code == 403
+        assert 'data-code="forbidden"' in answer.text
+    assert dump(site.engine) == before
+
+
+@pytest.mark.parametrize(
+    ("pay", "amount", "field"),
+    [
+        ("amount", "abc", "amount"),
+        ("amount", "-5.00", "amount"),
+        ("amount", "1.234", "amount"),
+        ("amount", "", "amount"),
+        ("sometime", "", "pay"),
+    ],
+)
+def test_a_bad_repayment_names_its_field_and_writes_nothing(
+    site: Site, pay: str, amount: str, field: str
+) -> None:
+    site.log_in("ning")
+    csrf, key = _csrf_and_key(site, "/portal/lines/huabei")
+    before = dump(site.engine)
+    form = {"csrf": csrf, "key": key, "pay": pay, "amount": amount}
+    answer = site.client.post("/portal/lines/huabei/repay", data=form)
+    assert answer.status_code == 400
+    assert f'data-field="{field}"' in answer.text
+    assert dump(site.engine) == before

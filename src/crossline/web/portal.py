@@ -3,30 +3,66 @@
 Each page reads through the API's route functions as the logged-in borrower, so the
 portal shows exactly what ``GET /v1/borrowers/{me}/…`` would, and every form runs
 the command the API runs, with its audit entry.
+
+Forms follow Post/Redirect/Get: a command's page redirects (303) to a page that shows
+a fixed confirmation chosen by a short word in the query (``?done=repaid``), so a
+reload never posts again and no query text is ever echoed onto a page.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from datetime import date
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import RedirectResponse
 
-from crossline.api.access import Caller
+from crossline.api.access import Caller, engine_of
+from crossline.api.errors import ApiError, not_found
 from crossline.api.routes import borrowers
+from crossline.api.routes.commands import execute
+from crossline.catalog import Catalog
 from crossline.money import parse_amount
+from crossline.scenario.spec import ConvertStatement, Repay
+from crossline.servicing.context import open_context
 from crossline.web.pages import PageRoute, page
-from crossline.web.session import BORROWERS, viewer
+from crossline.web.session import BORROWERS, check_csrf, viewer
 
 router = APIRouter(prefix="/portal", route_class=PageRoute)
 
 LIMIT_DECISIONS = frozenset({"application", "review"})
 """The decisions that set or change a line's limit or status."""
 
+DONE = {
+    "repaid": "Your payment was taken.",
+    "replayed": "That form had already been sent: nothing was taken or done twice.",
+    "converted": "Your statement was turned into monthly installments.",
+}
+"""The confirmations a redirect may ask a page to show, by the word in ``?done=``."""
+
+PAY_CHOICES = frozenset({"amount", "all_due", "all"})
+"""What the repay form may ask to pay: the amount typed, everything due, everything owed."""
+
+CsrfField = Annotated[str, Form()]
+
 
 def _me(request: Request) -> tuple[Caller, str]:
     who = viewer(request, BORROWERS)
     assert who.principal.borrower_id is not None, "a borrower user is bound to a borrower"
     return who, who.principal.borrower_id
+
+
+def _done(done: str | None) -> str | None:
+    """The fixed message a redirect asked for; unknown words show nothing."""
+    return DONE.get(done or "")
+
+
+def _book(request: Request) -> tuple[date, Catalog]:
+    """Today's business date and the catalog, as the services read them."""
+    with engine_of(request).connect() as conn:
+        ctx = open_context(conn)
+        return ctx.today, ctx.catalog
 
 
 def limit_history(request: Request, who: Caller, me: str) -> dict[str, list[dict[str, Any]]]:
@@ -43,6 +79,39 @@ def owed_fen(line: dict[str, Any]) -> int:
     return sum(parse_amount(amount) for amount in line["outstanding"].values())
 
 
+def _line(request: Request, who: Caller, me: str, product: str) -> dict[str, Any]:
+    """My line of ``product``, as the API shows it; 404 for a product I do not hold,
+    exactly as for one that does not exist."""
+    for line in borrowers.lines(me, request, who):
+        if line["product"] == product:
+            return line
+    raise not_found("line")
+
+
+def row_fen(row: dict[str, Any]) -> tuple[int, int]:
+    """A schedule row's amount and what is paid of it, in fen."""
+    components = ("principal", "interest", "fee", "penalty")
+    amount = sum(parse_amount(row[name]) for name in components)
+    paid = sum(parse_amount(row["paid"][name]) for name in components)
+    return amount, paid
+
+
+def _conversion_offers(line: dict[str, Any], catalog: Catalog, today: date) -> list[dict[str, Any]]:
+    """The bill-installment plans the latest statement may still turn into: a revolving
+    line's offers, while its latest statement is not yet due and the line is current
+    (the service refuses otherwise, with its reason)."""
+    product = catalog.product(line["product"])
+    statements = line["statements"]
+    if product.kind != "revolving" or not statements or line["dpd"] > 0:
+        return []
+    if date.fromisoformat(str(statements[-1]["due_date"])) < today:
+        return []
+    return [
+        {"months": o.months, "fee_percent": format((o.fee_rate * 100).normalize(), "f")}
+        for o in product.bill_installments
+    ]
+
+
 @router.get("")
 def home(request: Request) -> Response:
     """My score in each lender group's view with its reasons, my lines and what last
@@ -57,3 +126,81 @@ def home(request: Request) -> Response:
         history=limit_history(request, who, me),
         profile=borrowers.profile(me, request, who),
     )
+
+
+@router.get("/lines/{product}")
+def line_page(request: Request, product: str, done: str | None = None) -> Response:
+    """One of my lines: where it stands, what changed its limit and why, its statements,
+    its loans with their schedules, and the forms to repay or convert a statement."""
+    who, me = _me(request)
+    line = _line(request, who, me, product)
+    today, catalog = _book(request)
+    loans = [
+        loan | {"rows": [row | {"unpaid_fen": _unpaid(row)} for row in loan["schedule"]]}
+        for loan in line["loans"]
+    ]
+    return page(
+        request,
+        "portal/line.html",
+        who,
+        line=line,
+        name=catalog.product(product).name,
+        owed_fen=owed_fen(line),
+        loans=loans,
+        history=limit_history(request, who, me).get(product, []),
+        offers=_conversion_offers(line, catalog, today),
+        key=str(uuid.uuid4()),
+        done=_done(done),
+    )
+
+
+def _unpaid(row: dict[str, Any]) -> int:
+    amount, paid = row_fen(row)
+    return amount - paid
+
+
+def _idempotency_key(key: str) -> str:
+    """The form's key as the API takes its header: 1 to 100 characters."""
+    if not 1 <= len(key) <= 100:
+        raise ApiError(400, "invalid_input", "key: expected 1 to 100 characters", "key")
+    return key
+
+
+@router.post("/lines/{product}/repay")
+def repay(
+    request: Request,
+    product: str,
+    csrf: CsrfField = "",
+    key: Annotated[str, Form()] = "",
+    pay: Annotated[str, Form()] = "amount",
+    amount: Annotated[str, Form()] = "",
+) -> Response:
+    """Repay from the line page. The form's key, made when the page was shown, is the
+    idempotency key: a second post of the same form replays the first, pays nothing."""
+    who, me = _me(request)
+    check_csrf(request, csrf)
+    _line(request, who, me, product)
+    if pay not in PAY_CHOICES:
+        raise ApiError(400, "invalid_input", "pay: expected amount, all_due or all", "pay")
+    command = Repay(borrower=me, product=product, amount=amount if pay == "amount" else pay)
+    _, replayed = execute(request, who, command, me, _idempotency_key(key))
+    done = "replayed" if replayed else "repaid"
+    return RedirectResponse(f"/portal/lines/{product}?done={done}", status_code=303)
+
+
+@router.post("/lines/{product}/convert")
+def convert(
+    request: Request,
+    product: str,
+    csrf: CsrfField = "",
+    key: Annotated[str, Form()] = "",
+    months: Annotated[str, Form()] = "",
+) -> Response:
+    """Turn the latest statement into bill installments, under the form's idempotency key."""
+    who, me = _me(request)
+    check_csrf(request, csrf)
+    _line(request, who, me, product)
+    command = ConvertStatement(borrower=me, product=product, months=months)
+    _, replayed = execute(request, who, command, me, _idempotency_key(key))
+    done = "replayed" if replayed else "converted"
+    return RedirectResponse(f"/portal/lines/{product}?done={done}", status_code=303)
