@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from crossline.store.schema import credit_lines, installments, loans, statements
+from crossline.web.portal import dues
 from tests.helpers import dump, journal_rows, yuan
-from tests.web_support import Site
+from tests.web_support import TODAY, Site
 
 
 def test_a_page_without_a_session_sends_the_browser_to_log_in(site: Site) -> None:
@@ -189,3 +192,88 @@ def test_a_bad_repayment_names_its_field_and_writes_nothing(
     assert answer.status_code == 400
     assert f'data-field="{field}"' in answer.text
     assert dump(site.engine) == before
+
+
+def _unpaid_by_due_date(engine: sa.Engine, borrower: str, last: date) -> dict[str, int]:
+    """Per due date up to ``last``, what is unpaid of the borrower's open installments
+    (revolving cycles not yet billed left out), in fen, straight from the table."""
+    i, loan = installments.c, loans.c
+    unpaid = (i.principal_fen + i.interest_fen + i.fee_fen + i.penalty_fen) - (
+        i.paid_principal_fen + i.paid_interest_fen + i.paid_fee_fen + i.paid_penalty_fen
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(i.due_date, sa.func.sum(unpaid))
+            .select_from(installments.join(loans, i.loan_id == loan.loan_id))
+            .where(
+                loan.borrower_id == borrower,
+                i.status == "open",
+                i.due_date <= last,
+                sa.or_(loan.kind != "revolving", i.billed_on.is_not(None)),
+            )
+            .group_by(i.due_date)
+        ).all()
+    return {str(day): int(total) for day, total in rows if total > 0}
+
+
+@pytest.mark.parametrize("borrower", ["ning", "bohai"])
+def test_the_dues_calendar_totals_each_date_from_the_schedules(site: Site, borrower: str) -> None:
+    site.log_in(borrower)
+    text = site.client.get("/portal/dues").text
+    expected = _unpaid_by_due_date(site.engine, borrower, TODAY + timedelta(days=60))
+    shown = dict(re.findall(r'data-total="([\d-]+)">¥([\d.]+)<', text))
+    assert shown == {day: yuan(Decimal(fen) / 100) for day, fen in expected.items()}
+    assert 'id="overdue"' not in text  # both pay on time in the book
+    if borrower == "ning":  # Weilidai on 6 May and 6 June, Huabei's May bill on 10 May
+        assert list(shown) == ["2026-05-06", "2026-05-10", "2026-06-06"]
+
+
+def _row(due: str, principal: str, paid: str, status: str, seq: int = 1) -> dict[str, Any]:
+    zero = {"principal": "0.00", "interest": "0.00", "fee": "0.00", "penalty": "0.00"}
+    return {
+        "seq": seq,
+        "due_date": due,
+        "principal": principal,
+        "interest": "1.05",
+        "fee": "0.00",
+        "penalty": "0.00",
+        "paid": zero | {"principal": paid},
+        "status": status,
+    }
+
+
+def test_dues_put_past_due_rows_first_and_add_up_rows_that_share_a_date() -> None:
+    lines = [
+        {
+            "product": "fenqile",
+            "loans": [
+                {
+                    "id": 7,
+                    "schedule": [
+                        _row("2026-04-20", "100.00", "40.00", "overdue", 1),
+                        _row("2026-05-20", "100.00", "0.00", "scheduled", 2),
+                        _row("2026-08-20", "100.00", "0.00", "scheduled", 3),
+                    ],
+                }
+            ],
+        },
+        {
+            "product": "huabei",
+            "loans": [
+                {
+                    "id": 8,
+                    "schedule": [
+                        _row("2026-04-10", "50.00", "50.00", "paid", 1),
+                        _row("2026-05-20", "33.33", "0.00", "billed", 2),
+                        _row("2026-06-10", "80.00", "0.00", "cycle", 3),
+                    ],
+                }
+            ],
+        },
+    ]
+    calendar = dues(lines, TODAY)
+    assert [(i["product"], i["fen"]) for i in calendar["overdue"]] == [("fenqile", 61_05)]
+    assert calendar["overdue_fen"] == 61_05
+    assert [(d["date"], d["total_fen"]) for d in calendar["days"]] == [
+        (date(2026, 5, 20), 101_05 + 34_38)
+    ]

@@ -12,7 +12,7 @@ reload never posts again and no query text is ever echoed onto a page.
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
@@ -40,6 +40,13 @@ DONE = {
     "converted": "Your statement was turned into monthly installments.",
 }
 """The confirmations a redirect may ask a page to show, by the word in ``?done=``."""
+
+DUES_DAYS = 60
+"""How far ahead the dues calendar looks."""
+
+NOT_DUE_ROWS = frozenset({"paid", "written_off", "cycle"})
+"""Schedule rows the dues calendar leaves out: settled, written off, or a revolving
+cycle not yet billed (its amount is not known until the statement)."""
 
 PAY_CHOICES = frozenset({"amount", "all_due", "all"})
 """What the repay form may ask to pay: the amount typed, everything due, everything owed."""
@@ -204,3 +211,45 @@ def convert(
     _, replayed = execute(request, who, command, me, _idempotency_key(key))
     done = "replayed" if replayed else "converted"
     return RedirectResponse(f"/portal/lines/{product}?done={done}", status_code=303)
+
+
+def dues(lines: list[dict[str, Any]], today: date, days: int = DUES_DAYS) -> dict[str, Any]:
+    """Every unpaid schedule row of ``lines``: those past their due date, oldest first,
+    and those due in the next ``days`` days grouped by date with the total of each date,
+    in fen."""
+    last = today + timedelta(days=days)
+    overdue: list[dict[str, Any]] = []
+    upcoming: dict[date, list[dict[str, Any]]] = {}
+    for line in lines:
+        for loan in line["loans"]:
+            for row in loan["schedule"]:
+                unpaid = _unpaid(row)
+                due = date.fromisoformat(str(row["due_date"]))
+                if row["status"] in NOT_DUE_ROWS or unpaid <= 0 or due > last:
+                    continue
+                item = {"due_date": due, "product": line["product"], "loan": loan["id"]}
+                item |= {"seq": row["seq"], "status": row["status"], "fen": unpaid}
+                if due < today:
+                    overdue.append(item)
+                else:
+                    upcoming.setdefault(due, []).append(item)
+    overdue.sort(key=lambda item: (item["due_date"], item["product"]))
+    days_due = [
+        {"date": day, "items": items, "total_fen": sum(item["fen"] for item in items)}
+        for day, items in sorted(upcoming.items())
+    ]
+    return {
+        "overdue": overdue,
+        "overdue_fen": sum(item["fen"] for item in overdue),
+        "days": days_due,
+        "until": last,
+    }
+
+
+@router.get("/dues")
+def dues_page(request: Request) -> Response:
+    """What I must pay, when, on which line: the dues calendar over all my lines."""
+    who, me = _me(request)
+    today, _ = _book(request)
+    calendar = dues(borrowers.lines(me, request, who), today)
+    return page(request, "portal/dues.html", who, today=today, **calendar)
