@@ -10,8 +10,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from crossline.store.schema import credit_lines, installments, loans, statements
-from crossline.web.portal import dues
+from crossline.store.schema import (
+    bureau_disputes,
+    bureau_inquiries,
+    bureau_records,
+    credit_lines,
+    installments,
+    loans,
+    statements,
+)
+from crossline.web.portal import dues, grid_cells
 from tests.helpers import dump, journal_rows, yuan
 from tests.web_support import TODAY, Site
 
@@ -277,3 +285,135 @@ def test_dues_put_past_due_rows_first_and_add_up_rows_that_share_a_date() -> Non
     assert [(d["date"], d["total_fen"]) for d in calendar["days"]] == [
         (date(2026, 5, 20), 101_05 + 34_38)
     ]
+
+
+def _inquiries(engine: sa.Engine, borrower: str) -> list[tuple[Any, ...]]:
+    q = bureau_inquiries.c
+    with engine.connect() as conn:
+        return [
+            tuple(row)
+            for row in conn.execute(
+                sa.select(q.inquired_on, q.inquirer, q.reason, q.charged).where(
+                    q.borrower_id == borrower
+                )
+            )
+        ]
+
+
+def test_looking_at_the_credit_report_page_pulls_nothing(site: Site) -> None:
+    site.log_in("ning")
+    before = dump(site.engine)
+    text = site.client.get("/portal/credit-report").text
+    assert dump(site.engine) == before
+    assert re.sub(r"\s+", " ", text).count("<strong>0</strong> times; <strong>2</strong> free") == 1
+    assert 'class="grid"' not in text
+
+
+def test_pulling_the_report_records_one_self_query_and_shows_the_reported_grid(
+    site: Site,
+) -> None:
+    site.log_in("ning")
+    before = _inquiries(site.engine, "ning")
+    csrf = site.csrf("/portal/credit-report")
+    answer = site.client.post("/portal/credit-report", data={"csrf": csrf})
+    assert answer.status_code == 200
+    after = _inquiries(site.engine, "ning")
+    assert sorted(after, key=repr) == sorted(
+        [*before, (TODAY, "self", "self_query", False)], key=repr
+    )
+    text = answer.text
+    assert re.sub(r"\s+", " ", text).count("<strong>1</strong> time; <strong>1</strong> free") == 1
+    r = bureau_records.c
+    with site.engine.connect() as conn:
+        reported = conn.execute(
+            sa.select(r.product, r.period_end, r.status).where(r.borrower_id == "ning")
+        ).all()
+    assert len(reported) == 4  # March and April, for each of her two lines
+    for product, period_end, status in reported:
+        section = text[text.index(f'<section class="account" data-product="{product}">') :]
+        cell = re.search(rf'data-month="{period_end:%Y-%m}"[^>]*>([^<]+)<', section)
+        assert cell is not None
+        disputed = product == "huabei" and f"{period_end:%Y-%m}" == "2026-04"
+        assert cell.group(1) == status + ("!" if disputed else "")
+    # Her dispute of 2 May is on the report, open, answer due 20 days later.
+    assert _rows(text, "report-disputes")[0][3:] == ["2026-05-02", "2026-05-22", "open"]
+
+
+def test_a_report_pull_without_our_csrf_token_records_nothing(site: Site) -> None:
+    site.log_in("ning")
+    before = dump(site.engine)
+    answer = site.client.post("/portal/credit-report", data={"csrf": "forged"})
+    assert answer.status_code == 403
+    assert dump(site.engine) == before
+
+
+def test_the_grid_marks_late_months_and_disputed_ones() -> None:
+    months = [date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31)]
+    account = {"grid": ["N", "2", "B"], "disputed_months": ["2026-02"]}
+    cells = grid_cells(account, months)
+    assert [(c["month"], c["late"], c["disputed"]) for c in cells] == [
+        ("2026-01", False, False),
+        ("2026-02", True, True),
+        ("2026-03", True, False),
+    ]
+
+
+def test_a_dispute_filed_from_the_report_is_listed_with_its_due_date(site: Site) -> None:
+    site.log_in("ning")
+    csrf = site.csrf("/portal/credit-report")
+    claim = "I never missed a Weilidai payment"
+    form = {"csrf": csrf, "product": "weilidai", "month": "2026-04", "claim": claim}
+    answer = site.client.post("/portal/disputes", data=form, follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/portal/disputes?done=disputed"
+    text = site.client.get(answer.headers["location"]).text
+    assert "Your dispute was filed" in text
+    rows = _rows(text, "disputes")
+    assert [
+        "Weilidai",
+        "2026-04",
+        claim,
+        str(TODAY),
+        str(TODAY + timedelta(days=20)),
+        "open",
+    ] in rows
+    assert len(rows) == 2  # and the Huabei dispute of 2 May
+    d = bureau_disputes.c
+    with site.engine.connect() as conn:
+        assert (
+            conn.execute(
+                sa.select(sa.func.count()).where(d.borrower_id == "ning", d.product == "weilidai")
+            ).scalar_one()
+            == 1
+        )
+    site.log_in("bohai")
+    assert "You have not disputed anything." in site.client.get("/portal/disputes").text
+
+
+def test_a_statement_filed_from_the_report_is_listed(site: Site) -> None:
+    site.log_in("ning")
+    csrf = site.csrf("/portal/credit-report")
+    form = {"csrf": csrf, "product": "huabei", "month": "2026-03", "text": "I was in hospital"}
+    answer = site.client.post("/portal/statements", data=form)
+    assert answer.status_code == 200
+    assert _rows(answer.text, "notes") == [["Huabei", "2026-03", "I was in hospital", str(TODAY)]]
+
+
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        ({"product": "huabei", "month": "April", "claim": "wrong"}, "month"),
+        ({"product": "huabei", "month": "2026-03", "claim": ""}, "claim"),
+        ({"product": "huabei", "month": "2026-03", "claim": "x" * 501}, "claim"),
+    ],
+)
+def test_a_bad_dispute_names_its_field_and_writes_nothing(
+    site: Site, form: dict[str, str], field: str
+) -> None:
+    site.log_in("ning")
+    csrf = site.csrf("/portal/credit-report")
+    before = dump(site.engine)
+    answer = site.client.post("/portal/disputes", data={"csrf": csrf} | form)
+    assert answer.status_code == 400
+    assert f'data-field="{field}"' in answer.text
+    assert dump(site.engine) == before

@@ -12,20 +12,26 @@ reload never posts again and no query text is ever echoed onto a page.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from crossline.api.access import Caller, engine_of
 from crossline.api.errors import ApiError, not_found
-from crossline.api.routes import borrowers
+from crossline.api.routes import borrowers, bureau
 from crossline.api.routes.commands import execute
+from crossline.bureau.inquiries import FREE_SELF_QUERIES_PER_YEAR, self_queries_this_year
+from crossline.bureau.report import grid_months
 from crossline.catalog import Catalog
+from crossline.kernels.bureau import NEGATIVE_STATUSES
 from crossline.money import parse_amount
-from crossline.scenario.spec import ConvertStatement, Repay
+from crossline.scenario.spec import ConvertStatement, Dispute, Repay, Statement
 from crossline.servicing.context import open_context
+from crossline.store.schema import bureau_disputes, bureau_explanations
 from crossline.web.pages import PageRoute, page
 from crossline.web.session import BORROWERS, check_csrf, viewer
 
@@ -38,6 +44,8 @@ DONE = {
     "repaid": "Your payment was taken.",
     "replayed": "That form had already been sent: nothing was taken or done twice.",
     "converted": "Your statement was turned into monthly installments.",
+    "disputed": "Your dispute was filed: the lender must answer it within 20 days.",
+    "explained": "Your statement was attached to the record.",
 }
 """The confirmations a redirect may ask a page to show, by the word in ``?done=``."""
 
@@ -253,3 +261,120 @@ def dues_page(request: Request) -> Response:
     today, _ = _book(request)
     calendar = dues(borrowers.lines(me, request, who), today)
     return page(request, "portal/dues.html", who, today=today, **calendar)
+
+
+def _self_queries(request: Request, me: str) -> dict[str, int]:
+    """How many self-queries I made this calendar year and how many free ones are left."""
+    with engine_of(request).connect() as conn:
+        used = self_queries_this_year(open_context(conn), me)
+    return {"used": used, "free_left": max(FREE_SELF_QUERIES_PER_YEAR - used, 0)}
+
+
+@router.get("/credit-report")
+def credit_report_page(request: Request) -> Response:
+    """What pulling my report costs: looking is a self-query, recorded as an inquiry, so
+    the page pulls nothing until I ask with its button."""
+    who, me = _me(request)
+    return page(
+        request, "portal/credit_report.html", who, report=None, **_self_queries(request, me)
+    )
+
+
+def grid_cells(account: Mapping[str, Any], months: list[date]) -> list[dict[str, Any]]:
+    """An account's 24 monthly statuses with their months, late ones and disputed ones marked."""
+    disputed = set(account["disputed_months"])
+    return [
+        {
+            "month": f"{month:%Y-%m}",
+            "status": status,
+            "late": status in NEGATIVE_STATUSES,
+            "disputed": f"{month:%Y-%m}" in disputed,
+        }
+        for month, status in zip(months, account["grid"], strict=True)
+    ]
+
+
+@router.post("/credit-report")
+def pull_credit_report(request: Request, csrf: CsrfField = "") -> Response:
+    """Pull my report (a self-query through the API's own pull, recorded as an inquiry)
+    and show it, with a form on each account to dispute a month or explain it."""
+    who, me = _me(request)
+    check_csrf(request, csrf)
+    pulled = bureau.pull_report(bureau.ReportPull(borrower=me, reason="self_query"), request, who)
+    report = pulled["report"]
+    months = grid_months(date.fromisoformat(report["as_of"]))
+    accounts = [account | {"cells": grid_cells(account, months)} for account in report["accounts"]]
+    return page(
+        request,
+        "portal/credit_report.html",
+        who,
+        report=report,
+        accounts=accounts,
+        charged=pulled["inquiry"]["charged"],
+        **_self_queries(request, me),
+    )
+
+
+@router.post("/disputes")
+def file_dispute(
+    request: Request,
+    csrf: CsrfField = "",
+    product: Annotated[str, Form()] = "",
+    month: Annotated[str, Form()] = "",
+    claim: Annotated[str, Form()] = "",
+) -> Response:
+    """Dispute a reported month: the Dispute command, then the list of my disputes."""
+    who, me = _me(request)
+    check_csrf(request, csrf)
+    command = Dispute.model_validate(
+        {"borrower": me, "product": product, "month": month, "claim": claim}
+    )
+    execute(request, who, command, me, None)
+    return RedirectResponse("/portal/disputes?done=disputed", status_code=303)
+
+
+@router.post("/statements")
+def file_statement(
+    request: Request,
+    csrf: CsrfField = "",
+    product: Annotated[str, Form()] = "",
+    month: Annotated[str, Form()] = "",
+    text: Annotated[str, Form()] = "",
+) -> Response:
+    """Attach an explanatory statement to a reported month: the Statement command."""
+    who, me = _me(request)
+    check_csrf(request, csrf)
+    command = Statement.model_validate(
+        {"borrower": me, "product": product, "month": month, "text": text}
+    )
+    execute(request, who, command, me, None)
+    return RedirectResponse("/portal/disputes?done=explained", status_code=303)
+
+
+@router.get("/disputes")
+def disputes_page(request: Request, done: str | None = None) -> Response:
+    """My disputes with their answer's due date and outcome, and my statements: read from
+    the bureau's tables for me alone, so seeing them needs no new (paid) pull."""
+    who, me = _me(request)
+    d, e = bureau_disputes.c, bureau_explanations.c
+    with engine_of(request).connect() as conn:
+        disputes = conn.execute(
+            sa.select(
+                d.product, d.period_end, d.claim, d.filed_on, d.due_on, d.outcome, d.resolved_on
+            )
+            .where(d.borrower_id == me)
+            .order_by(d.dispute_id.desc())
+        ).all()
+        notes = conn.execute(
+            sa.select(e.product, e.period_end, e.text, e.filed_on)
+            .where(e.borrower_id == me)
+            .order_by(e.explanation_id.desc())
+        ).all()
+    return page(
+        request,
+        "portal/disputes.html",
+        who,
+        disputes=disputes,
+        notes=notes,
+        done=_done(done),
+    )
