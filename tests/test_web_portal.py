@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, timedelta
 from decimal import Decimal
@@ -19,7 +20,7 @@ from crossline.store.schema import (
     loans,
     statements,
 )
-from crossline.web.portal import dues, grid_cells
+from crossline.web.portal import WhatIfForm, dues, grid_cells, hypothetical_steps
 from tests.helpers import dump, journal_rows, yuan
 from tests.web_support import TODAY, Site
 
@@ -417,3 +418,112 @@ def test_a_bad_dispute_names_its_field_and_writes_nothing(
     assert answer.status_code == 400
     assert f'data-field="{field}"' in answer.text
     assert dump(site.engine) == before
+
+
+def test_the_what_if_form_projects_nothing_until_asked(site: Site) -> None:
+    site.log_in("ning")
+    before = dump(site.engine)
+    text = site.client.get("/portal/whatif").text
+    assert re.findall(r'<option value="(\w+)"', text) == ["huabei", "weilidai"]
+    assert "data-chart" not in text
+    assert dump(site.engine) == before
+
+
+def test_huabei_forty_days_late_answers_whether_weilidai_still_lends(site: Site) -> None:
+    """The book's version of examples/scenarios/whatif_huabei_40_days_late.yaml: Huabei's
+    May bill (due 10 May) paid 40 days late, on 19 June; Weilidai paid on its due dates."""
+    site.log_in("ning")
+    before = dump(site.engine)
+    answer = site.client.get("/portal/whatif?product=huabei&days_late=40&horizon=60")
+    assert answer.status_code == 200
+    assert dump(site.engine) == before
+    text = answer.text
+    assumed = re.sub(
+        r"\s+",
+        " ",
+        text[text.index('id="assumed"') : text.index("</p>", text.index('id="assumed"'))],
+    )
+    assert "2026-05-06 repay Weilidai" in assumed
+    assert "2026-06-06 repay Weilidai" in assumed
+    assert "2026-06-19 repay Huabei" in assumed  # 10 May + 40 days
+    outlook = {row[0]: row for row in _rows(text, "outlook")}
+    assert outlook["Huabei"][1] == "no, from 2026-05-15"  # past its 3 days' grace
+    assert outlook["Weilidai"][1] == "yes, all along"
+    # webank halves Weilidai once Huabei's June month is reported with status 2.
+    assert outlook["Weilidai"][3] == "2026-07-01: active, ¥8000.00"
+    changes = re.findall(r"<li>(.*?)</li>", text[text.index('id="changes"') :])
+    assert any(c.startswith("2026-05-15 Huabei paused: ") for c in changes)
+    assert any(
+        c.startswith("2026-07-01 Weilidai active, limit ¥16000.00 → ¥8000.00: ") for c in changes
+    )
+    assert "2026-07-01 Huabei 2026-06 reported to the credit bureau: 2 (31–60 days late)" in [
+        c.replace("&lt;", "<") for c in changes
+    ]
+    figure = json.loads(
+        re.search(r'data-chart="chart-whatif">(.*?)</script>', text, re.S).group(1)  # type: ignore[union-attr]
+    )
+    names = [trace["name"] for trace in figure["data"]]
+    assert names == ["ant score", "lexin score", "webank score", "Huabei limit", "Weilidai limit"]
+    weilidai = figure["data"][4]["y"]
+    assert len(weilidai) == 61  # today's morning and each of the 60 closes
+    assert weilidai[0] == 16000 and weilidai[-1] == 8000
+
+
+def test_repaying_everything_today_keeps_every_line_open(site: Site) -> None:
+    site.log_in("ning")
+    text = site.client.get("/portal/whatif?repay_all=true&horizon=10").text
+    assumed = re.sub(r"\s+", " ", text[text.index('id="assumed"') :])
+    # Weilidai's payoff: the 2400.00 principal left and its interest since the 6 April
+    # installment, 27 days at the loan's daily rate, half-up to the fen.
+    with site.engine.connect() as conn:
+        rate_units = conn.execute(
+            sa.select(loans.c.daily_rate_units).where(
+                loans.c.borrower_id == "ning", loans.c.product == "weilidai"
+            )
+        ).scalar_one()
+    interest = yuan(
+        Decimal("2400.00") * Decimal(rate_units) / 10**10 * (TODAY - date(2026, 4, 6)).days
+    )
+    payoff = yuan(Decimal("2400.00") + Decimal(interest))
+    assert f"2026-05-03 repay Huabei ¥600.00; 2026-05-03 repay Weilidai ¥{payoff}." in assumed
+    assert [row[1] for row in _rows(text, "outlook")] == ["yes, all along", "yes, all along"]
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "field"),
+    [
+        ("product=huabei&days_late=121", 400, "days_late"),
+        ("product=huabei&days_late=-1", 400, "days_late"),
+        ("product=huabei&days_late=ten", 400, "days_late"),
+        ("product=huabei&horizon=0", 400, "horizon"),
+        ("product=&days_late=3", 400, "product"),
+        ("product=jiebei&days_late=3", 404, None),
+    ],
+)
+def test_a_bad_what_if_names_its_field(
+    site: Site, query: str, status: int, field: str | None
+) -> None:
+    site.log_in("ning")
+    answer = site.client.get(f"/portal/whatif?{query}")
+    assert answer.status_code == status
+    if field is not None:
+        assert f'data-field="{field}"' in answer.text
+
+
+def test_the_steps_pay_every_other_bill_on_its_due_date() -> None:
+    def line(product: str, *dues: tuple[str, str]) -> dict[str, Any]:
+        rows = [_row(due, amount, "0.00", "scheduled", n) for n, (due, amount) in enumerate(dues)]
+        return {"product": product, "outstanding": {}, "loans": [{"id": 1, "schedule": rows}]}
+
+    lines = [
+        line("fenqile", ("2026-05-20", "10.00"), ("2026-06-20", "10.00"), ("2026-07-20", "10.00")),
+        line("weilidai", ("2026-04-30", "5.00"), ("2026-05-30", "5.00"), ("2026-09-30", "5.00")),
+    ]
+    form = WhatIfForm(product="fenqile", days_late=45, horizon=90)
+    steps = [(s["date"], s["repay"]["product"]) for s in hypothetical_steps(lines, TODAY, form)]
+    assert steps == [
+        ("2026-05-03", "weilidai"),  # already past due: paid today
+        ("2026-05-30", "weilidai"),
+        ("2026-07-04", "fenqile"),  # 20 May + 45 days, with the June bill that fell due
+        ("2026-07-20", "fenqile"),  # the next one on time; September's is past the horizon
+    ]

@@ -16,23 +16,26 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Annotated, Any
 
+import plotly.graph_objects as go
 import sqlalchemy as sa
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
+from plotly.subplots import make_subplots
+from pydantic import BaseModel, ConfigDict, Field
 
 from crossline.api.access import Caller, engine_of
 from crossline.api.errors import ApiError, not_found
-from crossline.api.routes import borrowers, bureau
+from crossline.api.routes import borrowers, bureau, whatif
 from crossline.api.routes.commands import execute
 from crossline.bureau.inquiries import FREE_SELF_QUERIES_PER_YEAR, self_queries_this_year
 from crossline.bureau.report import grid_months
 from crossline.catalog import Catalog
 from crossline.kernels.bureau import NEGATIVE_STATUSES
-from crossline.money import parse_amount
+from crossline.money import FEN_PER_YUAN, parse_amount
 from crossline.scenario.spec import ConvertStatement, Dispute, Repay, Statement
 from crossline.servicing.context import open_context
 from crossline.store.schema import bureau_disputes, bureau_explanations
-from crossline.web.pages import PageRoute, page
+from crossline.web.pages import PageRoute, chart, page
 from crossline.web.session import BORROWERS, check_csrf, viewer
 
 router = APIRouter(prefix="/portal", route_class=PageRoute)
@@ -377,4 +380,213 @@ def disputes_page(request: Request, done: str | None = None) -> Response:
         disputes=disputes,
         notes=notes,
         done=_done(done),
+    )
+
+
+class WhatIfForm(BaseModel):
+    """The what-if form: be ``days_late`` days late on ``product``'s next bill (every other
+    bill paid on its due date), or repay everything today; over ``horizon`` days."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    product: str = ""
+    days_late: int = Field(default=40, ge=0, le=120)
+    horizon: int = Field(default=90, ge=1, le=365)
+    repay_all: bool = False
+
+
+def _open_rows(line: dict[str, Any]) -> list[tuple[date, int]]:
+    """A line's schedule rows with something unpaid: (due date, unpaid fen), by date."""
+    rows = [
+        (date.fromisoformat(str(row["due_date"])), _unpaid(row))
+        for loan in line["loans"]
+        for row in loan["schedule"]
+        if row["status"] not in {"paid", "written_off"}
+    ]
+    return sorted(row for row in rows if row[1] > 0)
+
+
+def next_bill(line: dict[str, Any]) -> date | None:
+    """The due date of the line's oldest unpaid bill or installment, billed or scheduled
+    (a revolving cycle not yet billed has no amount to be late on)."""
+    billed = [
+        due
+        for loan in line["loans"]
+        for row in loan["schedule"]
+        if row["status"] not in NOT_DUE_ROWS and _unpaid(row) > 0
+        for due in [date.fromisoformat(str(row["due_date"]))]
+    ]
+    return min(billed, default=None)
+
+
+def _repay(day: date, product: str, amount: str) -> dict[str, Any]:
+    return {"date": day.isoformat(), "repay": {"product": product, "amount": amount}}
+
+
+def hypothetical_steps(
+    lines: list[dict[str, Any]], today: date, form: WhatIfForm
+) -> list[dict[str, Any]]:
+    """The steps the projection assumes, in date order. Everything repaid today; or the
+    chosen product's next bill paid ``days_late`` days after it falls due (never before
+    today), and every other bill on every line paid in full on its due date (at once if
+    already past), so only the chosen bill is late."""
+    if form.repay_all:
+        return [_repay(today, line["product"], "all") for line in lines if owed_fen(line) > 0]
+    if not form.product:
+        raise ApiError(400, "invalid_input", "product: choose the line to be late on", "product")
+    chosen = next((line for line in lines if line["product"] == form.product), None)
+    if chosen is None:
+        raise not_found("line")
+    bill = next_bill(chosen)
+    if bill is None:
+        raise ApiError(
+            400, "invalid_input", f"product: nothing is billed on {form.product} yet", "product"
+        )
+    late_on = max(bill + timedelta(days=form.days_late), today)
+    last = today + timedelta(days=form.horizon - 1)
+    days: set[tuple[date, str]] = set()
+    for line in lines:
+        for due, _ in _open_rows(line):
+            pay_on = max(due, today)
+            if line is chosen and due <= late_on:
+                pay_on = late_on
+            if pay_on <= last:
+                days.add((pay_on, line["product"]))
+    return [_repay(day, product, "all_due") for day, product in sorted(days)]
+
+
+LENDING = "active"
+"""The one line status under which a lender still lends (a reduced limit is still active)."""
+
+
+STATUS_WORDS = {
+    "N": "on time",
+    "1": "1–30 days late",
+    "2": "31–60 days late",
+    "3": "61–90 days late",
+    "4": "91–120 days late",
+    "5": "121–150 days late",
+    "6": "151–180 days late",
+    "7": "over 180 days late",
+    "B": "bad debt",
+    "C": "settled",
+    "G": "ended",
+    "*": "nothing due",
+}
+"""What each PBOC status code (DOMAIN §3) says, for the list of changes."""
+
+
+def _product(product: str) -> str:
+    return product.capitalize()
+
+
+def change_in_words(change: dict[str, Any]) -> str:
+    """One projected change as a borrower reads it, with its date first."""
+    day = change["date"]
+    if change["what"] == "score":
+        was = "unscored" if change["from"] is None else change["from"]
+        return f"{day} {change['group']} score {was} → {change['to']}"
+    if change["what"] == "reported":
+        status = change["status"]
+        meaning = f"{status} ({STATUS_WORDS.get(status, 'unknown')})"
+        return (
+            f"{day} {_product(change['product'])} {change['month']} reported to the credit "
+            f"bureau: {meaning}"
+        )
+    words = f"{day} {_product(change['product'])} {change['status']}"
+    was = change.get("was")
+    if was is not None and was["limit"] != change["limit"]:
+        words += f", limit ¥{was['limit']} → ¥{change['limit']}"
+    elif was is None:
+        words += f", limit ¥{change['limit']}"
+    if "reason" in change:
+        words += f": {change['reason']}"
+    return words
+
+
+def lending_outlook(daily: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For each line: does its lender still lend to me all through the projection, and
+    on which dates its status or limit changes ("will Weilidai still lend to me?")."""
+    outlook = []
+    for product, start in sorted(daily[0]["lines"].items()):
+        steps, previous = [], start
+        for view in daily[1:]:
+            line = view["lines"].get(product, previous)
+            if (line["status"], line["limit"]) != (previous["status"], previous["limit"]):
+                steps.append({"date": view["date"]} | line)
+            previous = line
+        stops = next((s["date"] for s in steps if s["status"] != LENDING), None)
+        outlook.append(
+            {
+                "product": product,
+                "lends": start["status"] == LENDING and stops is None,
+                "stops": stops,
+                "start": start,
+                "end": previous,
+                "steps": steps,
+            }
+        )
+    return outlook
+
+
+def _yuan_whole(amount: str) -> int:
+    """A limit in whole yuan for the chart's axis (charts take numbers; limits are set
+    in whole yuan, and the exact amounts are in the list of changes)."""
+    return parse_amount(amount) // FEN_PER_YUAN
+
+
+def projection_chart(daily: list[dict[str, Any]]) -> dict[str, Any]:
+    """The projected score in each group's view and the limit of each line, day by day."""
+    figure = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.12,
+        subplot_titles=("Score in each lender group's view", "Limit of each line (¥)"),
+    )
+    days = [view["date"] for view in daily]
+    for group in sorted({g for view in daily for g in view["scores"]}):
+        scores = [view["scores"].get(group) for view in daily]
+        figure.add_trace(go.Scatter(x=days, y=scores, name=f"{group} score"), row=1, col=1)
+    for product in sorted({p for view in daily for p in view["lines"]}):
+        limits = [
+            _yuan_whole(view["lines"][product]["limit"]) if product in view["lines"] else None
+            for view in daily
+        ]
+        figure.add_trace(
+            go.Scatter(x=days, y=limits, name=f"{_product(product)} limit", line_shape="hv"),
+            row=2,
+            col=1,
+        )
+    figure.update_layout(height=560, margin={"t": 40, "l": 60, "r": 20, "b": 40})
+    return chart(figure)
+
+
+@router.get("/whatif")
+def whatif_page(request: Request) -> Response:
+    """ "If I pay this bill 40 days late…": the form, and once asked, the projection of my
+    scores and every line's limit and status day by day, with each change in words.
+    The projection runs on a copy of my book (the API's what-if), so it writes nothing:
+    hence a GET form."""
+    who, me = _me(request)
+    today, _ = _book(request)
+    lines = borrowers.lines(me, request, who)
+    billed = [line["product"] for line in lines if next_bill(line) is not None]
+    context: dict[str, Any] = {"products": billed, "today": today}
+    if not request.query_params:
+        return page(request, "portal/whatif.html", who, form=WhatIfForm(), **context)
+    form = WhatIfForm.model_validate(dict(request.query_params))
+    steps = hypothetical_steps(lines, today, form)
+    body = whatif.WhatIfRequest(borrower=me, days=form.horizon, steps=steps)
+    projection = whatif.whatif(body, request, who)
+    return page(
+        request,
+        "portal/whatif.html",
+        who,
+        form=form,
+        projection=projection,
+        changes=[change_in_words(change) for change in projection["changes"]],
+        outlook=lending_outlook(projection["daily"]),
+        figure=projection_chart(projection["daily"]),
+        charts=True,
+        **context,
     )
