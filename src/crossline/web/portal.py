@@ -535,7 +535,8 @@ def _yuan_whole(amount: str) -> int:
 
 
 def projection_chart(daily: list[dict[str, Any]]) -> dict[str, Any]:
-    """The projected score in each group's view and the limit of each line, day by day."""
+    """The projected score in each group's view and the limit of each line, day by day
+    (a paused or frozen line keeps its limit: its status shows on hover)."""
     figure = make_subplots(
         rows=2,
         cols=1,
@@ -552,8 +553,16 @@ def projection_chart(daily: list[dict[str, Any]]) -> dict[str, Any]:
             _yuan_whole(view["lines"][product]["limit"]) if product in view["lines"] else None
             for view in daily
         ]
+        statuses = [view["lines"].get(product, {}).get("status", "") for view in daily]
         figure.add_trace(
-            go.Scatter(x=days, y=limits, name=f"{_product(product)} limit", line_shape="hv"),
+            go.Scatter(
+                x=days,
+                y=limits,
+                text=statuses,
+                hovertemplate="¥%{y} (%{text})",
+                name=f"{_product(product)} limit",
+                line_shape="hv",
+            ),
             row=2,
             col=1,
         )
