@@ -527,3 +527,33 @@ def test_the_steps_pay_every_other_bill_on_its_due_date() -> None:
         ("2026-07-04", "fenqile"),  # 20 May + 45 days, with the June bill that fell due
         ("2026-07-20", "fenqile"),  # the next one on time; September's is past the horizon
     ]
+
+
+def test_a_statement_converts_to_installments_once(site: Site) -> None:
+    site.log_in("ning")
+    text = site.client.get("/portal/lines/huabei").text
+    key = re.search(r'name="key" value="([^"]+-convert)"', text)
+    assert key is not None
+    form = {"csrf": site.csrf("/portal/lines/huabei"), "key": key.group(1), "months": "3"}
+
+    def plans() -> list[tuple[Any, ...]]:
+        with site.engine.connect() as conn:
+            return [
+                tuple(row)
+                for row in conn.execute(
+                    sa.select(loans.c.kind, loans.c.principal_fen, loans.c.term_months).where(
+                        loans.c.borrower_id == "ning",
+                        loans.c.kind != "revolving",
+                        loans.c.product == "huabei",
+                    )
+                )
+            ]
+
+    assert plans() == []
+    first = site.client.post("/portal/lines/huabei/convert", data=form, follow_redirects=False)
+    assert first.headers["location"] == "/portal/lines/huabei?done=converted"
+    converted = plans()
+    assert [(principal, months) for _, principal, months in converted] == [(600_00, 3)]
+    again = site.client.post("/portal/lines/huabei/convert", data=form, follow_redirects=False)
+    assert again.headers["location"] == "/portal/lines/huabei?done=replayed"
+    assert plans() == converted
