@@ -19,6 +19,40 @@ def test_a_borrower_logs_in_and_sees_a_score_for_each_group(browser: Browser) ->
     assert browser.errors == []
 
 
+def test_a_borrower_runs_a_what_if_and_sees_the_projection_drawn(browser: Browser) -> None:
+    page = browser.page
+    browser.log_in("ning")
+    assert page.locator("#scores .card .big").first.inner_text().isdigit()
+    page.click("header a[href='/portal/whatif']")
+    page.select_option("#whatif select[name=product]", "huabei")
+    page.fill("#whatif input[name=days_late]", "10")
+    page.fill("#whatif input[name=horizon]", "20")
+    page.click("#whatif button[type=submit]")
+    page.wait_for_selector("#chart-whatif.js-plotly-plot .main-svg", timeout=30_000)
+    # Huabei's bill due 10 May, paid on the 20th: past its 3 days' grace, it pauses.
+    assert page.locator("#outlook tr[data-product=huabei] td").nth(1).inner_text() == (
+        "no, from 2026-05-15"
+    )
+    assert page.locator("#chart-whatif .scatterlayer .trace").count() == 5
+    browser.screenshot("portal-whatif")
+    assert browser.errors == []
+
+
+def test_a_borrower_repays_from_the_line_page(browser: Browser) -> None:
+    page = browser.page
+    browser.log_in("ning")
+    page.click("#lines a[href='/portal/lines/huabei']")
+    assert page.locator("#owed").inner_text() == "¥600.00"
+    page.fill("#repay input[name=amount]", "100.00")
+    page.click("#repay button[type=submit]")
+    page.wait_for_selector("p.notice[role=status]")
+    assert page.locator("p.notice[role=status]").inner_text() == "Your payment was taken."
+    assert page.url == f"{browser.base}/portal/lines/huabei?done=repaid"
+    assert page.locator("#owed").inner_text() == "¥500.00"
+    browser.screenshot("portal-repaid")
+    assert browser.errors == []
+
+
 def test_an_operator_sees_the_portfolio_charts_drawn(browser: Browser) -> None:
     page = browser.page
     browser.log_in("olga")
