@@ -121,7 +121,9 @@ def test_the_outbox_runner_waits_for_a_command_on_a_borrower_it_handles(
 ) -> None:
     _borrower_with_a_loan(engine)
     handled: list[int] = []
-    _while_x_is_held(engine, lambda: handled.append(handle_pending(engine)), "SELECT borrowers")
+    _while_x_is_held(
+        engine, lambda: handled.append(handle_pending(engine)), "SELECT platform.closing"
+    )
     assert handled and handled[0] > 0
 
 
