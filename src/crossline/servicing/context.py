@@ -57,20 +57,25 @@ def require_borrower(ctx: Context, borrower_id: str) -> None:
 
 
 def lock_borrowers(conn: sa.Connection, borrower_ids: Iterable[str]) -> bool:
-    """Hold the borrowers until this transaction ends; return whether the day is closing
-    (read in the same statement, so a command pays one round trip for both).
+    """Hold the borrowers until this transaction ends; return whether the day is closing.
 
     On PostgreSQL, row locks (``FOR UPDATE``) taken in id order, so two transactions
     locking several never wait on each other in a circle; the ids go as one array, as
-    many as a close's events name. SQLite has one writer: a write that changes nothing
-    takes its lock now, so that what the transaction reads next cannot change under it
-    before it writes."""
+    many as a close's events name, and the flag comes back in the same statement (a
+    command pays one round trip for both). SQLite has one writer: a write that changes
+    nothing, to one small row, takes its lock now, so that what the transaction reads
+    next cannot change under it before it writes."""
     ids = sorted(set(borrower_ids))
-    p = platform_table.c
+    p, b = platform_table.c, borrowers.c
     if conn.dialect.name == "sqlite":
-        held = sa.update(platform_table).values(closing=p.closing).returning(p.closing)
-        return bool(conn.execute(held).scalar_one())
-    b = borrowers.c
+        if ids:  # one small row suffices: SQLite's write lock is the whole database's
+            unchanged = b.monthly_income_fen
+            conn.execute(
+                sa.update(borrowers)
+                .where(b.borrower_id == ids[0])
+                .values(monthly_income_fen=unchanged)
+            )
+        return platform.is_closing(conn)
     wanted = sa.bindparam("ids", ids, type_=postgresql.ARRAY(sa.String))
     closing = conn.execute(
         sa.select(p.closing)
