@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import polars as pl
 
-from crossline.events.outbox import write_events
 from crossline.kernels.installments import loan_ageing
 from crossline.kernels.revolving import revolving_ages
 from crossline.servicing.context import Context
@@ -14,7 +13,8 @@ from crossline.store.schema import credit_lines, loans
 
 
 def refresh_borrower(ctx: Context, borrower_id: str) -> pl.DataFrame:
-    """Recompute the borrower's DPD, buckets and statuses as of now; emit what changed.
+    """Recompute the borrower's DPD, buckets and statuses as of now and store them;
+    return the transition events, for the caller to write with its others.
 
     DPD is defined at the end of the business day; a payment during the day
     is final for that day, so ageing it now gives the value end-of-day will
@@ -25,6 +25,4 @@ def refresh_borrower(ctx: Context, borrower_id: str) -> pl.DataFrame:
     ages = pl.concat([loan_ageing(rows, ctx.today), revolving_ages(late, ctx.today)])
     lines = read_lines(ctx.conn, credit_lines.c.borrower_id == borrower_id)
     old = read_loan_dpd(ctx.conn, loans.c.borrower_id == borrower_id)
-    events = apply_ageing(ctx.conn, ages, lines, old, ctx.today)
-    write_events(ctx.conn, events)
-    return events
+    return apply_ageing(ctx.conn, ages, lines, old, ctx.today)

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from crossline.calendar import add_months, days_between
 from crossline.catalog import Product
-from crossline.events.outbox import Event, emit
+from crossline.events.outbox import Event, emit, write_events
 from crossline.kernels.frames import ROW_SCHEMA
 from crossline.ledger.accounts import RECEIVABLE_BY_COMPONENT, Account
 from crossline.ledger.journal import Entry, Leg, post_entries
@@ -390,7 +390,6 @@ def _post(book: _Book, result: RepaymentResult) -> None:
         for leg in e.legs
         if leg.account == Account.PENALTY_INCOME
     )
-    post_entries(book.ctx.conn, book.entries)
     for loan_id in set(book.credit_used) | set(book.credit_added):
         change = book.credit_added[loan_id] - book.credit_used[loan_id]
         book.ctx.conn.execute(
@@ -402,8 +401,9 @@ def _post(book: _Book, result: RepaymentResult) -> None:
     result.credit_added_fen = sum(book.credit_added.values())
 
 
-def _close_settled(book: _Book, result: RepaymentResult) -> None:
-    """Mark settled rows paid (or cancelled when a payoff left them empty) and loans paid off."""
+def _close_settled(book: _Book, result: RepaymentResult) -> list[Event]:
+    """Mark settled rows paid (or cancelled when a payoff left them empty) and loans paid
+    off; return the paid-off events."""
     for row in book.rows:
         settled = all(owed(row, c) == 0 for c in COMPONENTS) and (
             row["due_date"] <= book.ctx.today
@@ -434,22 +434,19 @@ def _close_settled(book: _Book, result: RepaymentResult) -> None:
                 .values(status="paid_off", closed_on=book.ctx.today)
             )
             result.loans_paid_off.append(loan_id)
-    emit(
-        book.ctx.conn,
-        [
-            Event(
-                book.line.borrower_id,
-                book.line.shard,
-                book.ctx.today,
-                "loan_paid_off",
-                book.line.product,
-                book.line.credit_line_id,
-                loan_id,
-                {},
-            )
-            for loan_id in result.loans_paid_off
-        ],
-    )
+    return [
+        Event(
+            book.line.borrower_id,
+            book.line.shard,
+            book.ctx.today,
+            "loan_paid_off",
+            book.line.product,
+            book.line.credit_line_id,
+            loan_id,
+            {},
+        )
+        for loan_id in result.loans_paid_off
+    ]
 
 
 def repay(ctx: Context, borrower_id: str, product_id: str, amount: AmountSpec) -> RepaymentResult:
@@ -469,22 +466,23 @@ def repay(ctx: Context, borrower_id: str, product_id: str, amount: AmountSpec) -
     elif funds:  # pragma: no cover - _resolve_amount caps the amount at the payoff
         raise RefusedError("unallocated", f"{format_fen(funds)} could not be allocated")
     _post(book, result)
-    _close_settled(book, result)
+    paid_off = _close_settled(book, result)
     if line.kind == "revolving":
         record_payment(ctx, line, result.amount_fen + result.credit_applied_fen)
-    refresh_borrower(ctx, borrower_id)
-    emit(
-        ctx.conn,
-        [
-            Event(
-                line.borrower_id,
-                line.shard,
-                ctx.today,
-                "repaid",
-                line.product,
-                line.credit_line_id,
-                payload={"amount": format_fen(result.amount_fen)},
-            )
-        ],
+    aged = refresh_borrower(ctx, borrower_id)
+    repaid = Event(
+        line.borrower_id,
+        line.shard,
+        ctx.today,
+        "repaid",
+        line.product,
+        line.credit_line_id,
+        payload={"amount": format_fen(result.amount_fen)},
     )
+    # Numbered last: taking journal and event numbers holds their counters until commit,
+    # which every other command's postings wait for (store.ids).
+    post_entries(ctx.conn, book.entries)
+    emit(ctx.conn, paid_off)
+    write_events(ctx.conn, aged)
+    emit(ctx.conn, [repaid])
     return result
