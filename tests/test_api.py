@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from anyio import to_thread
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -686,3 +687,12 @@ def test_text_no_column_can_hold_is_bad_input_naming_where(api: Api) -> None:
     for response, field in cases:
         assert _error(response) == (400, "invalid_input", field), response.json()
     assert settled_dump(api) == before
+
+
+def test_a_server_process_works_on_as_many_requests_at_once_as_it_has_connections(
+    engine: sa.Engine,
+) -> None:
+    app = create_app(engine, PiiCipher(os.urandom(32)), handle_events=False, request_threads=3)
+    with TestClient(app) as client:
+        bound = client.portal.call(lambda: to_thread.current_default_thread_limiter().total_tokens)  # type: ignore[union-attr]
+    assert bound == 3

@@ -4,10 +4,12 @@ beside it for the app's lifetime."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import sqlalchemy as sa
+from anyio import to_thread
 from fastapi import FastAPI
 
 from crossline import web
@@ -27,15 +29,27 @@ from crossline.security.pii import PiiCipher
 from crossline.store.engine import make_engine
 
 API_PREFIX = "/v1"
+REQUEST_THREADS = int(os.environ.get("CROSSLINE_REQUEST_THREADS", "15"))
+"""Requests a process works on at once: SQLAlchemy's pool holds 5 connections and lends
+10 more, so a thread beyond 15 would only queue for a connection inside the request it
+already holds (docs/decisions.md, "Request threads")."""
 
 
-def create_app(engine: sa.Engine, cipher: PiiCipher, *, handle_events: bool = True) -> FastAPI:
+def create_app(
+    engine: sa.Engine,
+    cipher: PiiCipher,
+    *,
+    handle_events: bool = True,
+    request_threads: int = REQUEST_THREADS,
+) -> FastAPI:
     """The API over ``engine``'s book (upgraded to the latest schema by the caller);
     ``cipher`` seals and opens borrowers' identities. ``handle_events=False`` leaves the
-    outbox to another process (or, in a test, to nobody)."""
+    outbox to another process (or, in a test, to nobody). ``request_threads`` bounds
+    the requests a process works on at once (``REQUEST_THREADS``)."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        to_thread.current_default_thread_limiter().total_tokens = request_threads
         if not handle_events:
             yield
             return
