@@ -38,7 +38,7 @@ from crossline.security.pii import PiiCipher
 from crossline.servicing.context import open_context
 from crossline.servicing.lines import register_borrower
 from crossline.store import platform
-from crossline.store.schema import decisions, installments, journal, policies
+from crossline.store.schema import bureau_inquiries, decisions, installments, journal, policies
 from tests.api_support import PASSWORD, bearer, cheap_secret_hashing
 from tests.conftest import initialise
 from tests.helpers import dump
@@ -531,3 +531,27 @@ def test_console_staff_see_and_act_on_their_own_group_s_products_only(ops: Ops) 
         "/v1/whatif", json={"borrower": "alice", "days": 3}, headers=webank
     ).json()
     assert all("weilidai" in day["lines"] for day in seen_by_webank["daily"])
+
+
+def test_staff_pull_a_report_only_with_a_lender_s_reason_recorded_under_their_group(
+    ops: Ops,
+) -> None:
+    def inquiries() -> list[tuple[object, ...]]:
+        q = bureau_inquiries.c
+        with ops.engine.connect() as conn:
+            rows = conn.execute(sa.select(q.inquirer, q.reason, q.hard).order_by(q.inquiry_id))
+            return [tuple(row) for row in rows]
+
+    pull = "/v1/credit-reports"
+    own = ops.client.post(
+        pull, json={"borrower": "alice", "reason": "self_query"}, headers=ops.operator
+    )
+    assert (own.status_code, own.json()["error"]["field"]) == (400, "reason")
+    assert inquiries() == []
+    managed = {"borrower": "alice", "reason": "post_loan_management"}
+    assert ops.client.post(pull, json=managed, headers=ops.webank_admin).status_code == 200
+    assert ops.client.post(pull, json=managed, headers=ops.operator).status_code == 200
+    assert inquiries() == [
+        ("webank", "post_loan_management", False),
+        ("ant", "post_loan_management", False),
+    ]

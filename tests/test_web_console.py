@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from crossline.store.schema import (
     audit_log,
     bureau_disputes,
+    bureau_inquiries,
     bureau_records,
     credit_lines,
     current_scores,
@@ -220,9 +221,40 @@ def _group_rows(site: Site, group: str) -> tuple[list[str], list[int], tuple[int
         return list(lines), list(made), (score.score, score.band)
 
 
+def _inquiries(site: Site) -> list[tuple[object, ...]]:
+    q = bureau_inquiries.c
+    with site.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(q.borrower_id, q.inquirer, q.reason, q.hard, q.inquired_on).order_by(
+                q.inquiry_id
+            )
+        )
+        return [tuple(row) for row in rows]
+
+
+def _pull_report(site: Site, borrower: str) -> str:
+    path = f"/console/borrowers/{borrower}"
+    pulled = site.client.post(f"{path}/credit-report", data={"csrf": site.csrf(path)})
+    assert pulled.status_code == 200, pulled.text
+    return pulled.text
+
+
+def test_the_360_reads_other_groups_only_through_a_recorded_pull(site: Site) -> None:
+    site.log_in("olga")
+    before = _inquiries(site)
+    text = site.client.get("/console/borrowers/ning").text
+    assert 'id="pull-report"' in text and _table(text, "bureau") == ""
+    assert _inquiries(site) == before
+    _pull_report(site, "ning")
+    assert _inquiries(site) == [*before, ("ning", "ant", "post_loan_management", False, TODAY)]
+    refused = site.client.post("/console/borrowers/ning/credit-report", data={"csrf": "0" * 64})
+    assert refused.status_code == 403
+    assert len(_inquiries(site)) == len(before) + 1
+
+
 def test_ant_s_360_of_ning_shows_ant_live_and_webank_as_reported(site: Site) -> None:
     site.log_in("olga")
-    text = site.client.get("/console/borrowers/ning").text
+    text = _pull_report(site, "ning")
     lines, made, (score, band) = _group_rows(site, "ant")
     assert lines == ["huabei"]
     assert _attrs(text, "lines", "product") == lines
@@ -236,11 +268,13 @@ def test_ant_s_360_of_ning_shows_ant_live_and_webank_as_reported(site: Site) -> 
     assert decided == made and len(made) == 5
     # the national ID is masked as the API masks it
     assert "110105********002X" in text and "11010519491231002X" not in text
+    # and so is the phone number
+    assert "138****8000" in text and "13800138000" not in text
 
 
 def test_webank_s_360_of_ning_shows_huabei_only_as_reported(site: Site) -> None:
     site.log_in("wendy")
-    text = site.client.get("/console/borrowers/ning").text
+    text = _pull_report(site, "ning")
     lines, made, (score, _band) = _group_rows(site, "webank")
     assert _attrs(text, "lines", "product") == lines == ["weilidai"]
     assert _attrs(text, "bureau", "product") == ["huabei"]

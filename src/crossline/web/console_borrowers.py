@@ -2,24 +2,24 @@
 sees them (DESIGN §9, DOMAIN §3).
 
 The group's own lines are live, read through the API's ``lines``; every other group's
-account is shown only as the bureau shows it (``crossline.bureau.report``: records
-reported before today, inside their retention). Scores and decisions are the group's
-own; the timeline merges the outbox events, decisions and notifications of the group's
-products. The API lets staff read every group's rows, so the narrowing happens here.
+account is shown only as the bureau shows it, and only once the staff member pulls the
+borrower's report for post-loan management — a pull the rules record as the group's
+inquiry (DOMAIN §3), through the API's own ``pull_report``, so opening the page reads
+nothing of another group. Scores and decisions are the group's own; the timeline merges
+the outbox events, decisions and notifications of the group's products.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 
 from crossline.api.access import Caller, engine_of
-from crossline.api.routes import borrowers
-from crossline.bureau.report import credit_report, grid_months
+from crossline.api.routes import borrowers, bureau
+from crossline.bureau.report import grid_months
 from crossline.kernels.bureau import NEGATIVE_STATUSES
 from crossline.money import parse_amount
 from crossline.store import platform
@@ -27,6 +27,7 @@ from crossline.store.schema import borrowers as borrowers_table
 from crossline.store.schema import outbox
 from crossline.web.console_support import group_products, staff
 from crossline.web.pages import PageRoute, page
+from crossline.web.session import CsrfField, check_csrf
 
 router = APIRouter(route_class=PageRoute)
 
@@ -96,19 +97,20 @@ def timeline(
     return entries
 
 
-def _bureau_accounts(request: Request, borrower_id: str, group: str, today: date) -> Any:
-    """Other groups' accounts as the bureau shows them today, with their 24-month grids."""
-    with engine_of(request).connect() as conn:
-        report = credit_report(conn, borrower_id, today)
-    return [account for account in report.accounts if account["group"] != group]
+def masked_phone(phone: str) -> str:
+    """A phone number as staff screens show it (the first three and last four digits):
+    staff work a borrower's case without reading the number, which is PII."""
+    return phone[:3] + "*" * max(len(phone) - 7, 0) + phone[-4:]
 
 
-@router.get("/borrowers/{borrower_id}")
-def borrower(borrower_id: str, request: Request) -> Response:
-    """The 360: profile, the group's live lines and score, other groups' bureau records,
-    and the timeline."""
-    who, group = staff(request)
+def _page(
+    request: Request, who: Caller, group: str, borrower_id: str, bureau_accounts: Any
+) -> Response:
+    """The 360, with other groups' accounts when a pull has just fetched them (else
+    ``None``: the page offers the pull)."""
     profile = borrowers.profile(borrower_id, request, who)
+    if profile.get("phone"):
+        profile["phone"] = masked_phone(profile["phone"])
     with engine_of(request).connect() as conn:
         products = group_products(conn, group)
         today = platform.business_date(conn)
@@ -125,8 +127,27 @@ def borrower(borrower_id: str, request: Request) -> Response:
         profile=profile,
         lines=lines,
         score=borrowers.scores(borrower_id, request, who).get(group),
-        bureau=_bureau_accounts(request, borrower_id, group, today),
+        bureau=bureau_accounts,
         months=[f"{m:%y-%m}" for m in grid_months(today)],
         negative=NEGATIVE_STATUSES,
         timeline=timeline(request, who, borrower_id, group, products),
     )
+
+
+@router.get("/borrowers/{borrower_id}")
+def borrower(borrower_id: str, request: Request) -> Response:
+    """The 360: profile, the group's live lines and score, and the timeline."""
+    who, group = staff(request)
+    return _page(request, who, group, borrower_id, None)
+
+
+@router.post("/borrowers/{borrower_id}/credit-report")
+def pull_credit_report(borrower_id: str, request: Request, csrf: CsrfField = "") -> Response:
+    """The 360 with other groups' accounts, as the bureau reports them today: the pull is
+    recorded as the group's post-loan-management inquiry before anything is shown."""
+    who, group = staff(request)
+    check_csrf(request, csrf)
+    wanted = bureau.ReportPull(borrower=borrower_id, reason="post_loan_management")
+    report = bureau.pull_report(wanted, request, who)["report"]
+    others = [account for account in report["accounts"] if account["group"] != group]
+    return _page(request, who, group, borrower_id, others)

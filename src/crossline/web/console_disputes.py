@@ -25,7 +25,7 @@ from crossline.store import platform
 from crossline.store.schema import bureau_disputes, bureau_records
 from crossline.web.console_support import done_message, group_products, staff
 from crossline.web.pages import PageRoute, page
-from crossline.web.session import check_csrf
+from crossline.web.session import CsrfField, check_csrf
 
 router = APIRouter(route_class=PageRoute)
 
@@ -116,7 +116,7 @@ def _own_dispute(request: Request, group: str, dispute_id: int) -> Any:
 def answer(
     dispute_id: int,
     request: Request,
-    csrf: Annotated[str, Form()] = "",
+    csrf: CsrfField = "",
     outcome: Annotated[str, Form()] = "",
     status: Annotated[str, Form()] = "N",
 ) -> Response:

@@ -36,7 +36,7 @@ from crossline.scenario.spec import ConvertStatement, Dispute, Repay, Statement
 from crossline.servicing.context import open_context
 from crossline.store.schema import bureau_disputes, bureau_explanations
 from crossline.web.pages import PageRoute, chart, page
-from crossline.web.session import BORROWERS, check_csrf, viewer
+from crossline.web.session import BORROWERS, CsrfField, check_csrf, viewer
 
 router = APIRouter(prefix="/portal", route_class=PageRoute)
 
@@ -61,8 +61,6 @@ cycle not yet billed (its amount is not known until the statement)."""
 
 PAY_CHOICES = frozenset({"amount", "all_due", "all"})
 """What the repay form may ask to pay: the amount typed, everything due, everything owed."""
-
-CsrfField = Annotated[str, Form()]
 
 
 def _me(request: Request) -> tuple[Caller, str]:

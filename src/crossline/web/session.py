@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Form, Request
 
 from crossline.api.access import SESSION_COOKIE, Caller, caller
 from crossline.api.errors import ApiError
+
+CsrfField = Annotated[str, Form()]
+"""A form's CSRF token field (missing is the same as wrong: ``check_csrf`` refuses it)."""
 
 BORROWERS = frozenset({"borrower"})
 STAFF = frozenset({"operator", "risk_admin"})

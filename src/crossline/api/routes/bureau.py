@@ -1,10 +1,11 @@
 """Credit reports: every pull is an inquiry with its reason, as the rules require.
 
-A borrower pulls their own report (a self-query: two free a year). A provider
-pulls a borrower's report only for a reason the rules allow — to decide an
-application (a hard inquiry) or to manage a loan it granted — and the pull is
-recorded under its lender group before the report is answered. This is the only
-way a provider sees what other lender groups reported.
+A borrower pulls their own report (a self-query: two free a year). A provider,
+or a lender's operator or risk admin, pulls a borrower's report only for a
+reason the rules allow — to decide an application (a hard inquiry) or to manage
+a loan it granted — and the pull is recorded under its lender group before the
+report is answered. This is the only way a lender sees what other lender groups
+reported.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from crossline.servicing.context import open_context
 
 router = APIRouter(tags=["bureau"])
 
+PULLERS = frozenset({"borrower", "provider", "operator", "risk_admin"})
+
 
 class ReportPull(BaseModel):
     """Whose report, and why it is pulled."""
@@ -36,7 +39,7 @@ class ReportPull(BaseModel):
 def pull_report(body: ReportPull, request: Request, who: CallerDep) -> dict[str, Any]:
     """The borrower's personal credit report as of today: accounts with their 24-month
     grid, inquiries, disputes and statements; the pull itself is recorded first."""
-    require_role(who, frozenset({"borrower", "provider"}), "pull a credit report")
+    require_role(who, PULLERS, "pull a credit report")
     principal = who.principal
     own = principal.role == "borrower"
     if own != (body.reason == "self_query"):
