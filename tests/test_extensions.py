@@ -28,11 +28,12 @@ from crossline.servicing.context import open_context
 from crossline.servicing.errors import InputError, RefusedError
 from crossline.servicing.extensions import request_extension
 from crossline.servicing.extensions.limits import check_extension, term_class
-from crossline.servicing.lines import open_line, register_borrower
-from crossline.servicing.origination import draw
+from crossline.servicing.lines import get_line, open_line, register_borrower
+from crossline.servicing.origination import draw, purchase_installments
 from crossline.servicing.repayment import repay
 from crossline.store import platform
 from crossline.store.schema import extensions, installments, journal, notifications
+from tests.conftest import initialise
 from tests.helpers import dump, line_of, run_example, yuan
 
 START = date(2026, 3, 1)
@@ -255,6 +256,24 @@ def test_refusals_write_nothing(engine: sa.Engine) -> None:
         _request(engine, 1, loan=9)
     with pytest.raises(InputError, match=r"^months"), engine.begin() as conn:
         request_extension(open_context(conn), "bob", "weilidai", 0)
+    assert dump(engine) == before
+
+
+def test_an_installment_plan_is_not_extended(engine: sa.Engine) -> None:
+    initialise(engine, START)
+    with engine.begin() as conn:
+        ctx = open_context(conn)
+        register_borrower(ctx, "bob", 900000)
+        open_line(ctx, "bob", "fenqile", 1000000, None, Decimal("0.008"))
+        line = get_line(ctx, "bob", "fenqile")
+        fenqile = ctx.catalog.product("fenqile")
+        purchase_installments(ctx, fenqile, line, 300000, 6, None, None)
+    before = dump(engine)
+    with (
+        pytest.raises(RefusedError, match="extensions are offered on cash loans"),
+        engine.begin() as conn,
+    ):
+        request_extension(open_context(conn), "bob", "fenqile", 1)
     assert dump(engine) == before
 
 
