@@ -245,6 +245,34 @@ def test_paying_off_after_an_extension_includes_its_fee(engine: sa.Engine) -> No
         assert check_ledger(conn).balanced
 
 
+def test_an_extension_after_a_prepayment_charges_interest_from_it(engine: sa.Engine) -> None:
+    """1000.00 prepaid on 03-10 pays 9 days' interest (21.60) and 978.40 of principal; the
+    extension the same day charges the first installment 22 more days on 5021.60."""
+    _loan(engine, 5)
+    run_eod(engine, date(2026, 3, 9))
+    with engine.begin() as conn:
+        repay(open_context(conn), "bob", "weilidai", 100000)
+    offer = _request(engine, 2)
+    assert (offer["outstanding"], offer["fee"]) == ("5021.60", "50.22")
+    first = offer["schedule"][0]
+    share = Decimal("717.37")  # 5021.60 / 7 rounded down
+    interest = _interest(Decimal("5021.60"), date(2026, 3, 10), date(2026, 4, 1))
+    assert interest == Decimal("44.19")
+    assert (first["principal"], first["interest"], first["fee"]) == (
+        yuan(share),
+        yuan(interest),
+        "50.22",
+    )
+    assert offer["schedule"][-1]["principal"] == yuan(Decimal("5021.60") - 6 * share)
+    _accept(engine)
+    with engine.begin() as conn:
+        payoff = repay(open_context(conn), "bob", "weilidai", "all")
+    assert payoff.amount_fen == 502160 + 5022  # nothing accrues after today's prepayment
+    assert payoff.loans_paid_off == [1]
+    with engine.connect() as conn:
+        assert check_ledger(conn).balanced
+
+
 def test_refusals_write_nothing(engine: sa.Engine) -> None:
     _loan(engine, 5)
     _refused(engine, "extension_limit_art12", 6)

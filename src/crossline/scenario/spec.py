@@ -193,7 +193,7 @@ class RequestExtension(BaseModel):
     borrower: str
     product: str
     months: int = Field(ge=1, le=360)
-    loan: int | None = Field(default=None, ge=1)
+    loan: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 class AcceptOffer(BaseModel):

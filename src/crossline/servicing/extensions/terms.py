@@ -11,7 +11,7 @@ schedule (``servicing.prepayment``); the new due dates continue the loan's own
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -123,18 +123,7 @@ def plan_extension(
     check_extension(int(loan["term_months"]), already, months)
     planned = _reschedule(loan, future, months, interest_from)
     fee = half_up(Decimal(outstanding) * pricing.fee_rate)
-    first = planned[0]
-    planned[0] = PlannedRow(
-        first.seq,
-        first.due_date,
-        first.installment_id,
-        first.principal_fen,
-        first.interest_fen,
-        first.fee_fen + fee,
-        first.paid_principal_fen,
-        first.paid_interest_fen,
-        first.paid_fee_fen,
-    )
+    planned[0] = replace(planned[0], fee_fen=planned[0].fee_fen + fee)  # due with the next
     apr = apr_from_cash_flows(outstanding, [row.to_pay() for row in planned])
     if apr > pricing.apr_cap:
         raise RefusedError(
