@@ -24,6 +24,7 @@ from crossline.decisions.authorisation import Authorisation, authorised_draw, au
 from crossline.money import format_fen
 from crossline.scenario.spec import (
     STEP_KINDS,
+    AcceptOffer,
     Apply,
     ConvertStatement,
     Dispute,
@@ -31,6 +32,7 @@ from crossline.scenario.spec import (
     OpenLine,
     Purchase,
     Repay,
+    RequestExtension,
     ResolveDispute,
     SelfQuery,
     Statement,
@@ -38,15 +40,17 @@ from crossline.scenario.spec import (
     VerifyDocument,
 )
 from crossline.servicing.context import Context, lock_borrower
+from crossline.servicing.extensions import request_extension
 from crossline.servicing.idempotency import run_once
 from crossline.servicing.lines import open_line
+from crossline.servicing.offers import accept_offer
 from crossline.servicing.repayment import repay
 from crossline.servicing.revolving import convert_statement
 from crossline.store.schema import loans
 
-MOVES_MONEY: tuple[type[BaseModel], ...] = (Draw, Purchase, Repay, ConvertStatement)
+MOVES_MONEY: tuple[type[BaseModel], ...] = (Draw, Purchase, Repay, ConvertStatement, AcceptOffer)
 """Commands that book or move money: the API requires an idempotency key on each (the
-same four ``run_command`` narrows to)."""
+same ones ``run_command`` narrows to). Accepting an offer books its fee."""
 KIND_OF: dict[type[BaseModel], str] = {model: kind for kind, model in STEP_KINDS.items()}
 
 
@@ -121,6 +125,14 @@ def _verify(ctx: Context, c: VerifyDocument) -> dict[str, Any]:
     return applications.verify_document(ctx, document, c.verified, c.note).as_dict()
 
 
+def _request_extension(ctx: Context, c: RequestExtension) -> dict[str, Any]:
+    return request_extension(ctx, c.borrower, c.product, c.months, c.loan)
+
+
+def _accept_offer(ctx: Context, c: AcceptOffer) -> dict[str, Any]:
+    return accept_offer(ctx, c.borrower, c.product)
+
+
 _HANDLERS: dict[type[BaseModel], Callable[[Context, Any], dict[str, Any]]] = {
     OpenLine: _open_line,
     Draw: _draw,
@@ -134,6 +146,8 @@ _HANDLERS: dict[type[BaseModel], Callable[[Context, Any], dict[str, Any]]] = {
     Apply: _apply,
     SubmitDocument: _submit,
     VerifyDocument: _verify,
+    RequestExtension: _request_extension,
+    AcceptOffer: _accept_offer,
 }
 
 
@@ -153,7 +167,7 @@ def run_command(
         lock_borrower(ctx, borrower)
     if key is None:
         return handler(ctx, command), False
-    if not isinstance(command, Draw | Purchase | Repay | ConvertStatement):
+    if not isinstance(command, Draw | Purchase | Repay | ConvertStatement | AcceptOffer):
         raise TypeError(f"{KIND_OF[type(command)]} moves no money and takes no idempotency key")
     request = command.model_dump(mode="json", exclude={"key"})
     return run_once(

@@ -101,7 +101,15 @@ COMMON_FIELDS = frozenset(
 )
 KIND_FIELDS: dict[Kind, frozenset[str]] = {
     "cash_loan": frozenset(
-        {"daily_rate_min", "daily_rate_max", "penalty_markup", "terms", "methods"}
+        {
+            "daily_rate_min",
+            "daily_rate_max",
+            "penalty_markup",
+            "terms",
+            "methods",
+            "extension_fee_rate",
+            "extension_offer_days",
+        }
     ),
     "installment": frozenset(
         {"monthly_fee_rate_min", "monthly_fee_rate_max", "terms", "overdue_fee_daily_rate"}
@@ -145,6 +153,11 @@ class Product(BaseModel):
     penalty_markup: Rate = Decimal("0.5")
     terms: list[Term] = Field(default_factory=list)
     methods: list[Method] = Field(default_factory=list)
+    extension_fee_rate: Rate = Decimal("0.01")
+    """展期 fee, charged once on the outstanding principal when an extension is accepted."""
+    extension_offer_days: int = Field(default=7, ge=1, le=30)
+    """How long an extension offer stays open: its schedule is only true until the next
+    due date or payment, so it is kept short."""
     # installment
     monthly_fee_rate_min: OptionalRate = None
     monthly_fee_rate_max: OptionalRate = None

@@ -185,6 +185,25 @@ class VerifyDocument(BaseModel):
     note: str | None = Field(default=None, max_length=500)
 
 
+class RequestExtension(BaseModel):
+    """The borrower asks to extend a cash loan (展期) by ``months``; an offer is shown.
+    ``loan`` names the loan when the line has more than one."""
+
+    model_config = _STRICT
+    borrower: str
+    product: str
+    months: int = Field(ge=1, le=360)
+    loan: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class AcceptOffer(BaseModel):
+    """The borrower accepts the offer pending on the line (an extension or a plan)."""
+
+    model_config = _STRICT
+    borrower: str
+    product: str
+
+
 STEP_KINDS: dict[str, type[BaseModel]] = {
     "open_line": OpenLine,
     "draw": Draw,
@@ -198,6 +217,8 @@ STEP_KINDS: dict[str, type[BaseModel]] = {
     "apply": Apply,
     "submit_document": SubmitDocument,
     "verify_document": VerifyDocument,
+    "request_extension": RequestExtension,
+    "accept_offer": AcceptOffer,
 }
 
 

@@ -234,12 +234,27 @@ def _prepay_loan(book: _Book, loan_id: int, funds: int) -> int:
     interest_paid = min(funds, owed(current, "interest"))
     current["paid_interest_fen"] += interest_paid
     book.credited[loan_id]["interest"] += interest_paid
+    fee_paid = _pay_recognised_fees(book, future, funds - interest_paid)
     outstanding = sum(owed(r, "principal") for r in future)
-    principal_paid = min(funds - interest_paid, outstanding)
-    book.cash[loan_id] += interest_paid + principal_paid
+    principal_paid = min(funds - interest_paid - fee_paid, outstanding)
+    book.cash[loan_id] += interest_paid + fee_paid + principal_paid
     book.credited[loan_id]["principal"] += principal_paid
     _reshape(book, loan_id, future, outstanding - principal_paid, principal_paid)
-    return funds - interest_paid - principal_paid
+    return funds - interest_paid - fee_paid - principal_paid
+
+
+def _pay_recognised_fees(book: _Book, future: list[dict[str, Any]], funds: int) -> int:
+    """Fees already recognised on rows not yet due (an extension's fee) are owed now, so a
+    prepayment pays them before principal; returns what it paid."""
+    paid = 0
+    for row in future:
+        amount = min(funds - paid, owed(row, "fee"))
+        if amount > 0:
+            row["paid_fee_fen"] += amount
+            book.credited[row["loan_id"]]["fee"] += amount
+            book.touched.add(row["installment_id"])
+            paid += amount
+    return paid
 
 
 def _reshape(
@@ -290,7 +305,7 @@ def payoff_fen(book: _Book) -> int:
     for loan_id in book.loans:
         future = book.future_rows(loan_id)
         total += _accrued_to_today(book, loan_id)
-        total += sum(owed(r, "principal") + owed(r, "interest") for r in future)
+        total += sum(owed(r, "principal") + owed(r, "interest") + owed(r, "fee") for r in future)
     return total
 
 

@@ -554,6 +554,35 @@ borrower_identities = sa.Table(
     sa.Column("national_id_hash", sa.String(64), nullable=False, unique=True),
 )
 
+extensions = sa.Table(
+    "extensions",
+    metadata,
+    sa.Column("extension_id", sa.Integer, primary_key=True, autoincrement=True),
+    *_borrower_columns(),
+    sa.Column(
+        "credit_line_id", sa.Integer, sa.ForeignKey("credit_lines.credit_line_id"), nullable=False
+    ),
+    sa.Column("loan_id", sa.Integer, sa.ForeignKey("loans.loan_id"), nullable=False),
+    sa.Column("months", sa.Integer, nullable=False),
+    sa.Column("outstanding_fen", Fen, nullable=False),
+    sa.Column("fee_fen", Fen, nullable=False),
+    sa.Column("apr", sa.String(12), nullable=False),
+    sa.Column("old_maturity", sa.Date, nullable=False),
+    sa.Column("new_maturity", sa.Date, nullable=False),
+    sa.Column("schedule", sa.Text, nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("offered_on", sa.Date, nullable=False),
+    sa.Column("expires_on", sa.Date, nullable=False),
+    sa.Column("accepted_on", sa.Date, nullable=True),
+    sa.Index(None, "loan_id"),
+    sa.Index(None, "credit_line_id", "status"),
+    sa.CheckConstraint("status in ('offered','accepted','superseded')", name="status"),
+    sa.CheckConstraint("months >= 1", name="months"),
+)
+"""展期 offers and accepted extensions of cash loans (DOMAIN §5, 《贷款通则》 Art. 12):
+the terms shown (fee, APR, new maturity, the new schedule as JSON) are kept as offered,
+so what the borrower accepted can be shown later."""
+
 OPEN: sa.ColumnElement[str] = sa.literal_column("'open'")
 """The open status as a literal, so that the planners can use the partial indexes
 (a bound parameter would not match their ``WHERE status = 'open'``)."""

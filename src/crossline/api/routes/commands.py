@@ -34,12 +34,14 @@ from crossline.api.access import (
 from crossline.api.errors import ApiError
 from crossline.commands import KIND_OF, MOVES_MONEY, run_command
 from crossline.scenario.spec import (
+    AcceptOffer,
     Apply,
     ConvertStatement,
     Dispute,
     Draw,
     Purchase,
     Repay,
+    RequestExtension,
     ResolveDispute,
     SelfQuery,
     Statement,
@@ -162,3 +164,18 @@ def answer_dispute(body: ResolveDispute, request: Request, who: CallerDep) -> JS
 def explain(body: Statement, request: Request, who: CallerDep) -> JSONResponse:
     """Attach the borrower's explanatory statement to a reported record."""
     return _execute(request, who, body, body.borrower, None)
+
+
+@router.post("/extensions")
+def request_extension(body: RequestExtension, request: Request, who: CallerDep) -> JSONResponse:
+    """Ask to extend a cash loan (展期): the offer (new maturity, fee, APR with the fee, new
+    schedule) is stored and shown; within 《贷款通则》 Art. 12 or refused naming it."""
+    return _execute(request, who, body, body.borrower, None)
+
+
+@router.post("/offers/acceptance")
+def accept_offer(
+    body: AcceptOffer, request: Request, who: CallerDep, key: KeyHeader = None
+) -> JSONResponse:
+    """Accept the offer pending on the line: the loan is rescheduled and the fee booked."""
+    return _execute(request, who, body, body.borrower, key)
