@@ -48,6 +48,9 @@ COMMAND_ROLES: dict[str, frozenset[str]] = {
     "dispute": frozenset({"borrower"}),
     "statement": frozenset({"borrower"}),
     "resolve_dispute": frozenset({"provider", "operator", "risk_admin"}),
+    "contact": frozenset({"operator", "risk_admin"}),
+    "promise_to_pay": frozenset({"operator", "risk_admin"}),
+    "consent_contact_hours": frozenset({"borrower"}),
 }
 """Which roles may give each command. A provider gives them for its own products'
 customers; an operator answers disputes and checks documents from the console."""

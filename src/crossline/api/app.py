@@ -16,6 +16,7 @@ from crossline.api.outbox_worker import OutboxWorker
 from crossline.api.routes import (
     borrowers,
     bureau,
+    collections,
     commands,
     operations,
     platform,
@@ -57,7 +58,16 @@ def create_app(engine: sa.Engine, cipher: PiiCipher, *, handle_events: bool = Tr
     app.state.cipher = cipher
     errors.install(app)
     app.add_middleware(RefuseUnstorableText)
-    for module in (sessions, commands, borrowers, bureau, whatif, platform, operations):
+    for module in (
+        sessions,
+        commands,
+        borrowers,
+        bureau,
+        whatif,
+        platform,
+        operations,
+        collections,
+    ):
         app.include_router(module.router, prefix=API_PREFIX, responses=errors.ERROR_RESPONSES)
     web.install(app)
     return app

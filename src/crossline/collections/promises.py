@@ -46,7 +46,8 @@ def paid_towards(where: sa.ColumnElement[bool]) -> sa.Select[Any]:
     """Open promises matching ``where`` with the cash their line received since each was
     made, up to its date: settlement debits of repayment entries on the line's loans."""
     p, j = promises.c, journal.c
-    paid = sa.func.coalesce(sa.func.sum(j.amount_fen), 0)
+    # PostgreSQL sums a bigint as numeric: cast back to whole fen.
+    paid = sa.cast(sa.func.coalesce(sa.func.sum(j.amount_fen), 0), sa.BigInteger)
     return (
         sa.select(
             p.promise_id,
