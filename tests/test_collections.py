@@ -4,6 +4,8 @@ two years, promises kept and broken, and the queue by bucket."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import date
 from typing import Any
 
@@ -399,3 +401,33 @@ def test_strategy_by_bucket(bucket: str, strategy: str, channels: tuple[str, ...
     found = strategy_for(bucket)
     assert found is not None and (found.name, found.channels) == (strategy, channels)
     assert strategy_for("M0") is None
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "crossline", "collections", *args],
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_cli_queue_and_purge(book: sa.Engine, database_url: str) -> None:
+    shown = _cli("queue", "--group", "webank", "--database", database_url)
+    assert shown.returncode == 0, shown.stderr
+    queue = json.loads(shown.stdout)["queue"]
+    assert [(e["borrower"], e["dpd"], e["strategy"]) for e in queue] == [("bob", 3, "reminder")]
+    with book.begin() as conn:
+        _old_contact(conn, date(2024, 4, 1))
+        _old_contact(conn, date(2024, 4, 2))
+    before = dump(book)
+    refused = _cli("purge", "--before", "2024-04-03", "--database", database_url)
+    assert refused.returncode == 2
+    assert "contact_retention" in refused.stderr
+    assert dump(book) == before
+    done = _cli("purge", "--before", "2024-04-02", "--database", database_url)
+    assert done.returncode == 0, done.stderr
+    assert "purged 1 contact records" in done.stdout
+    with book.connect() as conn:
+        assert list(conn.execute(sa.select(contacts.c.business_date)).scalars()) == [
+            date(2024, 4, 2)
+        ]
