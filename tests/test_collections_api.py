@@ -139,3 +139,15 @@ def test_night_consent_is_the_borrowers_to_give(desk: Desk) -> None:
     )
     assert desk.post("/contact-consents", desk.bob, {"borrower": "bob"}).status_code == 200
     assert desk.post("/contacts", desk.webank, CALL | {"at": "23:00"}).status_code == 200
+
+
+def test_the_console_shows_the_groups_queue(desk: Desk) -> None:
+    assert desk.post("/contacts", desk.webank, CALL | {"answered": True}).status_code == 200
+    token = desk.webank["Authorization"].removeprefix("Bearer ")
+    desk.client.cookies.set("crossline_session", token)
+    text = desk.client.get("/console/collections").text
+    assert 'data-line="bob/weilidai"' in text
+    assert "2026-04-02 10:00 call debtor" in text and "answered" in text
+    desk.client.cookies.set("crossline_session", desk.ant["Authorization"].removeprefix("Bearer "))
+    text = desk.client.get("/console/collections").text
+    assert "bob/weilidai" not in text and 'id="empty-queue"' in text
