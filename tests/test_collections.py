@@ -151,6 +151,11 @@ def test_third_party_only_to_reach_an_unreachable_debtor(book: sa.Engine) -> Non
     assert _contact(book, **third, message="请转告他回电 95188")["ok"] is True
 
 
+def test_the_guarantor_may_be_contacted_while_the_debtor_is_reachable(book: sa.Engine) -> None:
+    assert _contact(book, party="guarantor", channel="call", at="10:00")["ok"] is True
+    _refused(book, "third_party_debtor_reachable", party="third_party", channel="sms", at="10:00")
+
+
 def test_an_answered_debtor_contact_makes_the_debtor_reachable(book: sa.Engine) -> None:
     for _ in range(3):
         assert _contact(book, channel="call", at="10:00")["ok"] is True

@@ -29,11 +29,11 @@ def record_contact(ctx: Context, c: Contact, cipher: PiiCipher | None) -> dict[s
     if c.party == "third_party":
         rules.check_third_party_message(c.message)
         rules.check_third_party_allowed(ctx.conn, c.borrower, ctx.today)
-    dialled = c.channel == "call" or c.number is not None
-    key = number_key(cipher, c.party, c.number) if dialled else None
-    if c.channel == "call":
-        assert key is not None
-        rules.check_call_limit(ctx.conn, key, ctx.today)
+    key = None
+    if c.channel == "call" or c.number is not None:
+        key = number_key(cipher, c.party, c.number)
+        if c.channel == "call":
+            rules.check_call_limit(ctx.conn, key, ctx.today)
     contact_id = ctx.conn.execute(
         sa.insert(contacts)
         .values(
