@@ -190,14 +190,16 @@ def test_cli_runs_a_file_and_prints_the_contract(tmp_path: Path) -> None:
     assert line["available"] == "24000.00"
 
 
-EXPECTED_REFUSALS: dict[str, list[str]] = {
-    "extension_beyond_legal_limit": ["extension_limit_art12"],
-}
-"""Examples that show a rule refusing a step: the codes of their refused steps, in order.
-Every other example must run without a refusal."""
-
 FIVE_YEARS = "negative_record_expires_after_5_years"
 """Runs 1,910 closes; tests/test_bureau.py runs it once, on SQLite."""
+
+
+EXPECTED_REFUSALS: dict[str, dict[int, str]] = {
+    "collections_night_call_refused": {3: "quiet_hours"},
+    "extension_beyond_legal_limit": {7: "extension_limit_art12"},
+}
+"""Examples that show a rule refusing a step: step number -> the refusal's code. Every
+other example must run without a refusal."""
 
 
 @pytest.mark.parametrize(
@@ -208,8 +210,8 @@ FIVE_YEARS = "negative_record_expires_after_5_years"
 def test_every_example_runs_balanced(engine: sa.Engine, path: Path) -> None:
     outcome = run_example(engine, path.stem)
     assert outcome["ledger"]["balanced"]
-    refused = [e["code"] for e in outcome["events"] if not e.get("ok", True)]
-    assert refused == EXPECTED_REFUSALS.get(path.stem, [])
+    refused = {e["step"]: e["code"] for e in outcome["events"] if e.get("ok") is False}
+    assert refused == EXPECTED_REFUSALS.get(path.stem, {})
 
 
 def test_fenqile_example_paid_on_time(engine: sa.Engine) -> None:
@@ -239,3 +241,19 @@ def test_jiebei_example_interest_only_to_payoff(engine: sa.Engine) -> None:
     line = line_of(outcome["final"], "dan", "jiebei")
     assert line["loans"][0]["status"] == "paid_off"
     assert line["available"] == "50000.00"
+
+
+def test_collections_example_refuses_the_night_call_and_keeps_the_promise(
+    engine: sa.Engine,
+) -> None:
+    outcome = run_example(engine, "collections_night_call_refused")
+    steps = {e["step"]: e for e in outcome["events"] if "step" in e}
+    assert (steps[3]["ok"], steps[3]["code"]) == (False, "quiet_hours")
+    assert steps[9]["ok"] is True  # 22:30, after bob's consent of 04-10
+    promised = outcome["snapshots"]["promised"]["borrowers"]["bob"]["collections"]
+    assert promised["contacts"] == ["2026-04-03 10:30 weilidai call debtor answered"]
+    final = outcome["final"]["borrowers"]["bob"]["collections"]
+    assert final["promises"] == [
+        {"product": "weilidai", "amount": "1000.00", "by": "2026-04-06", "status": "kept"}
+    ]
+    assert final["contacts"][1] == "2026-04-10 22:30 weilidai call debtor unanswered"

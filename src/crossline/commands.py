@@ -19,6 +19,8 @@ from pydantic import BaseModel
 from crossline.bureau.disputes import file_dispute, resolve_dispute
 from crossline.bureau.explanations import add_explanation
 from crossline.bureau.inquiries import SELF, record_inquiry
+from crossline.collections import record_contact, record_promise, set_night_consent
+from crossline.collections.numbers import env_cipher
 from crossline.decisions import applications
 from crossline.decisions.authorisation import Authorisation, authorised_draw, authorised_purchase
 from crossline.money import format_fen
@@ -26,10 +28,13 @@ from crossline.scenario.spec import (
     STEP_KINDS,
     AcceptOffer,
     Apply,
+    ConsentContactHours,
+    Contact,
     ConvertStatement,
     Dispute,
     Draw,
     OpenLine,
+    PromiseToPay,
     Purchase,
     Repay,
     RequestExtension,
@@ -133,6 +138,18 @@ def _accept_offer(ctx: Context, c: AcceptOffer) -> dict[str, Any]:
     return accept_offer(ctx, c.borrower, c.product)
 
 
+def _contact(ctx: Context, c: Contact) -> dict[str, Any]:
+    return record_contact(ctx, c, env_cipher())
+
+
+def _promise(ctx: Context, c: PromiseToPay) -> dict[str, Any]:
+    return record_promise(ctx, c)
+
+
+def _consent(ctx: Context, c: ConsentContactHours) -> dict[str, Any]:
+    return set_night_consent(ctx, c)
+
+
 _HANDLERS: dict[type[BaseModel], Callable[[Context, Any], dict[str, Any]]] = {
     OpenLine: _open_line,
     Draw: _draw,
@@ -148,6 +165,9 @@ _HANDLERS: dict[type[BaseModel], Callable[[Context, Any], dict[str, Any]]] = {
     VerifyDocument: _verify,
     RequestExtension: _request_extension,
     AcceptOffer: _accept_offer,
+    Contact: _contact,
+    PromiseToPay: _promise,
+    ConsentContactHours: _consent,
 }
 
 

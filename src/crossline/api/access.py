@@ -50,6 +50,9 @@ COMMAND_ROLES: dict[str, frozenset[str]] = {
     "resolve_dispute": frozenset({"provider", "operator", "risk_admin"}),
     "request_extension": frozenset({"borrower", "provider"}),
     "accept_offer": frozenset({"borrower", "provider"}),
+    "contact": frozenset({"operator", "risk_admin"}),
+    "promise_to_pay": frozenset({"operator", "risk_admin"}),
+    "consent_contact_hours": frozenset({"borrower"}),
 }
 """Which roles may give each command. A provider gives them for its own products'
 customers; an operator answers disputes and checks documents from the console."""

@@ -18,6 +18,7 @@ from crossline.api.outbox_worker import OutboxWorker
 from crossline.api.routes import (
     borrowers,
     bureau,
+    collections,
     commands,
     operations,
     platform,
@@ -71,7 +72,16 @@ def create_app(
     app.state.cipher = cipher
     errors.install(app)
     app.add_middleware(RefuseUnstorableText)
-    for module in (sessions, commands, borrowers, bureau, whatif, platform, operations):
+    for module in (
+        sessions,
+        commands,
+        borrowers,
+        bureau,
+        whatif,
+        platform,
+        operations,
+        collections,
+    ):
         app.include_router(module.router, prefix=API_PREFIX, responses=errors.ERROR_RESPONSES)
     web.install(app)
     return app

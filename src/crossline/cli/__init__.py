@@ -8,13 +8,24 @@ here is what puts every command on ``app``.
 
 from __future__ import annotations
 
-from crossline.cli import access, bureau, ledger, models, policies, scenarios, serve, simulation
+from crossline.cli import (
+    access,
+    bureau,
+    collections,
+    ledger,
+    models,
+    policies,
+    scenarios,
+    serve,
+    simulation,
+)
 from crossline.cli.common import app
 
 __all__ = [
     "access",
     "app",
     "bureau",
+    "collections",
     "ledger",
     "main",
     "models",

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from crossline.bureau.cycle import close_bureau
 from crossline.catalog import Catalog, catalog_from_json
+from crossline.collections.promises import close_promises
 from crossline.decisions.management import review
 from crossline.eod.rescoring import close_scores
 from crossline.eod.reviewing import to_review
@@ -70,8 +71,10 @@ def close_partition(
 ) -> PartitionResult:
     """Run every end-of-day rule for the borrowers in shards [lo, hi): servicing, the
     bureau, the score of every borrower in every group's view as of tomorrow, and each
-    group's review of the lines whose inputs can have moved (``eod.reviewing``)."""
+    group's review of the lines whose inputs can have moved (``eod.reviewing``); promises
+    to pay are kept or broken once the day's repayments are in (``collections.promises``)."""
     postings, events, touched = _close_servicing(conn, catalog, day, lo, hi)
+    close_promises(conn, day, lo, hi)
     events.append(close_bureau(conn, catalog, day, lo, hi))
     emitted = pl.concat(events)
     written = write_events(conn, emitted)

@@ -204,6 +204,47 @@ class AcceptOffer(BaseModel):
     product: str
 
 
+LocalTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+"""A local time of day (Asia/Shanghai) on the business date, written ``HH:MM``."""
+
+
+class Contact(BaseModel):
+    """A collection contact about an overdue line, at a local time on the business date;
+    the scheduler refuses one the collection rules forbid (``collections.rules``)."""
+
+    model_config = _STRICT
+    borrower: str
+    product: str
+    at: LocalTime
+    channel: Literal["call", "sms", "app", "letter", "visit"]
+    party: Literal["debtor", "guarantor", "third_party"]
+    answered: bool = False
+    number: str | None = Field(default=None, max_length=32)
+    outcome: str | None = Field(default=None, max_length=32)
+    message: str | None = Field(default=None, max_length=500)
+    notes: str | None = Field(default=None, max_length=500)
+    operator: str = Field(default="collections", min_length=1, max_length=64)
+    fee: Fen | None = None
+
+
+class PromiseToPay(BaseModel):
+    """The borrower, reached today on the line, promises to pay ``amount`` by ``by``."""
+
+    model_config = _STRICT
+    borrower: str
+    product: str
+    amount: Fen
+    by: date
+
+
+class ConsentContactHours(BaseModel):
+    """The borrower consents (or withdraws consent) to contact between 22:00 and 08:00."""
+
+    model_config = _STRICT
+    borrower: str
+    consent: bool = True
+
+
 STEP_KINDS: dict[str, type[BaseModel]] = {
     "open_line": OpenLine,
     "draw": Draw,
@@ -219,6 +260,9 @@ STEP_KINDS: dict[str, type[BaseModel]] = {
     "verify_document": VerifyDocument,
     "request_extension": RequestExtension,
     "accept_offer": AcceptOffer,
+    "contact": Contact,
+    "promise_to_pay": PromiseToPay,
+    "consent_contact_hours": ConsentContactHours,
 }
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from crossline.bureau.report import records
+from crossline.collections.views import collections_views
 from crossline.money import format_fen
 from crossline.store.schema import (
     bureau_records,
@@ -184,4 +185,6 @@ def snapshot(conn: sa.Connection, today: date, borrower_id: str | None = None) -
         borrowers.setdefault(score.borrower_id, {"lines": {}}).setdefault("scores", {})[
             score.lender_group
         ] = {"score": score.score, "band": score.band, "reasons": json.loads(score.reasons)}
+    for borrower_id, view in collections_views(conn, whose).items():
+        borrowers.setdefault(borrower_id, {"lines": {}})["collections"] = view
     return {"business_date": today.isoformat(), "borrowers": borrowers}

@@ -589,3 +589,55 @@ OPEN: sa.ColumnElement[str] = sa.literal_column("'open'")
 
 APPEND_ONLY_TABLES = ("journal", "audit_log")
 """Tables that database triggers protect from UPDATE and DELETE."""
+
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("contact_id", sa.Integer, primary_key=True, autoincrement=True),
+    *_borrower_columns(),
+    sa.Column("credit_line_id", sa.Integer, nullable=False),
+    sa.Column("product", sa.String(32), nullable=False),
+    sa.Column("business_date", sa.Date, nullable=False),
+    sa.Column("local_time", sa.String(5), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("party", sa.String(12), nullable=False),
+    sa.Column("number_key", sa.String(80), nullable=True),
+    sa.Column("answered", sa.Boolean, nullable=False),
+    sa.Column("outcome", sa.String(32), nullable=True),
+    sa.Column("notes", sa.Text, nullable=True),
+    sa.Column("operator", sa.String(128), nullable=False),
+    sa.Index(None, "borrower_id", "business_date"),
+    sa.Index(None, "number_key", "business_date"),
+    sa.Index(None, "business_date"),
+    sa.CheckConstraint("channel in ('call','sms','app','letter','visit')", name="channel"),
+    sa.CheckConstraint("party in ('debtor','guarantor','third_party')", name="party"),
+)
+"""Collection contacts: append-only, kept at least two years (``collections.retention``)."""
+
+contact_consents = sa.Table(
+    "contact_consents",
+    metadata,
+    sa.Column("borrower_id", BorrowerId, sa.ForeignKey("borrowers.borrower_id"), primary_key=True),
+    sa.Column("shard", sa.SmallInteger, nullable=False),
+    sa.Column("night_contact", sa.Boolean, nullable=False),
+    sa.Column("set_on", sa.Date, nullable=False),
+)
+
+promises = sa.Table(
+    "promises",
+    metadata,
+    sa.Column("promise_id", sa.Integer, primary_key=True, autoincrement=True),
+    *_borrower_columns(),
+    sa.Column("credit_line_id", sa.Integer, nullable=False),
+    sa.Column("product", sa.String(32), nullable=False),
+    sa.Column("contact_id", sa.Integer, sa.ForeignKey("contacts.contact_id"), nullable=False),
+    sa.Column("amount_fen", Fen, nullable=False),
+    sa.Column("made_on", sa.Date, nullable=False),
+    sa.Column("due_on", sa.Date, nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("resolved_on", sa.Date, nullable=True),
+    sa.Index(None, "borrower_id"),
+    sa.Index(None, "status", "shard"),
+    sa.CheckConstraint("status in ('open','kept','broken')", name="status"),
+    sa.CheckConstraint("amount_fen > 0", name="amount"),
+)

@@ -12,7 +12,13 @@ from fastapi import APIRouter, Request, Response
 
 from crossline.api.access import engine_of
 from crossline.report import EmptyBookError, build_report
-from crossline.web import console_borrowers, console_decisions, console_disputes, console_policies
+from crossline.web import (
+    console_borrowers,
+    console_collections,
+    console_decisions,
+    console_disputes,
+    console_policies,
+)
 from crossline.web.pages import PageRoute, chart, page
 from crossline.web.session import STAFF, viewer
 
@@ -42,5 +48,11 @@ def dashboard(request: Request) -> Response:
     )
 
 
-for _pages in (console_borrowers, console_decisions, console_disputes, console_policies):
+for _pages in (
+    console_borrowers,
+    console_decisions,
+    console_disputes,
+    console_policies,
+    console_collections,
+):
     router.include_router(_pages.router)
