@@ -33,20 +33,27 @@ from crossline.scenario.spec import (
     Repay,
     ResolveDispute,
     SelfQuery,
+    Settle,
     Statement,
     SubmitDocument,
     VerifyDocument,
+    Waive,
 )
 from crossline.servicing.context import Context, lock_borrower
 from crossline.servicing.idempotency import run_once
 from crossline.servicing.lines import open_line
 from crossline.servicing.repayment import repay
 from crossline.servicing.revolving import convert_statement
+from crossline.servicing.settlement import settle
+from crossline.servicing.waivers import waive
 from crossline.store.schema import loans
 
-MOVES_MONEY: tuple[type[BaseModel], ...] = (Draw, Purchase, Repay, ConvertStatement)
+MOVES_MONEY: tuple[type[BaseModel], ...] = (Draw, Purchase, Repay, ConvertStatement, Settle)
 """Commands that book or move money: the API requires an idempotency key on each (the
-same four ``run_command`` narrows to)."""
+same ones ``run_command`` narrows to)."""
+SCENARIO_OPERATOR = "scenario"
+"""Who grants a scenario's waiver when its step names no one: the platform's operator,
+whom the scenario runner acts as."""
 KIND_OF: dict[type[BaseModel], str] = {model: kind for kind, model in STEP_KINDS.items()}
 
 
@@ -88,6 +95,15 @@ def _convert(ctx: Context, c: ConvertStatement) -> dict[str, Any]:
 
 def _repay(ctx: Context, c: Repay) -> dict[str, Any]:
     return repay(ctx, c.borrower, c.product, c.amount).as_dict()
+
+
+def _waive(ctx: Context, c: Waive) -> dict[str, Any]:
+    by = c.by or SCENARIO_OPERATOR
+    return waive(ctx, c.borrower, c.product, c.component, c.amount, c.reason, by)
+
+
+def _settle(ctx: Context, c: Settle) -> dict[str, Any]:
+    return settle(ctx, c.borrower, c.product)
 
 
 def _self_query(ctx: Context, c: SelfQuery) -> dict[str, Any]:
@@ -134,6 +150,8 @@ _HANDLERS: dict[type[BaseModel], Callable[[Context, Any], dict[str, Any]]] = {
     Apply: _apply,
     SubmitDocument: _submit,
     VerifyDocument: _verify,
+    Waive: _waive,
+    Settle: _settle,
 }
 
 
@@ -153,7 +171,7 @@ def run_command(
         lock_borrower(ctx, borrower)
     if key is None:
         return handler(ctx, command), False
-    if not isinstance(command, Draw | Purchase | Repay | ConvertStatement):
+    if not isinstance(command, Draw | Purchase | Repay | ConvertStatement | Settle):
         raise TypeError(f"{KIND_OF[type(command)]} moves no money and takes no idempotency key")
     request = command.model_dump(mode="json", exclude={"key"})
     return run_once(

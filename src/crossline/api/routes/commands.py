@@ -42,9 +42,11 @@ from crossline.scenario.spec import (
     Repay,
     ResolveDispute,
     SelfQuery,
+    Settle,
     Statement,
     SubmitDocument,
     VerifyDocument,
+    Waive,
 )
 from crossline.servicing.context import open_context
 
@@ -162,3 +164,19 @@ def answer_dispute(body: ResolveDispute, request: Request, who: CallerDep) -> JS
 def explain(body: Statement, request: Request, who: CallerDep) -> JSONResponse:
     """Attach the borrower's explanatory statement to a reported record."""
     return _execute(request, who, body, body.borrower, None)
+
+
+@router.post("/waivers")
+def waive(body: Waive, request: Request, who: CallerDep) -> JSONResponse:
+    """A risk admin forgives penalty, interest or fee owed on a line, with a reason; the
+    waiver records the admin from the credential, never from the body."""
+    if body.by is not None:
+        raise ApiError(400, "invalid_input", "by: set from your credential, not sent", "by")
+    granted = body.model_copy(update={"by": who.principal.subject})
+    return _execute(request, who, granted, body.borrower, None)
+
+
+@router.post("/settlements")
+def settle(body: Settle, request: Request, who: CallerDep, key: KeyHeader = None) -> JSONResponse:
+    """Pay everything owed on the line and close it (reported C at the next month end)."""
+    return _execute(request, who, body, body.borrower, key)
