@@ -412,3 +412,54 @@ def test_authorised_draw_is_refused_on_a_closed_line(engine: sa.Engine) -> None:
             open_context(conn), "bob", "weilidai", 10000, 3, "equal_principal"
         )
     assert loan is None and not decision.authorised
+
+
+# --- negotiated settlement ----------------------------------------------------------------
+
+
+def test_a_negotiated_settlement_waives_penalty_then_interest(engine: sa.Engine) -> None:
+    _weilidai(engine)
+    # Payoff 6097.44 (see above); 6020.00 leaves 77.44 to waive: the 5.76 penalty, then
+    # 71.68 of installment 1's 74.40 interest. The 17.28 accrued since 04-01 is not yet
+    # recognised, so it is paid, not waived.
+    with engine.begin() as conn:
+        answer = settle(open_context(conn), "bob", "weilidai", 602000, "hardship", "wen")
+    assert answer["amount"] == "6020.00"
+    assert _account(engine, "waiver_expense") == 576 + 7168
+    with engine.connect() as conn:
+        waived = conn.execute(
+            sa.text("SELECT component, amount_fen, granted_by FROM waivers ORDER BY waiver_id")
+        ).all()
+    assert [tuple(w) for w in waived] == [("penalty", 576, "wen"), ("interest", 7168, "wen")]
+    assert _scalar(engine, "SELECT status FROM credit_lines") == "closed"
+    assert _balanced(engine)
+
+
+def test_a_settlement_below_the_floor_is_refused_unchanged(engine: sa.Engine) -> None:
+    _weilidai(engine)
+    before = dump(engine)
+    # Waiving all penalty (5.76) and recognised interest (74.40) leaves 6017.28.
+    floor = r"^amount: 6000\.00 is less than the line can settle for \(6017\.28"
+    with pytest.raises(RefusedError, match=floor), engine.begin() as conn:
+        settle(open_context(conn), "bob", "weilidai", 600000, "hardship", "wen")
+    with pytest.raises(InputError, match=r"^waive_rest_reason"), engine.begin() as conn:
+        settle(open_context(conn), "bob", "weilidai", 600000, None, "wen")
+    assert dump(engine) == before
+
+
+def test_api_only_a_risk_admin_negotiates(api: Api) -> None:
+    body = {"borrower": "bob", "product": "weilidai"}
+    negotiated = body | {"amount": "6020.00", "waive_rest_reason": "hardship"}
+    before = dump(api.engine)
+    for who, sent in ((api.borrower, negotiated), (api.webank_admin, body)):
+        refused = api.client.post(
+            "/v1/settlements", json=sent, headers=who | {"Idempotency-Key": "n-1"}
+        )
+        assert refused.status_code == 403
+    assert dump(api.engine) == before
+    headers = api.webank_admin | {"Idempotency-Key": "n-1"}
+    response = api.client.post("/v1/settlements", json=negotiated, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["amount"] == "6020.00"
+    assert _scalar(api.engine, "SELECT DISTINCT granted_by FROM waivers") == "wen"
+    assert _balanced(api.engine)

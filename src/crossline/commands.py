@@ -103,7 +103,8 @@ def _waive(ctx: Context, c: Waive) -> dict[str, Any]:
 
 
 def _settle(ctx: Context, c: Settle) -> dict[str, Any]:
-    return settle(ctx, c.borrower, c.product)
+    by = c.by or SCENARIO_OPERATOR
+    return settle(ctx, c.borrower, c.product, c.amount, c.waive_rest_reason, by)
 
 
 def _self_query(ctx: Context, c: SelfQuery) -> dict[str, Any]:

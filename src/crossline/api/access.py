@@ -49,10 +49,12 @@ COMMAND_ROLES: dict[str, frozenset[str]] = {
     "statement": frozenset({"borrower"}),
     "resolve_dispute": frozenset({"provider", "operator", "risk_admin"}),
     "waive": frozenset({"risk_admin"}),
-    "settle": frozenset({"borrower", "provider"}),
+    "settle": frozenset({"borrower", "provider", "risk_admin"}),
 }
 """Which roles may give each command. A provider gives them for its own products'
-customers; an operator answers disputes and checks documents from the console."""
+customers; an operator answers disputes and checks documents from the console. A
+settlement is the borrower's (or provider's) payment, or a risk admin's negotiated one
+(``api.routes.commands.settle`` tells them apart)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -207,11 +207,17 @@ class Waive(BaseModel):
 
 
 class Settle(BaseModel):
-    """The borrower pays everything owed on a line and the account is closed."""
+    """The borrower pays everything owed on a line and the account is closed.
+
+    A negotiated settlement (a risk admin's) names the ``amount`` paid and why the
+    rest (penalty, then interest) is waived; ``by`` as for ``Waive``."""
 
     model_config = _STRICT
     borrower: str
     product: str
+    amount: Fen | None = None
+    waive_rest_reason: str | None = Field(default=None, max_length=500)
+    by: str | None = Field(default=None, min_length=1, max_length=128)
 
 
 STEP_KINDS: dict[str, type[BaseModel]] = {
