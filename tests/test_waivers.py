@@ -463,3 +463,8 @@ def test_api_only_a_risk_admin_negotiates(api: Api) -> None:
     assert response.json()["amount"] == "6020.00"
     assert _scalar(api.engine, "SELECT DISTINCT granted_by FROM waivers") == "wen"
     assert _balanced(api.engine)
+
+
+def test_the_openapi_document_lists_waivers_and_settlements(api: Api) -> None:
+    paths = set(api.client.get("/v1/openapi.json").json()["paths"])
+    assert {"/v1/waivers", "/v1/settlements"} <= paths
