@@ -40,9 +40,11 @@ from crossline.scenario.spec import (
     RequestExtension,
     ResolveDispute,
     SelfQuery,
+    Settle,
     Statement,
     SubmitDocument,
     VerifyDocument,
+    Waive,
 )
 from crossline.servicing.context import Context, lock_borrower
 from crossline.servicing.extensions import request_extension
@@ -51,11 +53,23 @@ from crossline.servicing.lines import open_line
 from crossline.servicing.offers import accept_offer
 from crossline.servicing.repayment import repay
 from crossline.servicing.revolving import convert_statement
+from crossline.servicing.settlement import settle
+from crossline.servicing.waivers import waive
 from crossline.store.schema import loans
 
-MOVES_MONEY: tuple[type[BaseModel], ...] = (Draw, Purchase, Repay, ConvertStatement, AcceptOffer)
+MOVES_MONEY: tuple[type[BaseModel], ...] = (
+    Draw,
+    Purchase,
+    Repay,
+    ConvertStatement,
+    AcceptOffer,
+    Settle,
+)
 """Commands that book or move money: the API requires an idempotency key on each (the
 same ones ``run_command`` narrows to). Accepting an offer books its fee."""
+SCENARIO_OPERATOR = "scenario"
+"""Who grants a scenario's waiver when its step names no one: the platform's operator,
+whom the scenario runner acts as."""
 KIND_OF: dict[type[BaseModel], str] = {model: kind for kind, model in STEP_KINDS.items()}
 
 
@@ -97,6 +111,16 @@ def _convert(ctx: Context, c: ConvertStatement) -> dict[str, Any]:
 
 def _repay(ctx: Context, c: Repay) -> dict[str, Any]:
     return repay(ctx, c.borrower, c.product, c.amount).as_dict()
+
+
+def _waive(ctx: Context, c: Waive) -> dict[str, Any]:
+    by = c.by or SCENARIO_OPERATOR
+    return waive(ctx, c.borrower, c.product, c.component, c.amount, c.reason, by)
+
+
+def _settle(ctx: Context, c: Settle) -> dict[str, Any]:
+    by = c.by or SCENARIO_OPERATOR
+    return settle(ctx, c.borrower, c.product, c.amount, c.waive_rest_reason, by)
 
 
 def _self_query(ctx: Context, c: SelfQuery) -> dict[str, Any]:
@@ -168,6 +192,8 @@ _HANDLERS: dict[type[BaseModel], Callable[[Context, Any], dict[str, Any]]] = {
     Contact: _contact,
     PromiseToPay: _promise,
     ConsentContactHours: _consent,
+    Waive: _waive,
+    Settle: _settle,
 }
 
 
@@ -187,9 +213,10 @@ def run_command(
         lock_borrower(ctx, borrower)
     if key is None:
         return handler(ctx, command), False
-    if not isinstance(command, Draw | Purchase | Repay | ConvertStatement | AcceptOffer):
+    if not isinstance(command, MOVES_MONEY):
         raise TypeError(f"{KIND_OF[type(command)]} moves no money and takes no idempotency key")
+    assert isinstance(borrower, str), "every money-moving command names its borrower"
     request = command.model_dump(mode="json", exclude={"key"})
     return run_once(
-        ctx, key, command.borrower, KIND_OF[type(command)], request, lambda: handler(ctx, command)
+        ctx, key, borrower, KIND_OF[type(command)], request, lambda: handler(ctx, command)
     )

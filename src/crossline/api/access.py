@@ -53,9 +53,13 @@ COMMAND_ROLES: dict[str, frozenset[str]] = {
     "contact": frozenset({"operator", "risk_admin"}),
     "promise_to_pay": frozenset({"operator", "risk_admin"}),
     "consent_contact_hours": frozenset({"borrower"}),
+    "waive": frozenset({"risk_admin"}),
+    "settle": frozenset({"borrower", "provider", "risk_admin"}),
 }
 """Which roles may give each command. A provider gives them for its own products'
-customers; an operator answers disputes and checks documents from the console."""
+customers; an operator answers disputes and checks documents from the console. A
+settlement is the borrower's (or provider's) payment, or a risk admin's negotiated one
+(``api.routes.commands.settle`` tells them apart)."""
 
 
 @dataclass(frozen=True, slots=True)

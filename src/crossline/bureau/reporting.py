@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from crossline.bureau.notices import last_notices
 from crossline.bureau.settings import reporting_settings
 from crossline.catalog import Catalog
-from crossline.kernels.bureau import STATUS_LEVELS, status_level
+from crossline.kernels.bureau import NEGATIVE_STATUSES, STATUS_LEVELS, status_level
 from crossline.kernels.delinquency import pboc_status
 from crossline.kernels.frames import EVENT_SCHEMA
 from crossline.servicing.balances import line_balances
@@ -112,11 +112,12 @@ def month_records(
     earliest_notice = pl.lit(period_end.replace(day=1), pl.Date) - pl.duration(
         days=pl.col("month_max_dpd")
     )
+    # Settled is C even after a write-off: the B months stay in the grid (issue 7).
     actual = (
-        pl.when(pl.col("written_off_on").is_not_null())
-        .then(pl.lit("B"))
-        .when(pl.col("status") == "closed")
+        pl.when(pl.col("status") == "closed")
         .then(pl.lit("C"))
+        .when(pl.col("written_off_on").is_not_null())
+        .then(pl.lit("B"))
         .otherwise(pboc_status(pl.col("month_max_dpd")))
     )
     noticed_in_time = (
@@ -203,7 +204,8 @@ def _reported_events(records: pl.DataFrame, previous: pl.DataFrame) -> pl.DataFr
 
 
 def _end_delinquencies(conn: sa.Connection, period_end: date, lo: int, hi: int) -> None:
-    """Start the 5-year retention clock of negative records on lines current again."""
+    """Start the 5-year retention clock of negative records on lines current again, and
+    of every negative record (bad debt too) of a line settled and closed."""
     r = bureau_records.c
     c = credit_lines.c
     cured = (
@@ -214,14 +216,19 @@ def _end_delinquencies(conn: sa.Connection, period_end: date, lo: int, hi: int) 
     current_lines = sa.select(c.credit_line_id).where(
         c.shard >= lo, c.shard < hi, c.dpd == 0, c.written_off_on.is_(None)
     )
+    settled_lines = sa.select(c.credit_line_id).where(
+        c.shard >= lo, c.shard < hi, c.status == "closed"
+    )
     conn.execute(
         sa.update(bureau_records)
         .where(
             r.shard >= lo,
             r.shard < hi,
             r.delinquency_ended_on.is_(None),
-            r.status.in_(_DELINQUENT),
-            r.credit_line_id.in_(current_lines),
+            sa.or_(
+                sa.and_(r.status.in_(_DELINQUENT), r.credit_line_id.in_(current_lines)),
+                sa.and_(r.status.in_(NEGATIVE_STATUSES), r.credit_line_id.in_(settled_lines)),
+            ),
         )
         .values(delinquency_ended_on=cured)
     )

@@ -24,6 +24,8 @@ class Account(StrEnum):
     FEE_INCOME = "fee_income"
     PENALTY_INCOME = "penalty_income"
     WRITE_OFF_EXPENSE = "write_off_expense"
+    WAIVER_EXPENSE = "waiver_expense"
+    RECOVERY_INCOME = "recovery_income"
 
 
 RECEIVABLE_BY_COMPONENT: dict[str, Account] = {

@@ -49,6 +49,12 @@ def _month(value: Any) -> date:
     return first.replace(day=last_day_of_month(first.year, first.month))
 
 
+def _waive_amount(value: Any) -> int | str:
+    if value == "all":
+        return "all"
+    return parse_positive_amount(value)
+
+
 Fen = Annotated[int, BeforeValidator(parse_positive_amount)]
 Month = Annotated[date, BeforeValidator(_month)]
 Rate = Annotated[Decimal, BeforeValidator(_rate)]
@@ -245,6 +251,35 @@ class ConsentContactHours(BaseModel):
     consent: bool = True
 
 
+class Waive(BaseModel):
+    """An operator forgives penalty, interest or fee owed on a line, with a reason.
+
+    ``by`` names the operator; the API sets it from the caller's credential, and a
+    scenario (run by the platform's own operator) may name one."""
+
+    model_config = _STRICT
+    borrower: str
+    product: str
+    component: str
+    amount: Annotated[int | Literal["all"], BeforeValidator(_waive_amount)]
+    reason: str = Field(max_length=500)
+    by: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class Settle(BaseModel):
+    """The borrower pays everything owed on a line and the account is closed.
+
+    A negotiated settlement (a risk admin's) names the ``amount`` paid and why the
+    rest (penalty, then interest) is waived; ``by`` as for ``Waive``."""
+
+    model_config = _STRICT
+    borrower: str
+    product: str
+    amount: Fen | None = None
+    waive_rest_reason: str | None = Field(default=None, max_length=500)
+    by: str | None = Field(default=None, min_length=1, max_length=128)
+
+
 STEP_KINDS: dict[str, type[BaseModel]] = {
     "open_line": OpenLine,
     "draw": Draw,
@@ -263,6 +298,8 @@ STEP_KINDS: dict[str, type[BaseModel]] = {
     "contact": Contact,
     "promise_to_pay": PromiseToPay,
     "consent_contact_hours": ConsentContactHours,
+    "waive": Waive,
+    "settle": Settle,
 }
 
 

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from crossline.calendar import add_months, days_between
 from crossline.catalog import Product
+from crossline.events.notifications import notify
 from crossline.events.outbox import Event, emit, write_events
 from crossline.kernels.frames import ROW_SCHEMA
 from crossline.ledger.accounts import RECEIVABLE_BY_COMPONENT, Account
@@ -29,6 +30,7 @@ from crossline.servicing.context import Context
 from crossline.servicing.errors import InputError, RefusedError
 from crossline.servicing.lines import Line, catalog_product, get_line, line_entry
 from crossline.servicing.prepayment import reshape_cash_loan
+from crossline.servicing.recoveries import book_recovery, open_recovery
 from crossline.servicing.refresh import refresh_borrower
 from crossline.servicing.revolving import record_payment
 from crossline.servicing.rows import read_open_rows
@@ -58,6 +60,8 @@ class RepaymentResult:
     credit_applied_fen: int = 0
     credit_added_fen: int = 0
     loans_paid_off: list[int] = field(default_factory=list)
+    recovered_fen: int = 0
+    """Paid on loans already written off: recovery income, not a receivable."""
 
     def as_dict(self) -> dict[str, Any]:
         """Money as strings, for JSON."""
@@ -68,6 +72,7 @@ class RepaymentResult:
             "credit_applied": format_fen(self.credit_applied_fen),
             "credit_added": format_fen(self.credit_added_fen),
             "loans_paid_off": self.loans_paid_off,
+            "recovered": format_fen(self.recovered_fen),
         }
 
 
@@ -314,7 +319,9 @@ def all_due_fen(book: _Book) -> int:
     return max(_due_total(book), 0)
 
 
-def _load(ctx: Context, line: Line) -> _Book:
+def load_book(ctx: Context, line: Line) -> _Book:
+    """The line's open installments and active loans: what a payment, or a waiver
+    (``servicing.waivers``), changes in memory before ``close_settled`` writes them."""
     rows = read_open_rows(ctx.conn, loans.c.credit_line_id == line.credit_line_id).sort(
         "due_date", "loan_id", "seq"
     )
@@ -355,18 +362,21 @@ def _apply_credit(book: _Book) -> None:
         credit = _pay_row(book, row, credit, source=book.credit_used)
 
 
-def _resolve_amount(book: _Book, amount: AmountSpec) -> int:
+def _resolve_amount(book: _Book, amount: AmountSpec, written_off_fen: int) -> int:
     """The cash to allocate: capped at the payoff, except that a revolving line may be
-    overpaid (the rest becomes a credit balance) by at most its limit."""
+    overpaid (the rest becomes a credit balance) by at most its limit.
+
+    What was written off and not yet recovered is owed and due in full: a write-off
+    does not forgive the debt (``servicing.recoveries``)."""
     if amount == "all":
-        funds = payoff_fen(book)
+        funds = payoff_fen(book) + written_off_fen
     elif amount == "all_due":
-        funds = all_due_fen(book)
+        funds = all_due_fen(book) + written_off_fen
     else:
         funds = amount
         if funds <= 0:
             raise InputError("amount", "expected a positive amount, 'all_due' or 'all'")
-        payoff = payoff_fen(book)
+        payoff = payoff_fen(book) + written_off_fen
         if _revolving_loan(book) is not None:
             payoff += book.line.limit_fen
         if funds > payoff:
@@ -416,7 +426,7 @@ def _post(book: _Book, result: RepaymentResult) -> None:
     result.credit_added_fen = sum(book.credit_added.values())
 
 
-def _close_settled(book: _Book, result: RepaymentResult) -> list[Event]:
+def close_settled(book: _Book, result: RepaymentResult) -> list[Event]:
     """Mark settled rows paid (or cancelled when a payoff left them empty) and loans paid
     off; return the paid-off events."""
     for row in book.rows:
@@ -467,10 +477,14 @@ def _close_settled(book: _Book, result: RepaymentResult) -> list[Event]:
 def repay(ctx: Context, borrower_id: str, product_id: str, amount: AmountSpec) -> RepaymentResult:
     """Take a payment on the borrower's line for ``product_id``."""
     line = get_line(ctx, borrower_id, product_id)
-    book = _load(ctx, line)
+    book = load_book(ctx, line)
+    recovery = open_recovery(ctx, line, book.product.waterfall)
     _apply_credit(book)
-    funds = _resolve_amount(book, amount)
+    funds = _resolve_amount(book, amount, recovery.owed_fen())
     result = RepaymentResult(amount_fen=funds)
+    # What was written off is the oldest debt on the line: it is recovered first.
+    funds = recovery.take(funds)
+    result.recovered_fen = recovery.total_fen
     for row in book.due_rows():
         funds = _pay_row(book, row, funds)
     for loan_id in book.loans:
@@ -481,9 +495,12 @@ def repay(ctx: Context, borrower_id: str, product_id: str, amount: AmountSpec) -
     elif funds:  # pragma: no cover - _resolve_amount caps the amount at the payoff
         raise RefusedError("unallocated", f"{format_fen(funds)} could not be allocated")
     _post(book, result)
-    paid_off = _close_settled(book, result)
+    paid_off = close_settled(book, result)
     if line.kind == "revolving":
-        record_payment(ctx, line, result.amount_fen + result.credit_applied_fen)
+        record_payment(
+            ctx, line, result.amount_fen - result.recovered_fen + result.credit_applied_fen
+        )
+    recovery_entries, recovery_events, recovery_notices = book_recovery(ctx, line, recovery)
     aged = refresh_borrower(ctx, borrower_id)
     repaid = Event(
         line.borrower_id,
@@ -496,8 +513,9 @@ def repay(ctx: Context, borrower_id: str, product_id: str, amount: AmountSpec) -
     )
     # Numbered last: taking journal and event numbers holds their counters until commit,
     # which every other command's postings wait for (store.ids).
-    post_entries(ctx.conn, book.entries)
+    post_entries(ctx.conn, recovery_entries + book.entries)
     emit(ctx.conn, paid_off)
     write_events(ctx.conn, aged)
-    emit(ctx.conn, [repaid])
+    emit(ctx.conn, [*recovery_events, repaid])
+    notify(ctx.conn, recovery_notices)
     return result

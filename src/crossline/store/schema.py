@@ -583,6 +583,25 @@ extensions = sa.Table(
 the terms shown (fee, APR, new maturity, the new schedule as JSON) are kept as offered,
 so what the borrower accepted can be shown later."""
 
+waivers = sa.Table(
+    "waivers",
+    metadata,
+    sa.Column("waiver_id", sa.Integer, primary_key=True, autoincrement=True),
+    *_borrower_columns(),
+    sa.Column(
+        "credit_line_id", sa.Integer, sa.ForeignKey("credit_lines.credit_line_id"), nullable=False
+    ),
+    sa.Column("business_date", sa.Date, nullable=False),
+    sa.Column("component", sa.String(16), nullable=False),
+    sa.Column("amount_fen", Fen, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("granted_by", sa.String(128), nullable=False),
+    sa.Index(None, "credit_line_id"),
+    sa.CheckConstraint("component in ('penalty','interest','fee')", name="component"),
+    sa.CheckConstraint("amount_fen > 0", name="amount"),
+)
+"""Every penalty, interest or fee waiver: who granted how much of what, and why (issue 7)."""
+
 OPEN: sa.ColumnElement[str] = sa.literal_column("'open'")
 """The open status as a literal, so that the planners can use the partial indexes
 (a bound parameter would not match their ``WHERE status = 'open'``)."""

@@ -44,9 +44,11 @@ from crossline.scenario.spec import (
     RequestExtension,
     ResolveDispute,
     SelfQuery,
+    Settle,
     Statement,
     SubmitDocument,
     VerifyDocument,
+    Waive,
 )
 from crossline.servicing.context import open_context
 
@@ -179,3 +181,32 @@ def accept_offer(
 ) -> JSONResponse:
     """Accept the offer pending on the line: the loan is rescheduled and the fee booked."""
     return _execute(request, who, body, body.borrower, key)
+
+
+@router.post("/waivers")
+def waive(body: Waive, request: Request, who: CallerDep) -> JSONResponse:
+    """A risk admin forgives penalty, interest or fee owed on a line, with a reason; the
+    waiver records the admin from the credential, never from the body."""
+    if body.by is not None:
+        raise ApiError(400, "invalid_input", "by: set from your credential, not sent", "by")
+    granted = body.model_copy(update={"by": who.principal.subject})
+    return _execute(request, who, granted, body.borrower, None)
+
+
+NEGOTIATES = frozenset({"risk_admin"})
+"""Who may settle for less than everything owed (waiving the rest)."""
+
+
+@router.post("/settlements")
+def settle(body: Settle, request: Request, who: CallerDep, key: KeyHeader = None) -> JSONResponse:
+    """Pay everything owed on the line and close it (reported C at the next month end); a
+    risk admin's negotiated settlement names the amount paid and waives the rest."""
+    if body.by is not None:
+        raise ApiError(400, "invalid_input", "by: set from your credential, not sent", "by")
+    negotiated = body.waive_rest_reason is not None or body.amount is not None
+    if negotiated:
+        require_role(who, NEGOTIATES, "settle for less than is owed")
+    elif who.principal.role in NEGOTIATES:
+        raise ApiError(403, "forbidden", "a risk_admin may only negotiate a settlement")
+    command = body.model_copy(update={"by": who.principal.subject}) if negotiated else body
+    return _execute(request, who, command, body.borrower, key)
