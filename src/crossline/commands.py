@@ -28,15 +28,18 @@ from crossline.scenario.spec import (
     ConvertStatement,
     Dispute,
     Draw,
+    EnableAutodebit,
     OpenLine,
     Purchase,
     Repay,
     ResolveDispute,
     SelfQuery,
+    SetAccountBalance,
     Statement,
     SubmitDocument,
     VerifyDocument,
 )
+from crossline.servicing.autodebit import enable_autodebit, set_account_balance
 from crossline.servicing.context import Context, lock_borrower
 from crossline.servicing.idempotency import run_once
 from crossline.servicing.lines import open_line
@@ -121,6 +124,14 @@ def _verify(ctx: Context, c: VerifyDocument) -> dict[str, Any]:
     return applications.verify_document(ctx, document, c.verified, c.note).as_dict()
 
 
+def _enable_autodebit(ctx: Context, c: EnableAutodebit) -> dict[str, Any]:
+    return enable_autodebit(ctx, c.borrower, c.product, c.account_balance)
+
+
+def _set_account_balance(ctx: Context, c: SetAccountBalance) -> dict[str, Any]:
+    return set_account_balance(ctx, c.borrower, c.product, c.account_balance)
+
+
 _HANDLERS: dict[type[BaseModel], Callable[[Context, Any], dict[str, Any]]] = {
     OpenLine: _open_line,
     Draw: _draw,
@@ -134,6 +145,8 @@ _HANDLERS: dict[type[BaseModel], Callable[[Context, Any], dict[str, Any]]] = {
     Apply: _apply,
     SubmitDocument: _submit,
     VerifyDocument: _verify,
+    EnableAutodebit: _enable_autodebit,
+    SetAccountBalance: _set_account_balance,
 }
 
 

@@ -48,6 +48,8 @@ COMMAND_ROLES: dict[str, frozenset[str]] = {
     "dispute": frozenset({"borrower"}),
     "statement": frozenset({"borrower"}),
     "resolve_dispute": frozenset({"provider", "operator", "risk_admin"}),
+    "enable_autodebit": frozenset({"borrower", "provider"}),
+    "set_account_balance": frozenset({"borrower"}),
 }
 """Which roles may give each command. A provider gives them for its own products'
 customers; an operator answers disputes and checks documents from the console."""

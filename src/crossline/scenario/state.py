@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from crossline.bureau.report import records
 from crossline.money import format_fen
+from crossline.servicing.early_warning import everyone, warnings
 from crossline.store.schema import (
     bureau_records,
     credit_lines,
@@ -184,4 +185,11 @@ def snapshot(conn: sa.Connection, today: date, borrower_id: str | None = None) -
         borrowers.setdefault(score.borrower_id, {"lines": {}}).setdefault("scores", {})[
             score.lender_group
         ] = {"score": score.score, "band": score.band, "reasons": json.loads(score.reasons)}
+    scope = everyone if borrower_id is None else _whose(borrower_id)
+    for warning in warnings(conn, scope, today).iter_rows(named=True):
+        if warning["borrower_id"] in borrowers:
+            borrowers[warning["borrower_id"]]["early_warning"] = {
+                "level": warning["level"],
+                "signals": warning["signals"],
+            }
     return {"business_date": today.isoformat(), "borrowers": borrowers}

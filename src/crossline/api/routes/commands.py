@@ -38,10 +38,12 @@ from crossline.scenario.spec import (
     ConvertStatement,
     Dispute,
     Draw,
+    EnableAutodebit,
     Purchase,
     Repay,
     ResolveDispute,
     SelfQuery,
+    SetAccountBalance,
     Statement,
     SubmitDocument,
     VerifyDocument,
@@ -161,4 +163,17 @@ def answer_dispute(body: ResolveDispute, request: Request, who: CallerDep) -> JS
 @router.post("/explanations")
 def explain(body: Statement, request: Request, who: CallerDep) -> JSONResponse:
     """Attach the borrower's explanatory statement to a reported record."""
+    return _execute(request, who, body, body.borrower, None)
+
+
+@router.post("/autodebits")
+def enable_autodebit(body: EnableAutodebit, request: Request, who: CallerDep) -> JSONResponse:
+    """Link an account to a line: what falls due is debited at end-of-day on the due
+    date, retried on the next two days (no account number is stored, only its balance)."""
+    return _execute(request, who, body, body.borrower, None)
+
+
+@router.post("/autodebits/balance")
+def set_account_balance(body: SetAccountBalance, request: Request, who: CallerDep) -> JSONResponse:
+    """The borrower sets the available balance of the account linked to a line."""
     return _execute(request, who, body, body.borrower, None)
