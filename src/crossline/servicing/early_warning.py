@@ -101,18 +101,13 @@ def _inputs(
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """The kernel's frames for the borrowers in scope, and their shards."""
     b, i = borrowers.c, installments.c
-    people = read_frame(
-        conn,
-        sa.select(b.borrower_id, sa.func.coalesce(b.verified_income_fen, b.monthly_income_fen))
-        .where(scope(borrowers))
-        .order_by(b.borrower_id),
-        BORROWER_SCHEMA,
-    )
+    income = sa.func.coalesce(b.verified_income_fen, b.monthly_income_fen)
     shards = read_frame(
         conn,
-        sa.select(b.borrower_id, b.shard).where(scope(borrowers)),
-        pl.Schema({"borrower_id": pl.String(), "shard": pl.Int16()}),
+        sa.select(b.borrower_id, income, b.shard).where(scope(borrowers)).order_by(b.borrower_id),
+        pl.Schema({**BORROWER_SCHEMA, "shard": pl.Int16()}),
     )
+    people = shards.select(BORROWER_SCHEMA.names())
     rows = read_frame(
         conn,
         sa.select(
@@ -241,7 +236,7 @@ def close_warnings(conn: sa.Connection, day: date, lo: int, hi: int) -> int:
     if people.is_empty():
         return 0
     result = early_warning(people, rows, lines, previous, day, thresholds()).join(
-        shards, on="borrower_id"
+        shards.select("borrower_id", "shard"), on="borrower_id"
     )
     rank = {level: n for n, level in enumerate(LEVELS)}
     compared = result.join(_stored_levels(conn, scope, day), on="borrower_id", how="left")
@@ -271,18 +266,3 @@ def close_warnings(conn: sa.Connection, day: date, lo: int, hi: int) -> int:
     if worsened.is_empty():
         return 0
     return write_notifications(conn, _notices(worsened, day))
-
-
-def stored_level(conn: sa.Connection, borrower_id: str) -> dict[str, Any] | None:
-    """The level the newest close stored for the borrower (None before any close)."""
-    e = early_warnings.c
-    row = conn.execute(
-        sa.select(e.level, e.signals, e.as_of)
-        .where(e.borrower_id == borrower_id)
-        .order_by(e.period_end.desc())
-        .limit(1)
-    ).first()
-    if row is None:
-        return None
-    signals = [s for s in str(row.signals).split(",") if s]
-    return {"level": row.level, "signals": signals, "as_of": row.as_of.isoformat()}
