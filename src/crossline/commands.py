@@ -33,6 +33,7 @@ from crossline.scenario.spec import (
     ConvertStatement,
     Dispute,
     Draw,
+    EnableAutodebit,
     OpenLine,
     PromiseToPay,
     Purchase,
@@ -40,12 +41,14 @@ from crossline.scenario.spec import (
     RequestExtension,
     ResolveDispute,
     SelfQuery,
+    SetAccountBalance,
     Settle,
     Statement,
     SubmitDocument,
     VerifyDocument,
     Waive,
 )
+from crossline.servicing.autodebit import enable_autodebit, set_account_balance
 from crossline.servicing.context import Context, lock_borrower
 from crossline.servicing.extensions import request_extension
 from crossline.servicing.idempotency import run_once
@@ -174,6 +177,14 @@ def _consent(ctx: Context, c: ConsentContactHours) -> dict[str, Any]:
     return set_night_consent(ctx, c)
 
 
+def _enable_autodebit(ctx: Context, c: EnableAutodebit) -> dict[str, Any]:
+    return enable_autodebit(ctx, c.borrower, c.product, c.account_balance)
+
+
+def _set_account_balance(ctx: Context, c: SetAccountBalance) -> dict[str, Any]:
+    return set_account_balance(ctx, c.borrower, c.product, c.account_balance)
+
+
 _HANDLERS: dict[type[BaseModel], Callable[[Context, Any], dict[str, Any]]] = {
     OpenLine: _open_line,
     Draw: _draw,
@@ -194,6 +205,8 @@ _HANDLERS: dict[type[BaseModel], Callable[[Context, Any], dict[str, Any]]] = {
     ConsentContactHours: _consent,
     Waive: _waive,
     Settle: _settle,
+    EnableAutodebit: _enable_autodebit,
+    SetAccountBalance: _set_account_balance,
 }
 
 

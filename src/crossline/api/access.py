@@ -55,6 +55,8 @@ COMMAND_ROLES: dict[str, frozenset[str]] = {
     "consent_contact_hours": frozenset({"borrower"}),
     "waive": frozenset({"risk_admin"}),
     "settle": frozenset({"borrower", "provider", "risk_admin"}),
+    "enable_autodebit": frozenset({"borrower", "provider"}),
+    "set_account_balance": frozenset({"borrower"}),
 }
 """Which roles may give each command. A provider gives them for its own products'
 customers; an operator answers disputes and checks documents from the console. A

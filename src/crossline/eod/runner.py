@@ -30,12 +30,14 @@ from crossline.kernels.frames import EVENT_SCHEMA
 from crossline.kernels.installments import loan_ageing, penalty_accrual, recognition
 from crossline.kernels.revolving import revolving_accrual, revolving_ages
 from crossline.ledger.journal import concat_pairs, post_pairs
+from crossline.servicing.autodebit import debit_due_lines
 from crossline.servicing.delinquency import (
     apply_ageing,
     has_live_late_lines,
     read_loan_dpd,
     read_partition_lines,
 )
+from crossline.servicing.early_warning import close_warnings
 from crossline.servicing.errors import RefusedError
 from crossline.servicing.rows import (
     partition_rows,
@@ -71,10 +73,14 @@ def close_partition(
 ) -> PartitionResult:
     """Run every end-of-day rule for the borrowers in shards [lo, hi): servicing, the
     bureau, the score of every borrower in every group's view as of tomorrow, and each
-    group's review of the lines whose inputs can have moved (``eod.reviewing``); promises
-    to pay are kept or broken once the day's repayments are in (``collections.promises``)."""
+    group's review of the lines whose inputs can have moved (``eod.reviewing``). Auto-debits
+    due today run first (``servicing.autodebit``); promises to pay are kept or broken once
+    the day's repayments are in (``collections.promises``); each borrower's early warning
+    comes last."""
+    debited = debit_due_lines(conn, catalog, day, lo, hi)
     postings, events, touched = _close_servicing(conn, catalog, day, lo, hi)
     close_promises(conn, day, lo, hi)
+    touched.append(debited)
     events.append(close_bureau(conn, catalog, day, lo, hi))
     emitted = pl.concat(events)
     written = write_events(conn, emitted)
@@ -85,6 +91,7 @@ def close_partition(
     reviewed = to_review(conn, day, lo, hi, touched_ids, scored)
     if not reviewed.is_empty():
         review(conn, catalog, reviewed, tomorrow, "nightly", shards=(lo, hi))
+    close_warnings(conn, day, lo, hi)
     return PartitionResult(postings=postings, events=written)
 
 

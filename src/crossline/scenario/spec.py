@@ -17,7 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from crossline.calendar import last_day_of_month
 from crossline.catalog import Catalog, CatalogError, load_catalog
-from crossline.money import MoneyError, parse_positive_amount, parse_rate
+from crossline.money import MoneyError, parse_amount, parse_positive_amount, parse_rate
 
 
 class ScenarioError(ValueError):
@@ -56,6 +56,8 @@ def _waive_amount(value: Any) -> int | str:
 
 
 Fen = Annotated[int, BeforeValidator(parse_positive_amount)]
+Balance = Annotated[int, BeforeValidator(parse_amount)]
+"""A non-negative amount (an account may hold nothing)."""
 Month = Annotated[date, BeforeValidator(_month)]
 Rate = Annotated[Decimal, BeforeValidator(_rate)]
 RepayAmount = Annotated[int | Literal["all_due", "all"], BeforeValidator(_repay_amount)]
@@ -280,6 +282,25 @@ class Settle(BaseModel):
     by: str | None = Field(default=None, min_length=1, max_length=128)
 
 
+class EnableAutodebit(BaseModel):
+    """Link an account holding ``account_balance`` to a line: what falls due on it is
+    debited at end-of-day on the due date, retried on the next two days."""
+
+    model_config = _STRICT
+    borrower: str
+    product: str
+    account_balance: Balance
+
+
+class SetAccountBalance(BaseModel):
+    """The balance of the account linked to a line changed (the borrower topped it up)."""
+
+    model_config = _STRICT
+    borrower: str
+    product: str
+    account_balance: Balance
+
+
 STEP_KINDS: dict[str, type[BaseModel]] = {
     "open_line": OpenLine,
     "draw": Draw,
@@ -300,6 +321,8 @@ STEP_KINDS: dict[str, type[BaseModel]] = {
     "consent_contact_hours": ConsentContactHours,
     "waive": Waive,
     "settle": Settle,
+    "enable_autodebit": EnableAutodebit,
+    "set_account_balance": SetAccountBalance,
 }
 
 

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from crossline.bureau.report import records
 from crossline.collections.views import collections_views
 from crossline.money import format_fen
+from crossline.servicing.early_warning import everyone, warnings
 from crossline.store.schema import (
     bureau_records,
     credit_lines,
@@ -187,4 +188,11 @@ def snapshot(conn: sa.Connection, today: date, borrower_id: str | None = None) -
         ] = {"score": score.score, "band": score.band, "reasons": json.loads(score.reasons)}
     for borrower_id, view in collections_views(conn, whose).items():
         borrowers.setdefault(borrower_id, {"lines": {}})["collections"] = view
+    scope = everyone if borrower_id is None else _whose(borrower_id)
+    for warning in warnings(conn, scope, today).iter_rows(named=True):
+        if warning["borrower_id"] in borrowers:
+            borrowers[warning["borrower_id"]]["early_warning"] = {
+                "level": warning["level"],
+                "signals": warning["signals"],
+            }
     return {"business_date": today.isoformat(), "borrowers": borrowers}

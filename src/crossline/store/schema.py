@@ -660,3 +660,57 @@ promises = sa.Table(
     sa.CheckConstraint("status in ('open','kept','broken')", name="status"),
     sa.CheckConstraint("amount_fen > 0", name="amount"),
 )
+
+early_warnings = sa.Table(
+    "early_warnings",
+    metadata,
+    *_borrower_columns(),
+    sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("level", sa.String(8), nullable=False),
+    sa.Column("signals", sa.Text, nullable=False),
+    sa.Column("dti_bp", sa.Integer, nullable=True),
+    sa.Column("dues_30d_fen", Fen, nullable=False),
+    sa.Column("products_with_balance", sa.Integer, nullable=False),
+    sa.Column("utilisation_bp", sa.Integer, nullable=True),
+    sa.PrimaryKeyConstraint("borrower_id", "period_end"),
+    sa.Index(None, "shard", "period_end"),
+    sa.CheckConstraint("level in ('ok','watch','act')", name="level"),
+)
+"""Each borrower's early-warning result, one row per month: every close overwrites its
+month's row, so a past month's row is the month-end snapshot the utilisation trend
+compares with, and the newest row is the level a worsening is measured from."""
+
+linked_accounts = sa.Table(
+    "linked_accounts",
+    metadata,
+    sa.Column(
+        "credit_line_id",
+        sa.Integer,
+        sa.ForeignKey("credit_lines.credit_line_id"),
+        primary_key=True,
+    ),
+    *_borrower_columns(),
+    sa.Column("available_fen", Fen, nullable=False),
+    sa.Column("enabled_on", sa.Date, nullable=False),
+    sa.Index(None, "shard"),
+    sa.CheckConstraint("available_fen >= 0", name="available"),
+)
+"""The account a line's auto-debit draws on: only its available balance, no account
+number (nothing to seal, nothing to leak)."""
+
+autodebit_attempts = sa.Table(
+    "autodebit_attempts",
+    metadata,
+    sa.Column("credit_line_id", sa.Integer, nullable=False),
+    sa.Column("due_date", sa.Date, nullable=False),
+    sa.Column("attempt", sa.SmallInteger, nullable=False),
+    *_borrower_columns(),
+    sa.Column("business_date", sa.Date, nullable=False),
+    sa.Column("due_fen", Fen, nullable=False),
+    sa.Column("debited_fen", Fen, nullable=False),
+    sa.Column("outcome", sa.String(8), nullable=False),
+    sa.PrimaryKeyConstraint("credit_line_id", "due_date", "attempt"),
+    sa.Index(None, "shard", "business_date"),
+    sa.CheckConstraint("outcome in ('paid','partial','failed')", name="outcome"),
+)

@@ -131,7 +131,7 @@ def _conversion_offers(line: dict[str, Any], catalog: Catalog, today: date) -> l
 @router.get("")
 def home(request: Request) -> Response:
     """My score in each lender group's view with its reasons, my lines and what last
-    changed each of them."""
+    changed each of them, and my early warning with its advice."""
     who, me = _me(request)
     return page(
         request,
@@ -141,6 +141,7 @@ def home(request: Request) -> Response:
         lines=[line | {"owed_fen": owed_fen(line)} for line in borrowers.lines(me, request, who)],
         history=limit_history(request, who, me),
         profile=borrowers.profile(me, request, who),
+        warning=borrowers.early_warning(me, request, who),
     )
 
 

@@ -33,6 +33,7 @@ from crossline.scenario.state import line_views
 from crossline.security import Principal
 from crossline.security.identities import read_identity, save_identity
 from crossline.servicing.context import Context, open_context, require_borrower
+from crossline.servicing.early_warning import borrower_warning
 from crossline.servicing.lines import register_borrower
 from crossline.store.schema import borrowers, current_scores, decisions, notifications
 
@@ -220,3 +221,23 @@ def borrower_notifications(
     """What the borrower was told (limit changes, pre-report notices, dues), newest first."""
     columns = ("notification_id", "business_date", "kind", "channel", "product", "payload")
     return _history(request, who, borrower_id, notifications, columns, "payload")
+
+
+WARNING_READERS = frozenset({"borrower"})
+"""The early warning adds up every lender's lines: the borrower's own view. A lender or
+its console staff would learn of other groups' lines before the bureau shows them."""
+
+
+@router.get("/{borrower_id}/early-warning")
+def early_warning(borrower_id: str, request: Request, who: CallerDep) -> dict[str, Any]:
+    """The borrower's early-warning level now (ok / watch / act), the signals behind it
+    with advice in Chinese and English, and the measures: debt-to-income, dues in the
+    next 30 days against income, products with a balance, utilisation and its change
+    since the previous month end."""
+    require_role(who, WARNING_READERS, "read a borrower's early warning")
+    with engine_of(request).connect() as conn:
+        ctx = open_context(conn)
+        _open(ctx, who.principal, borrower_id)
+        view = borrower_warning(conn, borrower_id, ctx.today)
+    assert view is not None  # _open found the borrower
+    return view

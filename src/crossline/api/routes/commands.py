@@ -39,11 +39,13 @@ from crossline.scenario.spec import (
     ConvertStatement,
     Dispute,
     Draw,
+    EnableAutodebit,
     Purchase,
     Repay,
     RequestExtension,
     ResolveDispute,
     SelfQuery,
+    SetAccountBalance,
     Settle,
     Statement,
     SubmitDocument,
@@ -210,3 +212,16 @@ def settle(body: Settle, request: Request, who: CallerDep, key: KeyHeader = None
         raise ApiError(403, "forbidden", "a risk_admin may only negotiate a settlement")
     command = body.model_copy(update={"by": who.principal.subject}) if negotiated else body
     return _execute(request, who, command, body.borrower, key)
+
+
+@router.post("/autodebits")
+def enable_autodebit(body: EnableAutodebit, request: Request, who: CallerDep) -> JSONResponse:
+    """Link an account to a line: what falls due is debited at end-of-day on the due
+    date, retried on the next two days (no account number is stored, only its balance)."""
+    return _execute(request, who, body, body.borrower, None)
+
+
+@router.post("/autodebits/balance")
+def set_account_balance(body: SetAccountBalance, request: Request, who: CallerDep) -> JSONResponse:
+    """The borrower sets the available balance of the account linked to a line."""
+    return _execute(request, who, body, body.borrower, None)
