@@ -21,6 +21,7 @@ from crossline.bureau.explanations import add_explanation
 from crossline.bureau.inquiries import SELF, record_inquiry
 from crossline.decisions import applications
 from crossline.decisions.authorisation import Authorisation, authorised_draw, authorised_purchase
+from crossline.events.preferences import set_language
 from crossline.money import format_fen
 from crossline.scenario.spec import (
     STEP_KINDS,
@@ -33,6 +34,7 @@ from crossline.scenario.spec import (
     Repay,
     ResolveDispute,
     SelfQuery,
+    SetLanguage,
     Statement,
     SubmitDocument,
     VerifyDocument,
@@ -121,6 +123,10 @@ def _verify(ctx: Context, c: VerifyDocument) -> dict[str, Any]:
     return applications.verify_document(ctx, document, c.verified, c.note).as_dict()
 
 
+def _set_language(ctx: Context, c: SetLanguage) -> dict[str, Any]:
+    return set_language(ctx, c.borrower, c.language)
+
+
 _HANDLERS: dict[type[BaseModel], Callable[[Context, Any], dict[str, Any]]] = {
     OpenLine: _open_line,
     Draw: _draw,
@@ -134,6 +140,7 @@ _HANDLERS: dict[type[BaseModel], Callable[[Context, Any], dict[str, Any]]] = {
     Apply: _apply,
     SubmitDocument: _submit,
     VerifyDocument: _verify,
+    SetLanguage: _set_language,
 }
 
 

@@ -185,6 +185,14 @@ class VerifyDocument(BaseModel):
     note: str | None = Field(default=None, max_length=500)
 
 
+class SetLanguage(BaseModel):
+    """The borrower chooses the language of their notifications (Chinese unless they do)."""
+
+    model_config = _STRICT
+    borrower: str
+    language: Literal["zh", "en"]
+
+
 STEP_KINDS: dict[str, type[BaseModel]] = {
     "open_line": OpenLine,
     "draw": Draw,
@@ -198,6 +206,7 @@ STEP_KINDS: dict[str, type[BaseModel]] = {
     "apply": Apply,
     "submit_document": SubmitDocument,
     "verify_document": VerifyDocument,
+    "set_language": SetLanguage,
 }
 
 

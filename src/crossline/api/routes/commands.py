@@ -42,6 +42,7 @@ from crossline.scenario.spec import (
     Repay,
     ResolveDispute,
     SelfQuery,
+    SetLanguage,
     Statement,
     SubmitDocument,
     VerifyDocument,
@@ -161,4 +162,10 @@ def answer_dispute(body: ResolveDispute, request: Request, who: CallerDep) -> JS
 @router.post("/explanations")
 def explain(body: Statement, request: Request, who: CallerDep) -> JSONResponse:
     """Attach the borrower's explanatory statement to a reported record."""
+    return _execute(request, who, body, body.borrower, None)
+
+
+@router.post("/notification-language")
+def notification_language(body: SetLanguage, request: Request, who: CallerDep) -> JSONResponse:
+    """The language (zh or en) the borrower's notifications are written in."""
     return _execute(request, who, body, body.borrower, None)
