@@ -8,7 +8,17 @@ here is what puts every command on ``app``.
 
 from __future__ import annotations
 
-from crossline.cli import access, bureau, ledger, models, policies, scenarios, serve, simulation
+from crossline.cli import (
+    access,
+    bureau,
+    ledger,
+    models,
+    notifications,
+    policies,
+    scenarios,
+    serve,
+    simulation,
+)
 from crossline.cli.common import app
 
 __all__ = [
@@ -18,6 +28,7 @@ __all__ = [
     "ledger",
     "main",
     "models",
+    "notifications",
     "policies",
     "scenarios",
     "serve",
