@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from crossline.bureau.cycle import close_bureau
 from crossline.catalog import Catalog, catalog_from_json
 from crossline.decisions.management import review
+from crossline.eod.reminders import send_due_reminders, send_overdue_notices
 from crossline.eod.rescoring import close_scores
 from crossline.eod.reviewing import to_review
 from crossline.eod.statements import cut_partition, products_cut_on
@@ -69,12 +70,15 @@ def close_partition(
     conn: sa.Connection, catalog: Catalog, day: date, lo: int, hi: int
 ) -> PartitionResult:
     """Run every end-of-day rule for the borrowers in shards [lo, hi): servicing, the
+    borrowers' due reminders and overdue notices (``eod.reminders``), the
     bureau, the score of every borrower in every group's view as of tomorrow, and each
     group's review of the lines whose inputs can have moved (``eod.reviewing``)."""
     postings, events, touched = _close_servicing(conn, catalog, day, lo, hi)
     events.append(close_bureau(conn, catalog, day, lo, hi))
     emitted = pl.concat(events)
     written = write_events(conn, emitted)
+    send_overdue_notices(conn, emitted, day)
+    send_due_reminders(conn, day, lo, hi)
     touched.append(emitted["borrower_id"])
     tomorrow = day + timedelta(days=1)
     touched_ids = pl.concat(touched)
