@@ -131,9 +131,9 @@ def send_overdue_notices(conn: sa.Connection, events: pl.DataFrame, day: date) -
         return 0
     dpd = pl.col("payload").str.json_path_match("$.dpd").cast(pl.Int32)
     started = started.with_columns(dpd.alias("dpd"))
-    c = credit_lines.c
+    staged = stage_ids(conn, "overdue_lines", started["credit_line_id"].unique())
     overdue = line_balances(
-        conn, c.credit_line_id.in_(started["credit_line_id"].to_list()), day
+        conn, credit_lines.c.credit_line_id.in_(sa.select(staged.c.id)), day
     ).select("credit_line_id", "overdue_fen")
     since = pl.lit(day, pl.Date) - pl.duration(days=pl.col("dpd") - 1)
     payload = pl.struct(
