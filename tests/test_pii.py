@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from crossline.cli import app as cli
+from crossline.events.preferences import read_emails, save_email
 from crossline.security import identities
 from crossline.security.identities import (
     Identity,
@@ -303,6 +304,9 @@ def test_the_rotation_command_reads_both_keys_and_is_audited(
     book: sa.Engine, database_url: str
 ) -> None:
     _save(book, "amy", AMY)
+    with book.begin() as conn:
+        old = PiiCipher.from_env({"CROSSLINE_PII_KEY": KEY})
+        save_email(conn, old, "amy", "amy@example.com")
     new_key = generate_key()
     runner = CliRunner()
     missing = runner.invoke(
@@ -315,8 +319,10 @@ def test_the_rotation_command_reads_both_keys_and_is_audited(
     env = {"CROSSLINE_PII_KEY": KEY, "CROSSLINE_NEW_PII_KEY": new_key}
     done = runner.invoke(cli, ["access", "rotate-pii-key", "--database", database_url], env=env)
     assert done.exit_code == 0, done.output
-    assert "re-sealed 1 identities" in done.output
+    assert "re-sealed 1 identities and 1 e-mail addresses" in done.output
     with book.connect() as conn:
-        assert read_identity(conn, PiiCipher.from_env({"CROSSLINE_PII_KEY": new_key}), "amy") == AMY
+        new = PiiCipher.from_env({"CROSSLINE_PII_KEY": new_key})
+        assert read_identity(conn, new, "amy") == AMY
+        assert read_emails(conn, new, ["amy"]) == {"amy": "amy@example.com"}
         actions = conn.execute(sa.text("SELECT action, detail FROM audit_log")).all()
-    assert [tuple(a) for a in actions] == [("pii_key.rotate", '{"identities":1}')]
+    assert [tuple(a) for a in actions] == [("pii_key.rotate", '{"emails":1,"identities":1}')]

@@ -12,8 +12,10 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
+from crossline.events.templates import LANGUAGES, render
 from crossline.scenario.spec import ScenarioError, parse_scenario
 from crossline.servicing.schedules import level_payment
+from crossline.store.schema import notifications
 from tests.helpers import EXAMPLES, dump, line_of, run_example, yuan
 
 VALID = {
@@ -212,6 +214,22 @@ def test_every_example_runs_balanced(engine: sa.Engine, path: Path) -> None:
     assert outcome["ledger"]["balanced"]
     refused = {e["step"]: e["code"] for e in outcome["events"] if e.get("ok") is False}
     assert refused == EXPECTED_REFUSALS.get(path.stem, {})
+    assert_every_notification_renders(engine)
+
+
+def assert_every_notification_renders(engine: sa.Engine) -> None:
+    """Whatever a command or a close wrote can be shown to the borrower in each language:
+    a kind without templates, or a payload short of a field its words need, fails here
+    rather than as a 500 on the borrower's notifications page."""
+    n = notifications.c
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(n.kind, n.payload, n.product, n.business_date)).all()
+    for row in rows:
+        for lang in LANGUAGES:
+            subject, body = render(
+                row.kind, lang, json.loads(row.payload), row.product, row.business_date
+            )
+            assert subject and body, (row.kind, lang)
 
 
 def test_fenqile_example_paid_on_time(engine: sa.Engine) -> None:

@@ -23,6 +23,7 @@ from crossline.collections import record_contact, record_promise, set_night_cons
 from crossline.collections.numbers import env_cipher
 from crossline.decisions import applications
 from crossline.decisions.authorisation import Authorisation, authorised_draw, authorised_purchase
+from crossline.events.preferences import set_language
 from crossline.money import format_fen
 from crossline.scenario.spec import (
     STEP_KINDS,
@@ -42,6 +43,7 @@ from crossline.scenario.spec import (
     ResolveDispute,
     SelfQuery,
     SetAccountBalance,
+    SetLanguage,
     Settle,
     Statement,
     SubmitDocument,
@@ -185,6 +187,10 @@ def _set_account_balance(ctx: Context, c: SetAccountBalance) -> dict[str, Any]:
     return set_account_balance(ctx, c.borrower, c.product, c.account_balance)
 
 
+def _set_language(ctx: Context, c: SetLanguage) -> dict[str, Any]:
+    return set_language(ctx, c.borrower, c.language)
+
+
 _HANDLERS: dict[type[BaseModel], Callable[[Context, Any], dict[str, Any]]] = {
     OpenLine: _open_line,
     Draw: _draw,
@@ -207,6 +213,7 @@ _HANDLERS: dict[type[BaseModel], Callable[[Context, Any], dict[str, Any]]] = {
     Settle: _settle,
     EnableAutodebit: _enable_autodebit,
     SetAccountBalance: _set_account_balance,
+    SetLanguage: _set_language,
 }
 
 

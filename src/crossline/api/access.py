@@ -57,6 +57,7 @@ COMMAND_ROLES: dict[str, frozenset[str]] = {
     "settle": frozenset({"borrower", "provider", "risk_admin"}),
     "enable_autodebit": frozenset({"borrower", "provider"}),
     "set_account_balance": frozenset({"borrower"}),
+    "set_language": frozenset({"borrower", "operator"}),
 }
 """Which roles may give each command. A provider gives them for its own products'
 customers; an operator answers disputes and checks documents from the console. A

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from crossline.bureau.records import get_record
 from crossline.bureau.reporting import HISTORY_MONTHS
+from crossline.events.notifications import Notice, notify
 from crossline.events.outbox import Event, emit
 from crossline.kernels.bureau import STATUS_LEVELS
 from crossline.kernels.frames import EVENT_SCHEMA
@@ -27,6 +28,8 @@ from crossline.store.schema import bureau_disputes, bureau_records
 
 ANSWER_DAYS = 20
 OUTCOMES = ("corrected", "confirmed", "unverifiable")
+DISPUTE_ANSWERED = "dispute_answered"
+"""The notification telling the borrower how their dispute was answered."""
 
 
 def _open_dispute(ctx: Context, credit_line_id: int, period_end: date) -> Any:
@@ -103,6 +106,7 @@ def resolve_dispute(
     )
     payload = {"dispute_id": dispute.dispute_id, "outcome": outcome, "late": late}
     _emit(ctx, record, "dispute_resolved", payload)
+    _tell_borrower(ctx, record, payload)
     if late and dispute.alerted_on is None:
         _emit(ctx, record, "dispute_alert", {"dispute_id": dispute.dispute_id, "answered": True})
     return payload
@@ -153,6 +157,20 @@ def _emit(ctx: Context, record: Any, kind: str, payload: dict[str, Any]) -> None
             )
         ],
     )
+
+
+def _tell_borrower(ctx: Context, record: Any, payload: dict[str, Any]) -> None:
+    """The borrower hears the answer (``dispute_answered``) in the answer's transaction."""
+    notice = Notice(
+        borrower_id=record.borrower_id,
+        shard=record.shard,
+        business_date=ctx.today,
+        kind=DISPUTE_ANSWERED,
+        payload={"month": f"{record.period_end:%Y-%m}", **payload},
+        product=record.product,
+        credit_line_id=record.credit_line_id,
+    )
+    notify(ctx.conn, [notice])
 
 
 def alert_overdue_disputes(conn: sa.Connection, day: date, lo: int, hi: int) -> pl.DataFrame:

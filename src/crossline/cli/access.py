@@ -27,6 +27,7 @@ from crossline.cli.common import (
     existing_database,
     fail,
 )
+from crossline.events.preferences import rotate_emails
 from crossline.security import audit
 from crossline.security.api_keys import create_api_key, revoke_api_key
 from crossline.security.identities import rotate_key
@@ -127,10 +128,16 @@ def access_rotate_pii_key(database: DatabaseOption = None) -> None:
     with _book(database) as conn:
         try:
             rotated = rotate_key(conn, old, new)
+            emails = rotate_emails(conn, old, new)
         except PiiDecryptionError as exc:
             raise fail(escape(f"{KEY_VARIABLE}: {exc}")) from exc
-        _audit(conn, "pii_key.rotate", "borrower_identities", {"identities": rotated})
-    typer.echo(f"re-sealed {rotated} identities: set {KEY_VARIABLE} to the new key now")
+        _audit(
+            conn, "pii_key.rotate", "borrower_identities", {"identities": rotated, "emails": emails}
+        )
+    typer.echo(
+        f"re-sealed {rotated} identities and {emails} e-mail addresses: "
+        f"set {KEY_VARIABLE} to the new key now"
+    )
 
 
 @audit_app.command("verify")

@@ -267,6 +267,7 @@ def _apply(
         pl.col("line_limit_fen").alias("old_limit_fen"),
         pl.col("new_limit_fen").alias("limit_fen"),
         pl.col("reason"),
+        reason_text.alias("reason_text"),
         pl.col("decision_id"),
     ).struct.json_encode()
     write_notifications(

@@ -22,6 +22,7 @@ from crossline.bureau.cycle import close_bureau
 from crossline.catalog import Catalog, catalog_from_json
 from crossline.collections.promises import close_promises
 from crossline.decisions.management import review
+from crossline.eod.reminders import send_due_reminders, send_overdue_notices
 from crossline.eod.rescoring import close_scores
 from crossline.eod.reviewing import to_review
 from crossline.eod.statements import cut_partition, products_cut_on
@@ -72,6 +73,7 @@ def close_partition(
     conn: sa.Connection, catalog: Catalog, day: date, lo: int, hi: int
 ) -> PartitionResult:
     """Run every end-of-day rule for the borrowers in shards [lo, hi): servicing, the
+    borrowers' due reminders and overdue notices (``eod.reminders``), the
     bureau, the score of every borrower in every group's view as of tomorrow, and each
     group's review of the lines whose inputs can have moved (``eod.reviewing``). Auto-debits
     due today run first (``servicing.autodebit``); promises to pay are kept or broken once
@@ -84,6 +86,8 @@ def close_partition(
     events.append(close_bureau(conn, catalog, day, lo, hi))
     emitted = pl.concat(events)
     written = write_events(conn, emitted)
+    send_overdue_notices(conn, emitted, day)
+    send_due_reminders(conn, day, lo, hi)
     touched.append(emitted["borrower_id"])
     tomorrow = day + timedelta(days=1)
     touched_ids = pl.concat(touched)

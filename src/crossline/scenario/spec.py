@@ -301,6 +301,14 @@ class SetAccountBalance(BaseModel):
     account_balance: Balance
 
 
+class SetLanguage(BaseModel):
+    """The borrower chooses the language of their notifications (Chinese unless they do)."""
+
+    model_config = _STRICT
+    borrower: str
+    language: Literal["zh", "en"]
+
+
 STEP_KINDS: dict[str, type[BaseModel]] = {
     "open_line": OpenLine,
     "draw": Draw,
@@ -323,6 +331,7 @@ STEP_KINDS: dict[str, type[BaseModel]] = {
     "settle": Settle,
     "enable_autodebit": EnableAutodebit,
     "set_account_balance": SetAccountBalance,
+    "set_language": SetLanguage,
 }
 
 

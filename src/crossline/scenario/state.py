@@ -24,6 +24,7 @@ from crossline.store.schema import (
     current_scores,
     installments,
     loans,
+    notifications,
     statements,
 )
 
@@ -195,4 +196,19 @@ def snapshot(conn: sa.Connection, today: date, borrower_id: str | None = None) -
                 "level": warning["level"],
                 "signals": warning["signals"],
             }
+    for notice in conn.execute(
+        sa.select(notifications.c.borrower_id, notifications.c.business_date)
+        .add_columns(notifications.c.kind, notifications.c.product)
+        .where(whose(notifications))
+        .order_by(notifications.c.business_date, notifications.c.notification_id)
+    ):
+        borrowers.setdefault(notice.borrower_id, {"lines": {}}).setdefault(
+            "notifications", []
+        ).append(
+            {
+                "date": notice.business_date.isoformat(),
+                "kind": notice.kind,
+                "product": notice.product,
+            }
+        )
     return {"business_date": today.isoformat(), "borrowers": borrowers}

@@ -714,3 +714,27 @@ autodebit_attempts = sa.Table(
     sa.Index(None, "shard", "business_date"),
     sa.CheckConstraint("outcome in ('paid','partial','failed')", name="outcome"),
 )
+
+notification_settings = sa.Table(
+    "notification_settings",
+    metadata,
+    sa.Column("borrower_id", BorrowerId, sa.ForeignKey("borrowers.borrower_id"), primary_key=True),
+    sa.Column("shard", sa.SmallInteger, nullable=False),
+    sa.Column("language", sa.String(2), nullable=False),
+    sa.Column("email_enc", sa.LargeBinary, nullable=True),
+    sa.CheckConstraint("language in ('zh','en')", name="language"),
+)
+"""A borrower's notification language and, sealed like the identity, their e-mail address
+(a borrower without a row reads in Chinese and gets no mail)."""
+
+notification_deliveries = sa.Table(
+    "notification_deliveries",
+    metadata,
+    sa.Column("notification_id", sa.BigInteger, primary_key=True),
+    sa.Column("channel", sa.String(16), primary_key=True),
+    sa.Column("delivered_on", sa.Date, nullable=False),
+    sa.Column("sent", sa.Boolean, nullable=False),
+)
+"""Each notification a channel beyond the database is done with: sent, or not
+(``sent`` false: the channel had no address for the borrower). A delivery run skips
+what is here, so a rerun does not send twice."""

@@ -30,9 +30,11 @@ from crossline.api.routes.commands import execute
 from crossline.bureau.inquiries import FREE_SELF_QUERIES_PER_YEAR, self_queries_this_year
 from crossline.bureau.report import grid_months
 from crossline.catalog import Catalog
+from crossline.events.preferences import languages_of
+from crossline.events.templates import LANGUAGES
 from crossline.kernels.bureau import NEGATIVE_STATUSES
 from crossline.money import FEN_PER_YUAN, parse_amount
-from crossline.scenario.spec import ConvertStatement, Dispute, Repay, Statement
+from crossline.scenario.spec import ConvertStatement, Dispute, Repay, SetLanguage, Statement
 from crossline.servicing.context import open_context
 from crossline.store.schema import bureau_disputes, bureau_explanations
 from crossline.web.pages import PageRoute, chart, page
@@ -49,6 +51,7 @@ DONE = {
     "converted": "Your statement was turned into monthly installments.",
     "disputed": "Your dispute was filed: the lender must answer it within 20 days.",
     "explained": "Your statement was attached to the record.",
+    "language": "Your notifications will be written in the language you chose.",
 }
 """The confirmations a redirect may ask a page to show, by the word in ``?done=``."""
 
@@ -598,3 +601,33 @@ def whatif_page(request: Request) -> Response:
         charts=True,
         **context,
     )
+
+
+@router.get("/notifications")
+def notifications_page(request: Request, done: str | None = None) -> Response:
+    """What I was told, newest first, in my language, and a form to change the language."""
+    who, me = _me(request)
+    notices = borrowers.borrower_notifications(me, request, who)
+    with engine_of(request).connect() as conn:
+        language = languages_of(conn, [me])[me]
+    return page(
+        request,
+        "portal/notifications.html",
+        who,
+        notices=notices,
+        language=language,
+        languages=LANGUAGES,
+        done=_done(done),
+    )
+
+
+@router.post("/notifications/language")
+def choose_language(
+    request: Request, csrf: CsrfField = "", language: Annotated[str, Form()] = ""
+) -> Response:
+    """The set_language command, then my notifications in the language chosen."""
+    who, me = _me(request)
+    check_csrf(request, csrf)
+    command = SetLanguage.model_validate({"borrower": me, "language": language})
+    execute(request, who, command, me, None)
+    return RedirectResponse("/portal/notifications?done=language", status_code=303)

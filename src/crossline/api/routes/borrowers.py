@@ -27,6 +27,8 @@ from crossline.api.access import (
     require_role,
 )
 from crossline.catalog import Catalog
+from crossline.events.preferences import languages_of, save_email
+from crossline.events.templates import render
 from crossline.money import format_fen
 from crossline.scenario.spec import Fen
 from crossline.scenario.state import line_views
@@ -82,6 +84,26 @@ def register(body: NewBorrower, request: Request, who: CallerDep) -> dict[str, A
             {"monthly_income": format_fen(body.monthly_income)},
         )
     return {"borrower": body.borrower, "national_id": masked(body.national_id)}
+
+
+class NewEmail(BaseModel):
+    """The address notifications are mailed to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    email: str = Field(min_length=1, max_length=254)
+
+
+@router.put("/{borrower_id}/email")
+def set_email(borrower_id: str, body: NewEmail, request: Request, who: CallerDep) -> dict[str, Any]:
+    """The borrower's e-mail address for notifications, stored sealed as the identity is;
+    the audit entry says it was set, never what it is."""
+    require_role(who, REGISTRARS | {"borrower"}, "set e-mail addresses")
+    with engine_of(request).begin() as conn:
+        ctx = open_context(conn)
+        _open(ctx, who.principal, borrower_id)
+        save_email(conn, cipher_of(request), borrower_id, body.email)
+        audit_write(conn, who, "set_email", f"borrower:{borrower_id}", {"email": "set"})
+    return {"borrower": borrower_id, "email": "set"}
 
 
 @router.get("/{borrower_id}")
@@ -218,9 +240,19 @@ def borrower_decisions(borrower_id: str, request: Request, who: CallerDep) -> li
 def borrower_notifications(
     borrower_id: str, request: Request, who: CallerDep
 ) -> list[dict[str, Any]]:
-    """What the borrower was told (limit changes, pre-report notices, dues), newest first."""
+    """What the borrower was told (decisions, limit changes, dues, overdue and pre-report
+    notices, dispute answers), newest first, each with its subject and body in the
+    borrower's language."""
     columns = ("notification_id", "business_date", "kind", "channel", "product", "payload")
-    return _history(request, who, borrower_id, notifications, columns, "payload")
+    rows = _history(request, who, borrower_id, notifications, columns, "payload")
+    with engine_of(request).connect() as conn:
+        language = languages_of(conn, [borrower_id])[borrower_id]
+    for row in rows:
+        subject, body = render(
+            row["kind"], language, row["payload"], row["product"], row["business_date"]
+        )
+        row |= {"language": language, "subject": subject, "body": body}
+    return rows
 
 
 WARNING_READERS = frozenset({"borrower"})

@@ -46,6 +46,7 @@ from crossline.scenario.spec import (
     ResolveDispute,
     SelfQuery,
     SetAccountBalance,
+    SetLanguage,
     Settle,
     Statement,
     SubmitDocument,
@@ -224,4 +225,10 @@ def enable_autodebit(body: EnableAutodebit, request: Request, who: CallerDep) ->
 @router.post("/autodebits/balance")
 def set_account_balance(body: SetAccountBalance, request: Request, who: CallerDep) -> JSONResponse:
     """The borrower sets the available balance of the account linked to a line."""
+    return _execute(request, who, body, body.borrower, None)
+
+
+@router.post("/notification-language")
+def notification_language(body: SetLanguage, request: Request, who: CallerDep) -> JSONResponse:
+    """The language (zh or en) the borrower's notifications are written in."""
     return _execute(request, who, body, body.borrower, None)
