@@ -24,6 +24,7 @@ from crossline.decisions.authorisation import Authorisation, authorised_draw, au
 from crossline.money import format_fen
 from crossline.scenario.spec import (
     STEP_KINDS,
+    AcceptPlan,
     Apply,
     ConvertStatement,
     Dispute,
@@ -31,6 +32,7 @@ from crossline.scenario.spec import (
     OpenLine,
     Purchase,
     Repay,
+    RequestPlan,
     ResolveDispute,
     SelfQuery,
     Statement,
@@ -38,8 +40,10 @@ from crossline.scenario.spec import (
     VerifyDocument,
 )
 from crossline.servicing.context import Context, lock_borrower
+from crossline.servicing.errors import RefusedError
 from crossline.servicing.idempotency import run_once
 from crossline.servicing.lines import open_line
+from crossline.servicing.plans import accept_plan, request_plan
 from crossline.servicing.repayment import repay
 from crossline.servicing.revolving import convert_statement
 from crossline.store.schema import loans
@@ -121,6 +125,17 @@ def _verify(ctx: Context, c: VerifyDocument) -> dict[str, Any]:
     return applications.verify_document(ctx, document, c.verified, c.note).as_dict()
 
 
+def _request_plan(ctx: Context, c: RequestPlan) -> dict[str, Any]:
+    return request_plan(ctx, c.borrower, c.product, c.months)
+
+
+def _accept_plan(ctx: Context, c: AcceptPlan) -> dict[str, Any]:
+    accepted = accept_plan(ctx, c.borrower, c.product)
+    if accepted is None:
+        raise RefusedError("no_plan_offer", f"no plan offer is pending on the {c.product} line")
+    return accepted
+
+
 _HANDLERS: dict[type[BaseModel], Callable[[Context, Any], dict[str, Any]]] = {
     OpenLine: _open_line,
     Draw: _draw,
@@ -134,6 +149,8 @@ _HANDLERS: dict[type[BaseModel], Callable[[Context, Any], dict[str, Any]]] = {
     Apply: _apply,
     SubmitDocument: _submit,
     VerifyDocument: _verify,
+    RequestPlan: _request_plan,
+    AcceptPlan: _accept_plan,
 }
 
 

@@ -48,6 +48,8 @@ COMMAND_ROLES: dict[str, frozenset[str]] = {
     "dispute": frozenset({"borrower"}),
     "statement": frozenset({"borrower"}),
     "resolve_dispute": frozenset({"provider", "operator", "risk_admin"}),
+    "request_plan": frozenset({"borrower", "provider"}),
+    "accept_plan": frozenset({"borrower", "provider"}),
 }
 """Which roles may give each command. A provider gives them for its own products'
 customers; an operator answers disputes and checks documents from the console."""

@@ -185,6 +185,24 @@ class VerifyDocument(BaseModel):
     note: str | None = Field(default=None, max_length=500)
 
 
+class RequestPlan(BaseModel):
+    """Ask for a personalised installment plan (个性化分期) of an overdue line over ``months``
+    (2 to 60; the service names the rule when outside)."""
+
+    model_config = _STRICT
+    borrower: str
+    product: str
+    months: int = Field(ge=1)
+
+
+class AcceptPlan(BaseModel):
+    """Accept the plan offered today on the line (folded into ``accept_offer`` at merge)."""
+
+    model_config = _STRICT
+    borrower: str
+    product: str
+
+
 STEP_KINDS: dict[str, type[BaseModel]] = {
     "open_line": OpenLine,
     "draw": Draw,
@@ -198,6 +216,8 @@ STEP_KINDS: dict[str, type[BaseModel]] = {
     "apply": Apply,
     "submit_document": SubmitDocument,
     "verify_document": VerifyDocument,
+    "request_plan": RequestPlan,
+    "accept_plan": AcceptPlan,
 }
 
 

@@ -28,6 +28,7 @@ from crossline.servicing.allocation import COMPONENTS, Owed, allocate
 from crossline.servicing.context import Context
 from crossline.servicing.errors import InputError, RefusedError
 from crossline.servicing.lines import Line, catalog_product, get_line, line_entry
+from crossline.servicing.plans import complete_plans
 from crossline.servicing.prepayment import reshape_cash_loan
 from crossline.servicing.refresh import refresh_borrower
 from crossline.servicing.revolving import record_payment
@@ -485,4 +486,5 @@ def repay(ctx: Context, borrower_id: str, product_id: str, amount: AmountSpec) -
     emit(ctx.conn, paid_off)
     write_events(ctx.conn, aged)
     emit(ctx.conn, [repaid])
+    complete_plans(ctx, line, result.loans_paid_off)
     return result

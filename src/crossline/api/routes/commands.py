@@ -40,6 +40,7 @@ from crossline.scenario.spec import (
     Draw,
     Purchase,
     Repay,
+    RequestPlan,
     ResolveDispute,
     SelfQuery,
     Statement,
@@ -161,4 +162,11 @@ def answer_dispute(body: ResolveDispute, request: Request, who: CallerDep) -> JS
 @router.post("/explanations")
 def explain(body: Statement, request: Request, who: CallerDep) -> JSONResponse:
     """Attach the borrower's explanatory statement to a reported record."""
+    return _execute(request, who, body, body.borrower, None)
+
+
+@router.post("/plans")
+def request_plan(body: RequestPlan, request: Request, who: CallerDep) -> JSONResponse:
+    """Ask for a personalised installment plan of an overdue line (2 to 60 months, Art.
+    70): the answer is the offer, stored for acceptance today, or 409 with the rule."""
     return _execute(request, who, body, body.borrower, None)
