@@ -43,6 +43,7 @@ from crossline.servicing.repayment import repay
 from crossline.store import platform
 from crossline.store.schema import credit_lines, journal, loans, notifications, outbox
 from tests.api_support import PASSWORD, bearer, cheap_secret_hashing
+from tests.conftest import initialise
 from tests.helpers import dump, line_of, run_example
 
 TEMPLATES = Path(__file__).parents[1] / "src" / "crossline" / "events" / "templates"
@@ -372,3 +373,34 @@ def test_the_api_offers_a_plan_and_refuses_with_the_rule(
             == 0
         )
     assert _kinds(engine) == ["plan_offered"]
+
+
+def test_plans_of_several_borrowers_break_in_one_close_each_to_its_own_start(
+    engine: sa.Engine,
+) -> None:
+    initialise(engine, START)
+    with engine.begin() as conn:
+        ctx = open_context(conn)
+        for borrower in ("bob", "amy"):
+            register_borrower(ctx, borrower, 900000)
+            open_line(ctx, borrower, "weilidai", 3000000, Decimal("0.0004"))
+        draw(ctx, "bob", "weilidai", 600000, 5, "equal_principal")
+    run_eod(engine, date(2026, 3, 9))
+    with engine.begin() as conn:
+        draw(open_context(conn), "amy", "weilidai", 300000, 5, "equal_principal")
+    run_eod(engine, PLAN_DAY - timedelta(days=1))
+    for borrower in ("bob", "amy"):
+        with engine.begin() as conn:
+            ctx = open_context(conn)
+            request_plan(ctx, borrower, "weilidai", 12)
+            accept_plan(ctx, borrower, "weilidai")
+    run_eod(engine, date(2026, 7, 17))  # the 06-16 installments are 31 days late
+    with engine.connect() as conn:
+        state = snapshot(conn, date(2026, 7, 18))
+        assert honoured_plan_lines(conn, "bob") == honoured_plan_lines(conn, "amy") == set()
+        assert check_ledger(conn).balanced
+    bob, amy = (line_of(state, b, "weilidai") for b in ("bob", "amy"))
+    assert (bob["plan"]["status"], amy["plan"]["status"]) == ("broken", "broken")
+    assert bob["dpd"] == (date(2026, 7, 17) - date(2026, 4, 1)).days
+    assert amy["dpd"] == (date(2026, 7, 17) - date(2026, 4, 10)).days
+    assert _kinds(engine).count("plan_broken") == 2

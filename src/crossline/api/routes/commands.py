@@ -168,5 +168,5 @@ def explain(body: Statement, request: Request, who: CallerDep) -> JSONResponse:
 @router.post("/plans")
 def request_plan(body: RequestPlan, request: Request, who: CallerDep) -> JSONResponse:
     """Ask for a personalised installment plan of an overdue line (2 to 60 months, Art.
-    70): the answer is the offer, stored for acceptance today, or 409 with the rule."""
+    70): the answer is the offer, stored for acceptance today, or 422 with the rule."""
     return _execute(request, who, body, body.borrower, None)
