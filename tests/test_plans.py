@@ -44,7 +44,7 @@ from crossline.store import platform
 from crossline.store.schema import credit_lines, journal, loans, notifications, outbox
 from tests.api_support import PASSWORD, bearer, cheap_secret_hashing
 from tests.conftest import initialise
-from tests.helpers import dump, line_of, run_example
+from tests.helpers import dump, line_of, run_example, run_yaml
 
 TEMPLATES = Path(__file__).parents[1] / "src" / "crossline" / "events" / "templates"
 START = date(2026, 3, 1)
@@ -404,3 +404,44 @@ def test_plans_of_several_borrowers_break_in_one_close_each_to_its_own_start(
     assert bob["dpd"] == (date(2026, 7, 17) - date(2026, 4, 1)).days
     assert amy["dpd"] == (date(2026, 7, 17) - date(2026, 4, 10)).days
     assert _kinds(engine).count("plan_broken") == 2
+
+
+FENQILE = """
+start: 2026-03-01
+end: 2026-05-16
+catalog: default
+borrowers:
+  - {id: amy, monthly_income: "6000.00"}
+steps:
+  - date: 2026-03-01
+    open_line: {borrower: amy, product: fenqile, limit: "10000.00", monthly_fee_rate: "0.008"}
+  - date: 2026-03-01
+    purchase: {borrower: amy, product: fenqile, amount: "3000.00", installments: 6}
+  - {date: 2026-05-16, request_plan: {borrower: amy, product: fenqile, months: 5}}
+  - {date: 2026-05-16, accept_plan: {borrower: amy, product: fenqile}}
+"""
+
+
+def test_a_merchant_installment_plan_carries_its_fees_and_overdue_fee(engine: sa.Engine) -> None:
+    outcome = run_yaml(engine, FENQILE)
+    assert outcome["ledger"]["balanced"]
+    offer = next(e for e in outcome["events"] if e["type"] == "request_plan")
+    # Rows 1 and 2 (due 04-01, 05-01) each owe 500.00 + fee 3000 × 0.008 = 24.00; the
+    # overdue fee 524.00 × 0.0005 = 0.262 → 0.26 a day for 44 and 14 days. The four
+    # fees not yet due are not charged.
+    penalty = 26 * 44 + 26 * 14
+    total = 300000 + 4800 + penalty
+    assert (offer["principal"], offer["fee"], offer["penalty"]) == (
+        "3000.00",
+        "48.00",
+        _fen(penalty),
+    )
+    assert offer["total"] == _fen(total)
+    share = total // 5
+    assert [r["amount"] for r in offer["schedule"]] == [_fen(share)] * 4 + [_fen(total - 4 * share)]
+    line = line_of(outcome["final"], "amy", "fenqile")
+    assert (line["dpd"], line["plan"]["status"], line["plan"]["remaining"]) == (
+        0,
+        "active",
+        _fen(total),
+    )
