@@ -10,7 +10,6 @@ off, and the borrower is re-aged at once, so the line is current from the start.
 
 from __future__ import annotations
 
-from dataclasses import astuple
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +30,7 @@ from crossline.servicing.plans.terms import (
     MAX_MONTHS,
     MIN_MONTHS,
     Carried,
+    PenaltyPolicy,
     broken_penalty_units,
     carried_balance,
     plan_apr,
@@ -62,8 +62,6 @@ def request_plan(ctx: Context, borrower_id: str, product_id: str, months: int) -
     carried = _carried(ctx, line)
     schedule = plan_schedule(carried.total, months, ctx.today)
     apr = plan_apr(carried.total, schedule)
-    if Decimal(apr) > ctx.catalog.apr_cap:  # pragma: no cover - a plan charges no interest
-        raise RefusedError("apr_cap", f"the plan's APR {apr} exceeds the cap")
     p = plans.c
     ctx.conn.execute(
         sa.update(plans)
@@ -111,7 +109,8 @@ def accept_plan(ctx: Context, borrower_id: str, product_id: str) -> dict[str, An
         )
     rows = _line_rows(ctx, line)
     carried = carried_balance(rows, ctx.today, _penalty_policy(ctx, line))
-    if astuple(carried)[:5] != tuple(offer._mapping[f"{c}_fen"] for c in _CARRIED_COLUMNS):
+    now = tuple(getattr(carried, c) for c in _CARRIED_COLUMNS)
+    if now != tuple(offer._mapping[f"{c}_fen"] for c in _CARRIED_COLUMNS):
         raise RefusedError(
             "plan_offer_stale", "the line's balance changed since the offer; request it again"
         )
@@ -188,7 +187,7 @@ def _plan_of(ctx: Context, line: Line, status: str) -> sa.Row[Any] | None:
     ).first()
 
 
-def _penalty_policy(ctx: Context, line: Line) -> Any:
+def _penalty_policy(ctx: Context, line: Line) -> PenaltyPolicy:
     return ctx.catalog.provider_of(line.product).plan_penalty
 
 
