@@ -7,10 +7,8 @@ import json
 import subprocess
 import sys
 from datetime import date
-from importlib import resources
 from typing import Any
 
-import jinja2
 import pytest
 import sqlalchemy as sa
 
@@ -438,23 +436,3 @@ def test_cli_queue_and_purge(book: sa.Engine, database_url: str) -> None:
         assert list(conn.execute(sa.select(contacts.c.business_date)).scalars()) == [
             date(2024, 4, 2)
         ]
-
-
-@pytest.mark.parametrize("lang", ["zh", "en"])
-def test_promise_templates_render_their_payloads(lang: str) -> None:
-    folder = resources.files("crossline.events").joinpath("templates", lang)
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
-    payloads = {
-        "promise_recorded": {"amount": "1000.00", "due_date": "2026-04-06"},
-        "promise_broken": {"amount": "1000.00", "due_date": "2026-04-06", "paid": "600.00"},
-    }
-    for kind, payload in payloads.items():
-        text = folder.joinpath(f"{kind}.txt").read_text(encoding="utf-8")
-        subject, _, body = (
-            env.from_string(text)
-            .render(payload | {"product": "weilidai", "business_date": "2026-04-06"})
-            .partition("\n")
-        )
-        assert subject.strip() and "1000.00" in body and "2026-04-06" in body
-        if kind == "promise_broken":
-            assert "600.00" in body

@@ -40,6 +40,7 @@ from crossline.scenario.spec import (
     Purchase,
     Repay,
     RequestExtension,
+    RequestPlan,
     ResolveDispute,
     SelfQuery,
     SetAccountBalance,
@@ -56,6 +57,7 @@ from crossline.servicing.extensions import request_extension
 from crossline.servicing.idempotency import run_once
 from crossline.servicing.lines import open_line
 from crossline.servicing.offers import accept_offer
+from crossline.servicing.plans import request_plan
 from crossline.servicing.repayment import repay
 from crossline.servicing.revolving import convert_statement
 from crossline.servicing.settlement import settle
@@ -191,6 +193,10 @@ def _set_language(ctx: Context, c: SetLanguage) -> dict[str, Any]:
     return set_language(ctx, c.borrower, c.language)
 
 
+def _request_plan(ctx: Context, c: RequestPlan) -> dict[str, Any]:
+    return request_plan(ctx, c.borrower, c.product, c.months)
+
+
 _HANDLERS: dict[type[BaseModel], Callable[[Context, Any], dict[str, Any]]] = {
     OpenLine: _open_line,
     Draw: _draw,
@@ -214,6 +220,7 @@ _HANDLERS: dict[type[BaseModel], Callable[[Context, Any], dict[str, Any]]] = {
     EnableAutodebit: _enable_autodebit,
     SetAccountBalance: _set_account_balance,
     SetLanguage: _set_language,
+    RequestPlan: _request_plan,
 }
 
 

@@ -58,6 +58,7 @@ COMMAND_ROLES: dict[str, frozenset[str]] = {
     "enable_autodebit": frozenset({"borrower", "provider"}),
     "set_account_balance": frozenset({"borrower"}),
     "set_language": frozenset({"borrower", "operator"}),
+    "request_plan": frozenset({"borrower", "provider"}),
 }
 """Which roles may give each command. A provider gives them for its own products'
 customers; an operator answers disputes and checks documents from the console. A

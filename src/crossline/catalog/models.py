@@ -76,6 +76,9 @@ class Provider(BaseModel):
     report_min_dpd: int = Field(default=30, ge=1)
     notice_lead_days: int = Field(default=3, ge=0)
     write_off_dpd: int = Field(default=180, ge=1)
+    plan_penalty: Literal["include", "waive"] = "include"
+    """What a personalised installment plan does with the penalty accrued before it:
+    carry it into the plan (default) or waive it (``servicing.plans``)."""
 
 
 class BillInstallmentOption(BaseModel):

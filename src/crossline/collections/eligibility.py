@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from crossline.servicing.plans import plan_honoured_condition
 from crossline.store.schema import credit_lines
 
 
 def collectible() -> sa.ColumnElement[bool]:
-    """A line may be collected while it is past due (DPD > 0)."""
-    return credit_lines.c.dpd > 0
+    """A line may be collected while it is past due (DPD > 0) and not under a personalised
+    installment plan being honoured (Art. 70: collection stops while it is)."""
+    line = credit_lines.c
+    return sa.and_(line.dpd > 0, sa.not_(plan_honoured_condition(line.credit_line_id)))

@@ -36,11 +36,16 @@ from crossline.servicing import origination
 from crossline.servicing.context import Context
 from crossline.servicing.errors import InputError
 from crossline.servicing.lines import Line, catalog_product, get_line, principal_in_use
+from crossline.servicing.plans import honoured_plan_lines
 from crossline.servicing.purchases import purchase
 from crossline.store.schema import borrower_limits, credit_lines, loans
 
 HARD_REASONS = {
     "line_not_active": "This credit line is {status}: it cannot be used for now.",
+    "line_under_plan": (
+        "This line is being repaid under a personalised installment plan: new credit on it "
+        "waits until the plan is completed."
+    ),
     "insufficient_limit": "The amount is more than the available limit of {available}.",
     "group_limit_exceeded": (
         "The amount would take your credit with {group} beyond its limit of {limit} "
@@ -125,6 +130,8 @@ def _hard_refusal(line: Line, group: str, amount_fen: int, inputs: dict[str, Any
     if line.status != "active":
         text = HARD_REASONS["line_not_active"].format(status=line.status)
         return Reason("line_not_active", text)
+    if inputs["line_under_plan"]:
+        return Reason("line_under_plan", HARD_REASONS["line_under_plan"])
     if amount_fen > inputs["line_available_fen"]:
         available = format_fen(inputs["line_available_fen"])
         return Reason(
@@ -173,6 +180,7 @@ def authorise(ctx: Context, borrower_id: str, product_id: str, amount_fen: int) 
         "group_limit_fen": exposure.limit_fen,
         "group_used_fen": exposure.used_fen,
         "group_overdue_lines": exposure.overdue_lines,
+        "line_under_plan": line.credit_line_id in honoured_plan_lines(ctx.conn, borrower_id),
     }
     bundle, arm = policy_for(ctx, group, borrower_id)
     refusal = _hard_refusal(line, group, amount_fen, inputs)

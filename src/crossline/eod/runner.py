@@ -40,6 +40,7 @@ from crossline.servicing.delinquency import (
 )
 from crossline.servicing.early_warning import close_warnings
 from crossline.servicing.errors import RefusedError
+from crossline.servicing.plans import break_plans
 from crossline.servicing.rows import (
     partition_rows,
     read_cycle_rows,
@@ -122,6 +123,7 @@ def _close_servicing(
     for updates in (recognised_rows, accrued_rows, revolving_rows, cycle_rows):
         update_frame(conn, installments, "installment_id", updates)
     ages = pl.concat([loan_ageing(rows, day), revolving_ages(late, day)])
+    rows, ages, broken_plans = break_plans(conn, rows, ages, day, lo, hi)
     targets = due_for_write_off(ages, rows, catalog)
     loan_filter = sa.and_(loans.c.shard >= lo, loans.c.shard < hi, loans.c.status == "active")
     old_loan_dpd = read_loan_dpd(conn, loan_filter)
@@ -134,7 +136,7 @@ def _close_servicing(
         .otherwise(pl.col("written_off_on"))
         .alias("written_off_on")
     )
-    events = [apply_ageing(conn, ages, lines, old_loan_dpd, day), written_events]
+    events = [apply_ageing(conn, ages, lines, old_loan_dpd, day), written_events, broken_plans]
     events += [cut_partition(conn, product, tomorrow, lo, hi) for product in cuts]
     accrued_cycles = cycle.join(cycle_rows, on="installment_id", how="semi")
     touched = [rows["borrower_id"], accrued_cycles["borrower_id"], lines["borrower_id"]]

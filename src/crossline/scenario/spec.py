@@ -309,6 +309,16 @@ class SetLanguage(BaseModel):
     language: Literal["zh", "en"]
 
 
+class RequestPlan(BaseModel):
+    """Ask for a personalised installment plan (个性化分期) of an overdue line over ``months``
+    (2 to 60; the service names the rule when outside)."""
+
+    model_config = _STRICT
+    borrower: str
+    product: str
+    months: int = Field(ge=1)
+
+
 STEP_KINDS: dict[str, type[BaseModel]] = {
     "open_line": OpenLine,
     "draw": Draw,
@@ -332,6 +342,7 @@ STEP_KINDS: dict[str, type[BaseModel]] = {
     "enable_autodebit": EnableAutodebit,
     "set_account_balance": SetAccountBalance,
     "set_language": SetLanguage,
+    "request_plan": RequestPlan,
 }
 
 

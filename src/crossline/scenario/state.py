@@ -25,6 +25,7 @@ from crossline.store.schema import (
     installments,
     loans,
     notifications,
+    plans,
     statements,
 )
 
@@ -103,6 +104,14 @@ def line_views(
         sa.select(statements).where(whose(statements)).order_by(statements.c.statement_date)
     ):
         statements_by_line[statement.credit_line_id].append(statement)
+    plan_by_line = {
+        plan.credit_line_id: plan
+        for plan in conn.execute(
+            sa.select(plans)
+            .where(whose(plans), plans.c.status != "superseded")
+            .order_by(plans.c.plan_id)
+        )
+    }
     views: dict[str, dict[str, Any]] = defaultdict(dict)
     for line in conn.execute(
         sa.select(credit_lines).where(whose(credit_lines)).order_by(credit_lines.c.credit_line_id)
@@ -128,7 +137,7 @@ def line_views(
                 }
             )
         used = owed["principal"]
-        views[line.borrower_id][line.product] = {
+        view = views[line.borrower_id][line.product] = {
             "limit": format_fen(line.limit_fen),
             "available": format_fen(max(0, line.limit_fen - used)),
             "status": line.status,
@@ -156,7 +165,29 @@ def line_views(
                 for s in statements_by_line[line.credit_line_id]
             ],
         }
+        plan = plan_by_line.get(line.credit_line_id)
+        if plan is not None:
+            view["plan"] = _plan_view(plan, rows_by_loan.get(plan.plan_loan_id, []))
     return dict(views)
+
+
+def _plan_view(plan: Any, rows: list[Any]) -> dict[str, Any]:
+    """A line's latest plan: its status and terms, and what its loan still owes."""
+    remaining = sum(sum(_owed(r).values()) for r in rows)
+    return {
+        "status": plan.status,
+        "months": plan.months,
+        "offered_on": plan.offered_on.isoformat(),
+        "started_on": None if plan.started_on is None else plan.started_on.isoformat(),
+        "ended_on": None if plan.ended_on is None else plan.ended_on.isoformat(),
+        "delinquent_since": plan.delinquent_since.isoformat(),
+        "total": format_fen(
+            plan.principal_fen + plan.interest_fen + plan.fee_fen + plan.penalty_fen
+        ),
+        "apr": plan.apr,
+        "installments_paid": sum(1 for r in rows if r.status == "paid"),
+        "remaining": format_fen(remaining),
+    }
 
 
 def snapshot(conn: sa.Connection, today: date, borrower_id: str | None = None) -> dict[str, Any]:

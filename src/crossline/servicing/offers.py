@@ -13,11 +13,13 @@ from typing import Any
 from crossline.servicing.context import Context
 from crossline.servicing.errors import RefusedError
 from crossline.servicing.extensions import accept_extension
+from crossline.servicing.plans import accept_plan
 
 Acceptor = Callable[[Context, str, str], dict[str, Any] | None]
 
-ACCEPTORS: tuple[Acceptor, ...] = (accept_extension,)
-"""Tried in order; the plan slice's ``accept_plan`` is added here (issue 7)."""
+ACCEPTORS: tuple[Acceptor, ...] = (accept_extension, accept_plan)
+"""Tried in order. A line cannot hold both at once: an extension is offered only on a
+current loan and a plan only on an overdue line."""
 
 
 def accept_offer(ctx: Context, borrower_id: str, product_id: str) -> dict[str, Any]:

@@ -71,11 +71,13 @@ def book_loan(
     schedule: list[ScheduledInstallment],
     terms: LoanTerms,
     funding: Account = Account.SETTLEMENT,
+    event: str | None = None,
 ) -> int:
     """Write the loan, its schedule, the disbursement and the event; return the loan id.
 
     ``funding`` is the account the principal comes from: the settlement account
-    for new money, the conversion clearing account when a bill is converted.
+    for new money, the conversion clearing account when a bill is converted or a
+    plan takes over a line (``event`` names that entry: ``plan_transfer``).
     """
     apr = schedule_apr(principal_fen, schedule)
     loan_id = int(
@@ -126,7 +128,7 @@ def book_loan(
             line_entry(
                 ctx,
                 line,
-                "disbursement" if funding == Account.SETTLEMENT else "bill_conversion",
+                event or ("disbursement" if funding == Account.SETTLEMENT else "bill_conversion"),
                 loan_id,
                 (
                     Leg(Account.LOAN_PRINCIPAL, principal_fen),

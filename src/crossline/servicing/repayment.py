@@ -29,6 +29,7 @@ from crossline.servicing.allocation import COMPONENTS, Owed, allocate
 from crossline.servicing.context import Context
 from crossline.servicing.errors import InputError, RefusedError
 from crossline.servicing.lines import Line, catalog_product, get_line, line_entry
+from crossline.servicing.plans import complete_plans
 from crossline.servicing.prepayment import reshape_cash_loan
 from crossline.servicing.recoveries import book_recovery, open_recovery
 from crossline.servicing.refresh import refresh_borrower
@@ -518,4 +519,5 @@ def repay(ctx: Context, borrower_id: str, product_id: str, amount: AmountSpec) -
     write_events(ctx.conn, aged)
     emit(ctx.conn, [*recovery_events, repaid])
     notify(ctx.conn, recovery_notices)
+    complete_plans(ctx, line, result.loans_paid_off)
     return result

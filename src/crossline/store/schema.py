@@ -738,3 +738,42 @@ notification_deliveries = sa.Table(
 """Each notification a channel beyond the database is done with: sent, or not
 (``sent`` false: the channel had no address for the borrower). A delivery run skips
 what is here, so a rerun does not send twice."""
+
+plans = sa.Table(
+    "plans",
+    metadata,
+    sa.Column("plan_id", sa.Integer, primary_key=True, autoincrement=True),
+    *_borrower_columns(),
+    sa.Column(
+        "credit_line_id",
+        sa.Integer,
+        sa.ForeignKey("credit_lines.credit_line_id"),
+        nullable=False,
+    ),
+    sa.Column("product", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("months", sa.Integer, nullable=False),
+    sa.Column("offered_on", sa.Date, nullable=False),
+    sa.Column("started_on", sa.Date, nullable=True),
+    sa.Column("ended_on", sa.Date, nullable=True),
+    sa.Column("delinquent_since", sa.Date, nullable=False),
+    sa.Column("dpd_at_offer", sa.Integer, nullable=False),
+    sa.Column("principal_fen", Fen, nullable=False),
+    sa.Column("interest_fen", Fen, nullable=False),
+    sa.Column("fee_fen", Fen, nullable=False),
+    sa.Column("penalty_fen", Fen, nullable=False),
+    sa.Column("penalty_waived_fen", Fen, nullable=False),
+    sa.Column("apr", sa.String(12), nullable=False),
+    sa.Column("plan_loan_id", sa.Integer, sa.ForeignKey("loans.loan_id"), nullable=True),
+    sa.Column("penalty_rate_units", sa.BigInteger, nullable=False),
+    sa.Column("penalty_base", sa.String(12), nullable=False),
+    sa.Index(None, "borrower_id"),
+    sa.Index(None, "shard", "status"),
+    sa.CheckConstraint(
+        "status in ('offered','active','broken','completed','superseded')", name="status"
+    ),
+    sa.CheckConstraint("months between 2 and 60", name="months"),
+)
+"""Personalised installment plans (个性化分期): the offer, and once accepted the plan loan
+that carries the line's balance; ``delinquent_since`` and the penalty terms are what a
+broken plan restores (``servicing.plans``)."""

@@ -43,6 +43,7 @@ from crossline.scenario.spec import (
     Purchase,
     Repay,
     RequestExtension,
+    RequestPlan,
     ResolveDispute,
     SelfQuery,
     SetAccountBalance,
@@ -231,4 +232,11 @@ def set_account_balance(body: SetAccountBalance, request: Request, who: CallerDe
 @router.post("/notification-language")
 def notification_language(body: SetLanguage, request: Request, who: CallerDep) -> JSONResponse:
     """The language (zh or en) the borrower's notifications are written in."""
+    return _execute(request, who, body, body.borrower, None)
+
+
+@router.post("/plans")
+def request_plan(body: RequestPlan, request: Request, who: CallerDep) -> JSONResponse:
+    """Ask for a personalised installment plan of an overdue line (2 to 60 months, Art.
+    70): the answer is the offer, stored for acceptance today, or 422 with the rule."""
     return _execute(request, who, body, body.borrower, None)

@@ -42,6 +42,10 @@ NOTIFICATION_KINDS = (
     "early_warning",
     "autodebit_succeeded",
     "autodebit_failed",
+    "plan_offered",
+    "plan_started",
+    "plan_broken",
+    "plan_completed",
 )
 """Every kind a notification may have; each has a template in every language."""
 
