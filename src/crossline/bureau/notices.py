@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from crossline.bureau.settings import reporting_settings
 from crossline.calendar import last_day_of_month
 from crossline.catalog import Catalog
-from crossline.events.notifications import NOTIFICATION_SCHEMA, write_notifications
+from crossline.events.notifications import line_notices, write_notifications
 from crossline.kernels.frames import EVENT_SCHEMA
 from crossline.store.bulk import read_frame
 from crossline.store.schema import credit_lines, notifications
@@ -94,18 +94,7 @@ def send_notices(
     payload = pl.struct(
         "dpd", pl.col("report_from").dt.to_string("%Y-%m-%d").alias("reported_from")
     ).struct.json_encode()
-    write_notifications(
-        conn,
-        due.select(
-            "borrower_id",
-            "shard",
-            pl.lit(day, pl.Date).alias("business_date"),
-            pl.lit(PRE_REPORT_NOTICE).alias("kind"),
-            "product",
-            "credit_line_id",
-            payload.alias("payload"),
-        ).cast(NOTIFICATION_SCHEMA),
-    )
+    write_notifications(conn, line_notices(due, day, PRE_REPORT_NOTICE, payload))
     return due.select(
         "borrower_id",
         "shard",

@@ -8,7 +8,6 @@ a reader sees the same sum so far (``paid_towards``).
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Any
 
@@ -16,7 +15,13 @@ import polars as pl
 import sqlalchemy as sa
 
 from crossline.collections.lines import collectible_line
-from crossline.events.notifications import NOTIFICATION_SCHEMA, Notice, notify, write_notifications
+from crossline.events.notifications import (
+    Notice,
+    line_notices,
+    notify,
+    write_notifications,
+)
+from crossline.kernels.frames import fen_text
 from crossline.ledger.accounts import Account
 from crossline.money import format_fen
 from crossline.scenario.spec import PromiseToPay
@@ -154,23 +159,9 @@ def close_promises(conn: sa.Connection, day: date, lo: int, hi: int) -> int:
 
 
 def _broken_notices(broken: pl.DataFrame, day: date) -> pl.DataFrame:
-    payloads = [
-        json.dumps(
-            {
-                "amount": format_fen(row["amount_fen"]),
-                "due_date": row["due_on"].isoformat(),
-                "paid": format_fen(row["paid_fen"]),
-            },
-            ensure_ascii=False,
-        )
-        for row in broken.iter_rows(named=True)
-    ]
-    return broken.select(
-        "borrower_id",
-        "shard",
-        pl.lit(day, pl.Date).alias("business_date"),
-        pl.lit(PROMISE_BROKEN).alias("kind"),
-        "product",
-        "credit_line_id",
-        pl.Series("payload", payloads, dtype=pl.String),
-    ).cast(NOTIFICATION_SCHEMA)
+    payload = pl.struct(
+        fen_text(pl.col("amount_fen")).alias("amount"),
+        pl.col("due_on").dt.to_string("%Y-%m-%d").alias("due_date"),
+        fen_text(pl.col("paid_fen")).alias("paid"),
+    ).struct.json_encode()
+    return line_notices(broken, day, PROMISE_BROKEN, payload)

@@ -40,7 +40,7 @@ import sqlalchemy as sa
 from crossline.catalog import Catalog
 from crossline.decisions.contracts import REVIEW_INPUTS
 from crossline.decisions.policies import Arms, arm_of, policies_in_force
-from crossline.events.notifications import NOTIFICATION_SCHEMA, write_notifications
+from crossline.events.notifications import line_notices, write_notifications
 from crossline.events.outbox import write_events
 from crossline.kernels.features import lookup, months_ago, rounded_ratios
 from crossline.kernels.frames import EVENT_SCHEMA
@@ -270,18 +270,7 @@ def _apply(
         reason_text.alias("reason_text"),
         pl.col("decision_id"),
     ).struct.json_encode()
-    write_notifications(
-        conn,
-        rows.select(
-            "borrower_id",
-            "shard",
-            pl.lit(today, pl.Date).alias("business_date"),
-            pl.lit("limit_changed").alias("kind"),
-            "product",
-            "credit_line_id",
-            payload.alias("payload"),
-        ).cast(NOTIFICATION_SCHEMA),
-    )
+    write_notifications(conn, line_notices(rows, today, "limit_changed", payload))
     write_events(
         conn,
         rows.select(

@@ -20,7 +20,8 @@ from datetime import date, timedelta
 import polars as pl
 import sqlalchemy as sa
 
-from crossline.events.notifications import NOTIFICATION_SCHEMA, write_notifications
+from crossline.events.notifications import line_notices, write_notifications
+from crossline.kernels.frames import fen_text
 from crossline.servicing.balances import line_balances, owed
 from crossline.store.bulk import read_frame, stage_ids
 from crossline.store.schema import OPEN, credit_lines, installments, loans, notifications
@@ -41,11 +42,6 @@ _DUE_SCHEMA = pl.Schema(
         "owed_fen": pl.Int64(),
     }
 )
-
-
-def yuan_text(fen: pl.Expr) -> pl.Expr:
-    """Non-negative fen as a "3000.00" string (``money.format_fen``, over a column)."""
-    return pl.format("{}.{}", fen // 100, (fen % 100).cast(pl.String).str.pad_start(2, "0"))
 
 
 def send_due_reminders(conn: sa.Connection, day: date, lo: int, hi: int) -> int:
@@ -91,19 +87,11 @@ def send_due_reminders(conn: sa.Connection, day: date, lo: int, hi: int) -> int:
     )
     payload = pl.struct(
         pl.col("due_date").dt.to_string("%Y-%m-%d"),
-        yuan_text(pl.col("owed_fen")).alias("amount"),
+        fen_text(pl.col("owed_fen")).alias("amount"),
         (pl.col("due_date") - pl.lit(tomorrow, pl.Date)).dt.total_days().alias("days_before"),
     ).struct.json_encode()
-    frame = due.sort("credit_line_id", "due_date").select(
-        "borrower_id",
-        "shard",
-        pl.lit(tomorrow, pl.Date).alias("business_date"),
-        pl.lit(DUE_REMINDER).alias("kind"),
-        "product",
-        "credit_line_id",
-        payload.alias("payload"),
-    )
-    return write_notifications(conn, frame.cast(NOTIFICATION_SCHEMA)) if frame.height else 0
+    frame = line_notices(due.sort("credit_line_id", "due_date"), tomorrow, DUE_REMINDER, payload)
+    return write_notifications(conn, frame) if frame.height else 0
 
 
 def _reminded(conn: sa.Connection, line_ids: pl.Series, on: date) -> pl.DataFrame:
@@ -139,18 +127,7 @@ def send_overdue_notices(conn: sa.Connection, events: pl.DataFrame, day: date) -
     payload = pl.struct(
         pl.col("dpd"),
         since.dt.to_string("%Y-%m-%d").alias("overdue_since"),
-        yuan_text(pl.col("overdue_fen").fill_null(0)).alias("amount"),
+        fen_text(pl.col("overdue_fen").fill_null(0)).alias("amount"),
     ).struct.json_encode()
     frame = started.join(overdue, on="credit_line_id", how="left").sort("credit_line_id")
-    return write_notifications(
-        conn,
-        frame.select(
-            "borrower_id",
-            "shard",
-            pl.lit(day, pl.Date).alias("business_date"),
-            pl.lit(OVERDUE_NOTICE).alias("kind"),
-            "product",
-            "credit_line_id",
-            payload.alias("payload"),
-        ).cast(NOTIFICATION_SCHEMA),
-    )
+    return write_notifications(conn, line_notices(frame, day, OVERDUE_NOTICE, payload))

@@ -48,6 +48,20 @@ class Notice:
     credit_line_id: int | None = None
 
 
+def line_notices(frame: pl.DataFrame, day: date, kind: str, payload: pl.Expr) -> pl.DataFrame:
+    """A batch's notices about lines: one ``kind`` notice dated ``day`` per row of ``frame``
+    (its borrower_id, shard, product and credit_line_id), ``payload`` its JSON text."""
+    return frame.select(
+        "borrower_id",
+        "shard",
+        pl.lit(day, pl.Date).alias("business_date"),
+        pl.lit(kind).alias("kind"),
+        "product",
+        "credit_line_id",
+        payload.alias("payload"),
+    ).cast(NOTIFICATION_SCHEMA)
+
+
 def write_notifications(conn: sa.Connection, frame: pl.DataFrame) -> int:
     """Append a batch's notifications (``NOTIFICATION_SCHEMA``), numbered by borrower and
     line (``store.numbered``)."""

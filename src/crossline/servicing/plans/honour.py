@@ -16,7 +16,12 @@ from datetime import date
 import polars as pl
 import sqlalchemy as sa
 
-from crossline.events.notifications import NOTIFICATION_SCHEMA, Notice, notify, write_notifications
+from crossline.events.notifications import (
+    Notice,
+    line_notices,
+    notify,
+    write_notifications,
+)
 from crossline.events.outbox import Event, emit
 from crossline.kernels.frames import EVENT_SCHEMA, fen_text
 from crossline.kernels.installments import UNPAID_TOTAL, loan_ageing
@@ -168,23 +173,11 @@ def _broken_events(
         fen_text(pl.col("overdue")).alias("overdue"),
         pl.col("delinquent_since").dt.to_string("%Y-%m-%d"),
     ).struct.json_encode()
-    common: list[str | pl.Expr] = [
+    write_notifications(conn, line_notices(facts, day, "plan_broken", payload))
+    return facts.select(
         "borrower_id",
         "shard",
         pl.lit(day, pl.Date).alias("business_date"),
-    ]
-    write_notifications(
-        conn,
-        facts.select(
-            *common,
-            pl.lit("plan_broken").alias("kind"),
-            "product",
-            "credit_line_id",
-            payload.alias("payload"),
-        ).cast(NOTIFICATION_SCHEMA),
-    )
-    return facts.select(
-        *common,
         pl.lit("plan_broken").alias("type"),
         "product",
         "credit_line_id",
