@@ -12,10 +12,10 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from crossline.eod import runner
 from crossline.eod.runner import run_eod
+from crossline.events.templates import render
 from crossline.kernels.early_warning import (
     BORROWER_SCHEMA,
     LINE_SCHEMA,
@@ -36,7 +36,7 @@ from crossline.servicing.early_warning import (
 from crossline.store import platform
 from crossline.store.schema import early_warnings, notifications
 from tests.api_support import bearer
-from tests.helpers import EXAMPLES, run_example
+from tests.helpers import run_example
 from tests.web_support import Site, session_token
 
 TODAY = date(2026, 3, 15)
@@ -47,7 +47,6 @@ RULES = {
     "utilisation": Threshold(7000, 9000),
     "utilisation_rising": Threshold(2000, None),
 }
-TEMPLATES = EXAMPLES.parent.parent / "src" / "crossline" / "events" / "templates"
 
 
 def _frames(
@@ -318,23 +317,22 @@ def test_the_portal_home_shows_the_level_and_its_advice(site: Site) -> None:
 
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_the_notification_templates_render_with_a_subject_line(language: str) -> None:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES / language), undefined=StrictUndefined, autoescape=False
-    )
-    context = {"business_date": "2026-04-03", "product": "weilidai"}
-    warned = env.get_template("early_warning.txt").render(
-        context
-        | {
+    def text(kind: str, payload: dict[str, Any]) -> str:
+        return "\n".join(render(kind, language, payload, "weilidai", date(2026, 4, 3)))
+
+    warned = text(
+        "early_warning",
+        {
             "level": "act",
             "previous_level": "watch",
             "signals": ["dti"],
             "advice_zh": ["少借一点"],
             "advice_en": ["Borrow less"],
-        }
+        },
     )
-    failed = env.get_template("autodebit_failed.txt").render(
-        context
-        | {
+    failed = text(
+        "autodebit_failed",
+        {
             "due_date": "2026-04-01",
             "attempt": 3,
             "amount_due": "1275.12",
@@ -342,16 +340,16 @@ def test_the_notification_templates_render_with_a_subject_line(language: str) ->
             "shortfall": "1275.12",
             "attempts_left": 0,
             "next_attempt": None,
-        }
+        },
     )
-    paid = env.get_template("autodebit_succeeded.txt").render(
-        context
-        | {
+    paid = text(
+        "autodebit_succeeded",
+        {
             "due_date": "2026-04-01",
             "attempt": 1,
             "amount_due": "1.00",
             "amount_debited": "1274.40",
-        }
+        },
     )
     for text in (warned, failed, paid):
         subject, _, body = text.partition("\n")

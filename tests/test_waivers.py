@@ -14,18 +14,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from crossline.api import create_app
 from crossline.catalog import catalog_from_json, catalog_to_json, load_catalog
 from crossline.decisions.authorisation import authorised_draw
 from crossline.eod.runner import run_eod
+from crossline.events.templates import render
 from crossline.ledger.check import check_ledger
 from crossline.security import create_user, log_in
 from crossline.security.pii import PiiCipher
@@ -42,7 +41,6 @@ from tests.conftest import initialise
 from tests.helpers import dump, line_of, run_example
 
 START = date(2026, 3, 1)
-TEMPLATES = Path(__file__).resolve().parent.parent / "src" / "crossline" / "events" / "templates"
 
 
 def _scalar(engine: sa.Engine, sql: str) -> Any:
@@ -296,11 +294,7 @@ def test_a_recovery_cannot_exceed_what_was_written_off(engine: sa.Engine) -> Non
 def test_templates_render_subject_and_body(
     lang: str, kind: str, payload: dict[str, str], expected: str
 ) -> None:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined)
-    text = env.get_template(f"{lang}/{kind}.txt").render(
-        payload | {"product": "weilidai", "business_date": "2026-04-10"}
-    )
-    subject, _, body = text.partition("\n")
+    subject, body = render(kind, lang, payload, "weilidai", date(2026, 4, 10))
     assert subject.strip() and "\n" not in subject
     assert expected in body and "2026-04-10" in body
 
