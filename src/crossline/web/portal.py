@@ -186,6 +186,16 @@ def _idempotency_key(key: str) -> str:
     return key
 
 
+def _money_form(
+    request: Request, who: Caller, command: Repay | ConvertStatement, key: str, done: str
+) -> Response:
+    """Run a line page's money-moving form under its idempotency key, then back to the
+    line saying what happened (or that this post replayed the first)."""
+    _, replayed = execute(request, who, command, command.borrower, _idempotency_key(key))
+    said = "replayed" if replayed else done
+    return RedirectResponse(f"/portal/lines/{command.product}?done={said}", status_code=303)
+
+
 @router.post("/lines/{product}/repay")
 def repay(
     request: Request,
@@ -203,9 +213,7 @@ def repay(
     if pay not in PAY_CHOICES:
         raise ApiError(400, "invalid_input", "pay: expected amount, all_due or all", "pay")
     command = Repay(borrower=me, product=product, amount=amount if pay == "amount" else pay)
-    _, replayed = execute(request, who, command, me, _idempotency_key(key))
-    done = "replayed" if replayed else "repaid"
-    return RedirectResponse(f"/portal/lines/{product}?done={done}", status_code=303)
+    return _money_form(request, who, command, key, "repaid")
 
 
 @router.post("/lines/{product}/convert")
@@ -221,9 +229,7 @@ def convert(
     check_csrf(request, csrf)
     _line(request, who, me, product)
     command = ConvertStatement(borrower=me, product=product, months=months)
-    _, replayed = execute(request, who, command, me, _idempotency_key(key))
-    done = "replayed" if replayed else "converted"
-    return RedirectResponse(f"/portal/lines/{product}?done={done}", status_code=303)
+    return _money_form(request, who, command, key, "converted")
 
 
 def dues(lines: list[dict[str, Any]], today: date, days: int = DUES_DAYS) -> dict[str, Any]:
@@ -320,6 +326,20 @@ def pull_credit_report(request: Request, csrf: CsrfField = "") -> Response:
     )
 
 
+def _record_form(
+    request: Request,
+    who: Caller,
+    model: type[Dispute | Statement],
+    me: str,
+    fields: dict[str, str],
+    done: str,
+) -> Response:
+    """Run a form about one of my reported months (validated as the API validates the
+    command), then back to my disputes and statements."""
+    execute(request, who, model.model_validate({"borrower": me} | fields), me, None)
+    return RedirectResponse(f"/portal/disputes?done={done}", status_code=303)
+
+
 @router.post("/disputes")
 def file_dispute(
     request: Request,
@@ -331,11 +351,8 @@ def file_dispute(
     """Dispute a reported month: the Dispute command, then the list of my disputes."""
     who, me = _me(request)
     check_csrf(request, csrf)
-    command = Dispute.model_validate(
-        {"borrower": me, "product": product, "month": month, "claim": claim}
-    )
-    execute(request, who, command, me, None)
-    return RedirectResponse("/portal/disputes?done=disputed", status_code=303)
+    fields = {"product": product, "month": month, "claim": claim}
+    return _record_form(request, who, Dispute, me, fields, "disputed")
 
 
 @router.post("/statements")
@@ -349,11 +366,8 @@ def file_statement(
     """Attach an explanatory statement to a reported month: the Statement command."""
     who, me = _me(request)
     check_csrf(request, csrf)
-    command = Statement.model_validate(
-        {"borrower": me, "product": product, "month": month, "text": text}
-    )
-    execute(request, who, command, me, None)
-    return RedirectResponse("/portal/disputes?done=explained", status_code=303)
+    fields = {"product": product, "month": month, "text": text}
+    return _record_form(request, who, Statement, me, fields, "explained")
 
 
 @router.get("/disputes")
