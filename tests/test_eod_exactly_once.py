@@ -30,7 +30,8 @@ from tests.conftest import initialise
 from tests.helpers import dump, journal_rows
 
 START = date(2026, 1, 15)
-THROUGH = date(2026, 3, 20)
+THROUGH = date(2026, 2, 24)
+"""Past a month-end report and the first dues, nine days into the unpaid ones' penalty."""
 
 
 def _book(engine: sa.Engine, borrowers: int = 12, partitions: int = 4) -> None:
@@ -147,7 +148,7 @@ def test_crash_between_partitions_resumes_without_repeating(
 
     def stop_after_two(day: date, finished: int, total: int) -> None:
         done.append(finished)
-        if day == date(2026, 3, 3) and finished == 2:
+        if day == date(2026, 2, 16) and finished == 2:
             raise InjectedCrashError("between partitions")
 
     with pytest.raises(InjectedCrashError):
@@ -156,7 +157,7 @@ def test_crash_between_partitions_resumes_without_repeating(
         closed = conn.execute(
             sa.select(sa.func.count())
             .select_from(eod_partitions)
-            .where(eod_partitions.c.business_date == date(2026, 3, 3))
+            .where(eod_partitions.c.business_date == date(2026, 2, 16))
         ).scalar_one()
     assert closed == 2
     run_eod(engine, THROUGH)
@@ -166,7 +167,7 @@ def test_crash_between_partitions_resumes_without_repeating(
 def test_sigkill_during_eod_then_rerun(
     engine: sa.Engine, database_url: str, reference: Reference
 ) -> None:
-    _book(engine, borrowers=40, partitions=8)
+    _book(engine, borrowers=16, partitions=4)
     command = [
         sys.executable,
         "-m",
@@ -188,7 +189,7 @@ def test_sigkill_during_eod_then_rerun(
             progressed = conn.execute(
                 sa.select(sa.func.count()).select_from(eod_partitions)
             ).scalar_one()
-        if progressed >= 8 * 30 + 3:  # mid-way through a day, some 30 days in
+        if progressed >= 4 * 14 + 2:  # mid-way through a day, before the month-end
             os.kill(process.pid, signal.SIGKILL)
             killed = True
             break
@@ -196,4 +197,4 @@ def test_sigkill_during_eod_then_rerun(
     process.wait()
     assert killed, "the run finished before it could be killed; lower the kill point"
     subprocess.run(command, env=env, check=True, capture_output=True)
-    assert journal_rows(engine) == journal_rows(reference(40, 8))
+    assert journal_rows(engine) == journal_rows(reference(16, 4))
