@@ -66,6 +66,7 @@ def catalog_to_json(catalog: Catalog) -> str:
     """
     data = {
         "apr_cap": str(catalog.apr_cap),
+        "borrower_credit_cap": str(catalog.borrower_credit_cap),
         "providers": [p.model_dump(mode="json") for p in catalog.providers],
         "products": [_product_data(p) for p in catalog.products],
     }

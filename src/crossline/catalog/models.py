@@ -302,13 +302,18 @@ def _check_in_band(product: str, field: str, rate: Decimal, lo: Decimal, hi: Dec
 
 
 class Catalog(BaseModel):
-    """Every provider and product a deployment offers, and the all-in APR cap."""
+    """Every provider and product a deployment offers, the all-in APR cap, and the most
+    credit one lender group may grant one borrower."""
 
     model_config = _STRICT
 
     providers: list[Provider] = Field(min_length=1)
     products: list[Product] = Field(min_length=1)
     apr_cap: Rate = Decimal("0.24")
+    borrower_credit_cap: Yuan = Decimal("200000")
+    """DOMAIN §5: internet consumer credit ≤ RMB 200,000 per borrower and lender. A
+    group's limits on one borrower's open lines add up to at most this (an application
+    is capped by what is left, a review's raises are cut to it)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Catalog:
@@ -321,7 +326,17 @@ class Catalog(BaseModel):
                     f"products[{index}].provider: unknown provider {product.provider!r} "
                     f"for product {product.id!r}; known: {', '.join(sorted(known))}"
                 )
+            if product.max_limit > self.borrower_credit_cap:
+                raise ValueError(
+                    f"products[{index}].max_limit: {product.max_limit} is above the "
+                    f"borrower_credit_cap of {self.borrower_credit_cap}"
+                )
         return self
+
+    @property
+    def borrower_credit_cap_fen(self) -> int:
+        """The cap in fen, the unit limits are kept in."""
+        return int(self.borrower_credit_cap * 100)
 
     def product(self, product_id: str) -> Product:
         """The product, or a message listing the known ids (never a bare KeyError)."""

@@ -52,6 +52,10 @@ MIN_LIMIT_FEN = 10_000
 PLATFORM_REASONS = {
     "policy_no_match": "No rule of our lending policy covers this application.",
     "no_limit_left": "Your credit lines with us already use all the credit we can extend.",
+    "credit_cap_reached": (
+        "Your credit lines with us already add up to the most the rules let one lender "
+        "grant one borrower."
+    ),
 }
 """Reasons the platform itself gives, beside those of a policy."""
 
@@ -152,12 +156,15 @@ def verdict(
     offer_borrower_limit: Decimal | None,
     requested_limit_fen: int | None,
     max_limit_fen: int,
+    headroom_fen: int,
 ) -> Verdict:
     """The platform's rule from a policy's result to an outcome, for one decision and for a
     backtest's replay of thousands (the one rule for both): any veto declines; no offer
     declines; an approval's limit is the offer's amount floored to the fen (none counts
-    as 0), capped by the product's maximum and the requested limit, declined under
-    ``MIN_LIMIT_FEN``, then capped by the offer's borrower-level limit."""
+    as 0), capped by the product's maximum and the requested limit, then by
+    ``headroom_fen`` (what the borrower credit cap leaves beside the group's open
+    lines), declined under ``MIN_LIMIT_FEN`` (naming the cap when it alone is the
+    cause), then capped by the offer's borrower-level limit."""
     if vetoed:
         return Verdict("declined")
     if offer_outcome is None:
@@ -166,17 +173,22 @@ def verdict(
     if status != "approved":
         return Verdict(status)
     caps = [max_limit_fen] if requested_limit_fen is None else [max_limit_fen, requested_limit_fen]
-    limit = max(0, min(_fen(offer_limit) or 0, *caps))
+    wanted = max(0, min(_fen(offer_limit) or 0, *caps))
+    limit = min(wanted, max(0, headroom_fen))
     if limit < MIN_LIMIT_FEN:
-        return Verdict("declined", platform_reason="no_limit_left")
+        reason = "credit_cap_reached" if wanted >= MIN_LIMIT_FEN else "no_limit_left"
+        return Verdict("declined", platform_reason=reason)
     borrower_limit = _fen(offer_borrower_limit)
     return Verdict(status, limit if borrower_limit is None else min(limit, borrower_limit))
 
 
-def _interpret(bundle: Bundle, result: Result, request: _Request, view: View) -> _Outcome:
+def _interpret(
+    bundle: Bundle, result: Result, request: _Request, view: View, cap_fen: int, headroom_fen: int
+) -> _Outcome:
     """A policy result as an outcome: ``verdict`` decides it; what is left is what to tell
     the borrower, the platform's reason if it declined, else the vetoes, else the
-    offer's own reason (and a referral's documents)."""
+    offer's own reason (and a referral's documents). A group-wide borrower limit is
+    never set above the cap."""
     vetoes = [row["code"] for row in result["veto"]]
     offer = result["offer"] or {}
     decided = verdict(
@@ -186,14 +198,16 @@ def _interpret(bundle: Bundle, result: Result, request: _Request, view: View) ->
         offer.get("borrower_limit_fen"),
         request.requested_limit_fen,
         request.product.max_limit_fen,
+        headroom_fen,
     )
     if decided.status == "approved":
+        borrower_limit = _fen(offer.get("borrower_limit_fen"))
         return _Outcome(
             "approved",
             (),
             limit_fen=decided.limit_fen,
             tier=offer.get("tier"),
-            borrower_limit_fen=_fen(offer.get("borrower_limit_fen")),
+            borrower_limit_fen=None if borrower_limit is None else min(borrower_limit, cap_fen),
         )
     platform = [decided.platform_reason] if decided.platform_reason else []
     offered = [offer["reason"]] if offer.get("reason") else []
@@ -252,7 +266,10 @@ def _decide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResu
     )
     bundle, arm = policy_for(ctx, request.group, request.borrower_id)
     result = evaluate(bundle.graphs["application"], inputs)
-    outcome = _interpret(bundle, result, request, view)
+    cap_fen = ctx.catalog.borrower_credit_cap_fen
+    outcome = _interpret(
+        bundle, result, request, view, cap_fen, cap_fen - inputs["group_limit_fen"]
+    )
     rate = _price(bundle, request.product, outcome.tier) if outcome.status == "approved" else None
     wanted = {"decision": 1, "notification": 1}
     if request.application_id is None:

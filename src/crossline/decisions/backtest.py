@@ -243,7 +243,7 @@ def _outcome(results: pl.DataFrame, requests: pl.DataFrame) -> pl.DataFrame:
     a single decision applies, mapped over the rows in one pass (about 2 µs a row; the
     policy itself ran compiled). Kept in Python rather than written again as a Polars
     expression, so that it stays the one rule. ``requests`` gives each row's
-    ``requested_limit_fen`` and ``max_limit_fen``."""
+    ``requested_limit_fen``, ``max_limit_fen`` and ``headroom_fen``."""
     rows = pl.concat([results, requests], how="horizontal").select(
         pl.col("vetoes") > 0,
         pl.when(pl.col("offered")).then(pl.col("offer_outcome")),
@@ -251,6 +251,7 @@ def _outcome(results: pl.DataFrame, requests: pl.DataFrame) -> pl.DataFrame:
         "offer_borrower_limit",
         "requested_limit_fen",
         "max_limit_fen",
+        "headroom_fen",
     )
     return pl.DataFrame(
         [(v.status, v.limit_fen) for v in itertools.starmap(verdict, rows.iter_rows())],
@@ -393,6 +394,7 @@ def backtest(conn: sa.Connection, text: str, start: date, end: date) -> Backtest
             "max_limit_fen": stored.get_column("product").replace_strict(
                 known, return_dtype=pl.Int64()
             ),
+            "headroom_fen": catalog.borrower_credit_cap_fen - inputs.get_column("group_limit_fen"),
         }
     )
     candidate = _outcome(_candidate_results(bundle.graphs["application"], inputs), requests)

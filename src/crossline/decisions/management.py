@@ -16,6 +16,9 @@ increase   the limit rises to the policy's figure (the product's maximum at
            most), and that becomes the granted limit
 =========  ================================================================
 
+No raise takes a group's limits on one borrower's open lines above the
+catalog's borrower credit cap (DOMAIN §5); ``_within_cap`` cuts it.
+
 An action that changes the line is a stored decision (policy version, arm,
 inputs, outputs, reason), a ``limit_changed`` notification to the borrower
 and a ``limit_changed`` outbox event (the group's utilisation moved, so its
@@ -182,11 +185,36 @@ def _actions(inputs: pl.DataFrame, bundle: Bundle) -> pl.DataFrame:
     )
 
 
-def _changed(actions: pl.DataFrame, product_max: Mapping[str, int]) -> pl.DataFrame:
+def _within_cap(actions: pl.DataFrame, cap_fen: int) -> pl.DataFrame:
+    """Cut raises (increase, restore) so that a group's limits on one borrower's open
+    lines add up to at most the borrower credit cap (DOMAIN §5): what the lines keep
+    without their raises is counted first, and the room left goes to the raises in
+    line order. A line that closes counts for nothing; nothing is cut below where it
+    stands, even where the lines were above the cap already."""
+    by = ["borrower_id", "lender_group"]
+    closing = pl.col("new_status") == "closed"
+    current, new = pl.col("line_limit_fen"), pl.col("new_limit_fen")
+    raised = pl.when(~closing & (new > current)).then(new - current).otherwise(0)
+    kept = pl.when(closing).then(0).otherwise(pl.min_horizontal(new, current))
+    room = (pl.lit(cap_fen) - pl.col("kept").sum().over(by)).clip(0)
+    before = pl.col("raised").cum_sum().over(by) - pl.col("raised")
+    allowed = pl.min_horizontal((room - before).clip(0), pl.col("raised"))
+    return (
+        actions.sort("credit_line_id")
+        .with_columns(raised.alias("raised"), kept.alias("kept"))
+        .with_columns(
+            pl.when(closing).then(new).otherwise(pl.col("kept") + allowed).alias("new_limit_fen")
+        )
+        .drop("raised", "kept")
+    )
+
+
+def _changed(actions: pl.DataFrame, product_max: Mapping[str, int], cap_fen: int) -> pl.DataFrame:
     capped = pl.min_horizontal(
         pl.col("new_limit_fen"), lookup(pl.col("product"), product_max, pl.Int64())
     )
-    return actions.with_columns(capped.alias("new_limit_fen")).filter(
+    within = _within_cap(actions.with_columns(capped.alias("new_limit_fen")), cap_fen)
+    return within.filter(
         (pl.col("new_status") != pl.col("line_status"))
         | (pl.col("new_limit_fen") != pl.col("line_limit_fen"))
     )
@@ -319,7 +347,9 @@ def review(
                 continue
             if arm == "challenger":
                 texts[str(group)] = {**texts[str(group)], **bundle.reasons}
-            changed_frames.append(_changed(_actions(part, bundle), product_max))
+            changed_frames.append(
+                _changed(_actions(part, bundle), product_max, catalog.borrower_credit_cap_fen)
+            )
     changed = (
         pl.concat(changed_frames, how="diagonal_relaxed") if changed_frames else pl.DataFrame()
     )
