@@ -111,7 +111,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "extension_offered": EXTENSION_OFFER,
     "extension_approved": {k: v for k, v in EXTENSION_OFFER.items() if k != "expires_on"},
     "waiver_granted": {"component": "penalty", "amount": "5.76", "reason": "hospital stay"},
-    "settled": {"amount": "6024.00", "recovered": "0.00"},
+    "settled": {"amount": "6024.00", "recovered": "0.00", "refunded": "30.00"},
     "recovery_received": {"amount": "500.00", "remaining": "2907.25"},
     "promise_recorded": {"amount": "1000.00", "due_date": "2026-04-06"},
     "promise_broken": {"amount": "1000.00", "due_date": "2026-04-06", "paid": "600.00"},

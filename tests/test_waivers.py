@@ -38,7 +38,7 @@ from crossline.servicing.waivers import waive
 from crossline.store import platform
 from tests.api_support import PASSWORD, bearer, cheap_secret_hashing
 from tests.conftest import initialise
-from tests.helpers import dump, line_of, run_example
+from tests.helpers import dump, line_of, run_example, run_yaml
 
 START = date(2026, 3, 1)
 
@@ -222,6 +222,36 @@ def test_a_closed_line_cannot_be_settled_again(engine: sa.Engine) -> None:
     assert dump(engine) == before
 
 
+def test_settling_a_revolving_line_in_credit_pays_the_credit_back(engine: sa.Engine) -> None:
+    outcome = run_yaml(
+        engine,
+        """
+start: 2026-03-03
+borrowers: [{id: su, monthly_income: "9000.00"}]
+steps:
+  - {date: 2026-03-03, open_line: {borrower: su, product: huabei, limit: "8000.00"}}
+  - {date: 2026-03-20, purchase: {borrower: su, product: huabei, amount: "100.00"}}
+  - {date: 2026-03-21, repay: {borrower: su, product: huabei, amount: "130.00"}}
+  - {date: 2026-03-22, settle: {borrower: su, product: huabei}}
+end: 2026-03-23
+""",
+    )
+    settled = next(e for e in outcome["events"] if e["type"] == "settle")
+    # Nothing is owed after the 130.00 payment of a 100.00 purchase: the 30.00 left over
+    # goes back to the borrower as the line closes.
+    assert (settled["ok"], settled["amount"], settled["refunded"]) == (True, "0.00", "30.00")
+    line = line_of(outcome["final"], "su", "huabei")
+    assert (line["status"], line["credit_balance"]) == ("closed", "0.00")
+    assert outcome["ledger"]["balanced"]
+    assert _account(engine, "borrower_credit") == 0
+    # Cash: 100.00 out for the purchase, 130.00 in, 30.00 back out.
+    assert _account(engine, "settlement") == -10_000 + 13_000 - 3_000
+    payload = json.loads(
+        _scalar(engine, "SELECT payload FROM notifications WHERE kind = 'settled'")
+    )
+    assert payload["refunded"] == "30.00"
+
+
 # --- write-off recoveries -----------------------------------------------------------------
 
 
@@ -287,7 +317,8 @@ def test_a_recovery_cannot_exceed_what_was_written_off(engine: sa.Engine) -> Non
     ("kind", "payload", "expected"),
     [
         ("waiver_granted", {"component": "penalty", "amount": "5.76", "reason": "r"}, "5.76"),
-        ("settled", {"amount": "6024.00", "recovered": "0.00"}, "6024.00"),
+        ("settled", {"amount": "6024.00", "recovered": "0.00", "refunded": "0.00"}, "6024.00"),
+        ("settled", {"amount": "0.00", "recovered": "0.00", "refunded": "30.00"}, "30.00"),
         ("recovery_received", {"amount": "500.00", "remaining": "2907.25"}, "2907.25"),
     ],
 )

@@ -13,6 +13,10 @@ forgiven: penalty, then interest, are waived (``servicing.waivers``, so each
 waiver is recorded and posted as any other) until the payoff is that amount.
 Principal and fees are never forgiven this way, and what a write-off left to
 recover is not waived either: a written-off line settles in full.
+
+A revolving line may hold a credit balance (an overpayment the next spending
+would have used); closing the line ends that use, so the settlement pays it
+back to the borrower in the same transaction.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ import sqlalchemy as sa
 
 from crossline.events.notifications import Notice, notify
 from crossline.events.outbox import Event, emit
+from crossline.ledger.accounts import Account
+from crossline.ledger.journal import Leg, post_entries
 from crossline.money import format_fen
 from crossline.servicing.context import Context
 from crossline.servicing.errors import InputError, RefusedError
-from crossline.servicing.lines import Line, get_line
+from crossline.servicing.lines import Line, get_line, line_entry
 from crossline.servicing.recoveries import open_recovery
 from crossline.servicing.repayment import RepaymentResult, load_book, owed, payoff_fen, repay
 from crossline.servicing.waivers import waive
@@ -71,6 +77,35 @@ def _waive_rest(ctx: Context, line: Line, amount: int, reason: str, by: str) -> 
             f"amount: {format_fen(amount)} is less than the line can settle for "
             f"({format_fen(payoff)}: principal, fees and what a write-off left are not waived)",
         )
+
+
+def _refund_credit(ctx: Context, line: Line) -> int:
+    """Pay a revolving line's credit balance back to the borrower (debit the liability,
+    credit settlement); returns the amount, 0 when there is none."""
+    held = ctx.conn.execute(
+        sa.select(loans.c.loan_id, loans.c.credit_fen).where(
+            loans.c.credit_line_id == line.credit_line_id, loans.c.credit_fen > 0
+        )
+    ).all()
+    entries = [
+        line_entry(
+            ctx,
+            line,
+            "credit_refund",
+            loan_id,
+            (Leg(Account.BORROWER_CREDIT, credit), Leg(Account.SETTLEMENT, -credit)),
+        )
+        for loan_id, credit in held
+    ]
+    if not entries:
+        return 0
+    post_entries(ctx.conn, entries)
+    ctx.conn.execute(
+        sa.update(loans)
+        .where(loans.c.loan_id.in_([loan_id for loan_id, _ in held]))
+        .values(credit_fen=0)
+    )
+    return sum(int(credit) for _, credit in held)
 
 
 def settle(
@@ -118,9 +153,11 @@ def settle(
         .where(c.credit_line_id == line.credit_line_id)
         .values(status=CLOSED, cured_on=sa.case((written_off, ctx.today), else_=c.cured_on))
     )
+    refunded = _refund_credit(ctx, line)
     payload = {
         "amount": format_fen(paid.amount_fen if paid is not None else 0),
         "recovered": format_fen(paid.recovered_fen if paid is not None else 0),
+        "refunded": format_fen(refunded),
     }
     emit(
         ctx.conn,
