@@ -176,17 +176,43 @@ def test_a_refused_waiver_leaves_the_database_unchanged(
     assert dump(engine) == before
 
 
-def test_a_revolving_line_is_refused_a_waiver(engine: sa.Engine) -> None:
-    initialise(engine, START)
-    with engine.begin() as conn:
-        ctx = open_context(conn)
-        register_borrower(ctx, "amy", 600000)
-        open_line(ctx, "amy", "huabei", 500000)
-    before = dump(engine)
-    with pytest.raises(RefusedError, match="revolving") as caught, engine.begin() as conn:
-        waive(open_context(conn), "amy", "huabei", "interest", "all", "goodwill", "li")
-    assert caught.value.code == "revolving_not_waivable"
-    assert dump(engine) == before
+def test_a_huabei_overdue_fee_is_waived_and_the_minimum_then_goes_to_principal(
+    engine: sa.Engine,
+) -> None:
+    outcome = run_yaml(
+        engine,
+        """
+start: 2026-03-03
+borrowers: [{id: amy, monthly_income: "6000.00"}]
+steps:
+  - {date: 2026-03-03, open_line: {borrower: amy, product: huabei, limit: "5000.00"}}
+  - {date: 2026-03-05, purchase: {borrower: amy, product: huabei, amount: "1000.00"}}
+  - {date: 2026-04-30, snapshot: overdue}
+  - date: 2026-04-30
+    waive: {borrower: amy, product: huabei, component: penalty, amount: all,
+            reason: "hospital stay", by: risk-li}
+  - {date: 2026-04-30, snapshot: waived}
+  - {date: 2026-04-30, repay: {borrower: amy, product: huabei, amount: "100.00"}}
+  - {date: 2026-04-30, snapshot: paid}
+end: 2026-04-30
+""",
+    )
+    # Statement of 04-01: 1000.00, minimum 100.00, due 04-10, unpaid: 19 days late at the
+    # 04-29 close. The overdue fee,
+    # 1000.00 x 0.0005 = 0.50 a day, is held through the 3-day grace, then posted, for
+    # the end-of-days of 04-11 .. 04-29 (the 04-30 close has not run): 19 x 0.50 = 9.50.
+    overdue = line_of(outcome["snapshots"]["overdue"], "amy", "huabei")
+    assert (overdue["dpd"], overdue["outstanding"]["penalty"]) == (19, "9.50")
+    waived = line_of(outcome["snapshots"]["waived"], "amy", "huabei")
+    # The fee is forgiven; the waiver re-ages the line as of today, and the unpaid
+    # minimum still makes it late: 20 days after 04-10.
+    assert (waived["dpd"], waived["outstanding"]["penalty"]) == (20, "0.00")
+    paid = line_of(outcome["snapshots"]["paid"], "amy", "huabei")
+    # The minimum paid: all 100.00 goes to principal, and the line is current.
+    assert (paid["dpd"], paid["outstanding"]["principal"]) == (0, "900.00")
+    assert outcome["ledger"]["balanced"]
+    assert _account(engine, "waiver_expense") == 950
+    assert _account(engine, "penalty_receivable") == 0
 
 
 # --- settlement ---------------------------------------------------------------------------

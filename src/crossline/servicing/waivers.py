@@ -10,9 +10,15 @@ what the rows owe and whose journal side falls by the same amount (debit
 waiver expense, credit the component's receivable). Who granted it and why is
 in the ``waivers`` table; the API's audit log records the request too.
 
-Principal is never waived (that is a write-off or a settlement), and a
-revolving line's charges are held and settled through its statements, so
-waivers are for installment and cash-loan lines.
+Principal is never waived (that is a write-off or a settlement). On a
+revolving line only what was posted can be waived: the overdue fee (penalty)
+on billed rows, revolving interest charged, bill-installment fees; a charge
+still held in grace is not owed yet. A waiver leaves the statements' minimums
+as issued: the overdue fee accrues after the statement that fell overdue, so
+its minimum never asked for it, and a minimum is 10% of a balance whose
+principal cannot be waived, so what is left owing still covers it. A
+revolving line stays late until the minimum is paid, as it would without the
+waiver; the borrower's money then goes to principal instead of the fee.
 """
 
 from __future__ import annotations
@@ -82,11 +88,6 @@ def waive(
     """Forgive ``amount`` (or ``all``) of ``component`` owed on the line, granted by ``by``."""
     text = _check_request(component, reason, by)
     line = get_line(ctx, borrower_id, product_id)
-    if line.kind == "revolving":
-        raise RefusedError(
-            "revolving_not_waivable",
-            f"the {product_id} line is revolving: its charges are settled through statements",
-        )
     book = load_book(ctx, line)
     owed_fen = sum(owed(r, component) for r in book.rows)
     if owed_fen <= 0:

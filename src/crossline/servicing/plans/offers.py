@@ -51,8 +51,8 @@ def request_plan(ctx: Context, borrower_id: str, product_id: str, months: int) -
     if line.kind == "revolving":
         raise RefusedError(
             "plan_not_for_revolving",
-            f"the {product_id} line is revolving: its overdue statement can be converted "
-            "into bill installments, a personalised plan covers cash and installment loans",
+            f"the {product_id} line is revolving: personalised plans cover cash-loan and "
+            "installment lines; paying the overdue statement's minimum brings it current",
         )
     if _plan_of(ctx, line, "active") is not None:
         raise RefusedError(
