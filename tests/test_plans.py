@@ -232,7 +232,7 @@ def test_refusals_name_the_rule_and_leave_the_database_unchanged(engine: sa.Engi
         ("weilidai", 61, "plan_over_60_months", r"at most 60 months \(Art\. 70"),
         ("weilidai", 1, "plan_under_2_months", "extension"),
         ("jiebei", 6, "line_not_overdue", "request an extension instead"),
-        ("huabei", 6, "plan_not_for_revolving", "revolving"),
+        ("huabei", 6, "line_not_overdue", "request an extension instead"),
         ("fenqile", 6, "no_line", "no fenqile line"),
     ]
     for product, months, code, message in cases:
@@ -488,3 +488,36 @@ def test_a_merchant_installment_plan_carries_its_fees_and_overdue_fee(engine: sa
         "active",
         _fen(total),
     )
+
+
+def test_a_huabei_statement_overdue_goes_into_a_plan_that_breaks_back_to_its_due_date(
+    engine: sa.Engine,
+) -> None:
+    outcome = run_example(engine, "huabei_plan_after_overdue")
+    assert outcome["ledger"]["balanced"]
+    offer = next(e for e in outcome["events"] if e["type"] == "request_plan")
+    # 1000.00 billed + 19 days x 0.50 overdue fee; 1009.50 / 3 = 336.50 exactly.
+    assert (offer["principal"], offer["penalty"], offer["total"]) == ("1000.00", "9.50", "1009.50")
+    assert (offer["installment"], offer["last_installment"]) == ("336.50", "336.50")
+    assert (offer["first_due_date"], offer["delinquent_since"]) == ("2026-05-30", "2026-04-10")
+    started = line_of(outcome["snapshots"]["plan_started"], "amy", "huabei")
+    # Current from the start: the statement's unmet minimum no longer ages the line.
+    assert (started["dpd"], started["bucket"], started["plan"]["status"]) == (0, "M0", "active")
+    assert started["outstanding"]["principal"] == "1009.50"
+    repaid = next(e for e in outcome["events"] if e["type"] == "repay")
+    assert (repaid["amount"], repaid["allocated"]["principal"]) == ("336.50", "336.50")
+    tolerated = line_of(outcome["snapshots"]["last_day_of_tolerance"], "amy", "huabei")
+    # Installment 2 (06-30) is 29 days late at the close of 07-29, within the tolerance.
+    assert (tolerated["plan"]["status"], tolerated["dpd"]) == ("active", 29)
+    broken = next(e for e in outcome["events"] if e["type"] == "plan_broken")
+    assert (broken["date"], broken["dpd"], broken["overdue"]) == ("2026-07-31", 112, "673.00")
+    final = line_of(outcome["final"], "amy", "huabei")
+    assert final["dpd"] == (date(2026, 8, 3) - date(2026, 4, 10)).days
+    # The overdue fee resumes at 0.0005 scaled to the purchase's share of the plan
+    # (1000.00 of 1009.50), on each of the two unpaid 336.50 rows, for 08-01..08-03.
+    units = (Decimal(5_000_000) * 100_000 / 100_950).quantize(Decimal(1), ROUND_HALF_UP)
+    per_row = (Decimal(33_650) * units / 10**10).quantize(Decimal(1), ROUND_HALF_UP)
+    assert final["outstanding"]["penalty"] == _fen(int(per_row) * 2 * 3)
+    months = [(r["month"], r["status"]) for r in outcome["final"]["borrowers"]["amy"]["bureau"]]
+    # April's worst was 20 days, under the 30-day reporting threshold; the plan months N.
+    assert months[:4] == [("2026-03", "N"), ("2026-04", "N"), ("2026-05", "N"), ("2026-06", "N")]

@@ -199,6 +199,7 @@ FIVE_YEARS = "negative_record_expires_after_5_years"
 EXPECTED_REFUSALS: dict[str, dict[int, str]] = {
     "collections_night_call_refused": {3: "quiet_hours"},
     "extension_beyond_legal_limit": {7: "extension_limit_art12"},
+    "huabei_plan_after_overdue": {6: "line_under_plan"},
 }
 """Examples that show a rule refusing a step: step number -> the refusal's code. Every
 other example must run without a refusal."""

@@ -37,9 +37,10 @@ from crossline.servicing.plans.terms import (
     plan_schedule,
 )
 from crossline.servicing.refresh import refresh_borrower
-from crossline.servicing.rows import read_open_rows
+from crossline.servicing.revolving import cycle_of
+from crossline.servicing.rows import read_late_statements, read_open_rows
 from crossline.servicing.schedules import ScheduledInstallment
-from crossline.store.schema import credit_lines, installments, loans, plans
+from crossline.store.schema import credit_lines, installments, loans, plans, statements
 
 _CARRIED_COLUMNS = ("principal", "interest", "fee", "penalty", "penalty_waived")
 
@@ -48,12 +49,6 @@ def request_plan(ctx: Context, borrower_id: str, product_id: str, months: int) -
     """Offer a plan over ``months`` for the borrower's overdue line; refused with the rule."""
     _check_months(months)
     line = get_line(ctx, borrower_id, product_id)
-    if line.kind == "revolving":
-        raise RefusedError(
-            "plan_not_for_revolving",
-            f"the {product_id} line is revolving: personalised plans cover cash-loan and "
-            "installment lines; paying the overdue statement's minimum brings it current",
-        )
     if _plan_of(ctx, line, "active") is not None:
         raise RefusedError(
             "plan_active", f"the {product_id} line already has an active installment plan"
@@ -108,7 +103,7 @@ def accept_plan(ctx: Context, borrower_id: str, product_id: str) -> dict[str, An
             f"the plan offered on {offer.offered_on} was valid that day only; request it again",
         )
     rows = _line_rows(ctx, line)
-    carried = carried_balance(rows, ctx.today, _penalty_policy(ctx, line))
+    carried = _carried(ctx, line, rows)
     now = tuple(getattr(carried, c) for c in _CARRIED_COLUMNS)
     if now != tuple(offer._mapping[f"{c}_fen"] for c in _CARRIED_COLUMNS):
         raise RefusedError(
@@ -192,14 +187,24 @@ def _penalty_policy(ctx: Context, line: Line) -> PenaltyPolicy:
 
 
 def _line_rows(ctx: Context, line: Line) -> pl.DataFrame:
-    return read_open_rows(
-        ctx.conn,
-        sa.and_(loans.c.credit_line_id == line.credit_line_id, loans.c.kind != "revolving"),
+    """Every open row of the line's active loans: a revolving line's billed rows and its
+    open cycle too, so that its whole balance moves into the plan."""
+    return read_open_rows(ctx.conn, loans.c.credit_line_id == line.credit_line_id)
+
+
+def _carried(ctx: Context, line: Line, rows: pl.DataFrame | None = None) -> Carried:
+    since = None
+    if line.kind == "revolving":
+        late = read_late_statements(
+            ctx.conn, loans.c.credit_line_id == line.credit_line_id, ctx.today
+        )
+        since = late.get_column("delinquent_from").min() if not late.is_empty() else None
+    return carried_balance(
+        _line_rows(ctx, line) if rows is None else rows,
+        ctx.today,
+        _penalty_policy(ctx, line),
+        since,  # type: ignore[arg-type]
     )
-
-
-def _carried(ctx: Context, line: Line) -> Carried:
-    return carried_balance(_line_rows(ctx, line), ctx.today, _penalty_policy(ctx, line))
 
 
 def _close_old_rows(ctx: Context, line: Line, rows: pl.DataFrame, carried: Carried) -> None:
@@ -233,6 +238,7 @@ def _close_old_rows(ctx: Context, line: Line, rows: pl.DataFrame, carried: Carri
     i = installments.c
     penalty = {"penalty_fen": i.paid_penalty_fen} if waive else {"paid_penalty_fen": i.penalty_fen}
     old = per_loan["loan_id"].to_list()
+    cycle = cycle_of(ctx, line).installment_id if line.kind == "revolving" else None
     ctx.conn.execute(
         sa.update(installments)
         .where(i.loan_id.in_(old), i.status == "open")
@@ -242,15 +248,31 @@ def _close_old_rows(ctx: Context, line: Line, rows: pl.DataFrame, carried: Carri
             paid_principal_fen=i.principal_fen,
             paid_interest_fen=i.interest_recognised_fen,
             paid_fee_fen=i.fee_recognised_fen,
-            status="paid",
-            paid_on=ctx.today,
+            shadow_interest_fen=0,
+            shadow_penalty_fen=0,
+            status=sa.case((i.installment_id == cycle, "open"), else_="paid"),
+            paid_on=sa.case((i.installment_id == cycle, None), else_=ctx.today),
             **penalty,
         )
     )
     ctx.conn.execute(
         sa.update(loans)
-        .where(loans.c.loan_id.in_(old))
+        .where(loans.c.loan_id.in_(old), loans.c.kind != "revolving")
         .values(status="paid_off", closed_on=ctx.today)
+    )
+    if cycle is not None:
+        _close_statements(ctx, line)
+
+
+def _close_statements(ctx: Context, line: Line) -> None:
+    """A revolving line's statements whose minimum is unmet ask for no more: the plan
+    carries what they billed, so the line no longer ages on them (breaking the plan
+    dates its rows back to the old delinquency instead)."""
+    s = statements.c
+    ctx.conn.execute(
+        sa.update(statements)
+        .where(s.credit_line_id == line.credit_line_id, s.paid_fen < s.minimum_fen)
+        .values(minimum_fen=s.paid_fen)
     )
 
 

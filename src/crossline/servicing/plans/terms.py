@@ -48,12 +48,20 @@ class Carried:
         return self.principal + self.interest + self.fee + self.penalty
 
 
-def carried_balance(rows: pl.DataFrame, today: date, policy: PenaltyPolicy) -> Carried:
-    """Sum the open non-revolving rows of one line (``ROW_SCHEMA``) into what a plan carries.
+def carried_balance(
+    rows: pl.DataFrame,
+    today: date,
+    policy: PenaltyPolicy,
+    delinquent_since: date | None = None,
+) -> Carried:
+    """Sum the open rows of one line (``ROW_SCHEMA``) into what a plan carries.
 
-    The delinquency start is the due date of the oldest row with anything unpaid; the
-    penalty terms kept are the line's harshest, restored if the plan breaks."""
-    rows = rows.filter(pl.col("loan_kind") != "revolving")
+    The delinquency start is the due date of the oldest row with anything unpaid, or
+    ``delinquent_since`` where the line ages otherwise (a revolving line: its oldest
+    statement with the minimum unmet, since a row of a statement whose minimum was met
+    may stay unpaid without being late). The penalty terms kept are the line's
+    harshest, restored if the plan breaks; a revolving line's overdue fee, charged on
+    the statement balance, falls on the plan's unpaid installments instead."""
     late = rows.filter((pl.col("due_date") <= today) & (UNPAID_TOTAL > 0))
     if late.is_empty():
         raise ValueError("carried_balance: the line has no overdue row")
@@ -64,6 +72,7 @@ def carried_balance(rows: pl.DataFrame, today: date, policy: PenaltyPolicy) -> C
         (pl.col("penalty_fen") - pl.col("paid_penalty_fen")).sum().alias("penalty"),
     ).row(0, named=True)
     harshest = rows.sort("penalty_rate_units", descending=True).row(0, named=True)
+    base = str(harshest["penalty_base"])
     penalty = int(sums["penalty"])
     return Carried(
         principal=int(sums["principal"]),
@@ -71,9 +80,9 @@ def carried_balance(rows: pl.DataFrame, today: date, policy: PenaltyPolicy) -> C
         fee=int(sums["fee"]),
         penalty=penalty if policy == "include" else 0,
         penalty_waived=0 if policy == "include" else penalty,
-        delinquent_since=late["due_date"].min(),  # type: ignore[arg-type]
+        delinquent_since=delinquent_since or late["due_date"].min(),  # type: ignore[arg-type]
         penalty_rate_units=int(harshest["penalty_rate_units"]),
-        penalty_base=str(harshest["penalty_base"]),
+        penalty_base="installment" if base == "statement" else base,
     )
 
 
