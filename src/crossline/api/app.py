@@ -1,11 +1,11 @@
 """The FastAPI application: routes under ``/v1``, one error shape, OpenAPI served, the
-borrower portal and risk console (``crossline.web``), and the outbox worker running
-beside it for the app's lifetime."""
+borrower portal and risk console (``crossline.web``), and the outbox and notification
+delivery rounds running beside it for the app's lifetime (``api.pollers``)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from crossline import web
 from crossline.api import errors
-from crossline.api.outbox_worker import OutboxWorker
+from crossline.api.pollers import DELIVERY_SECONDS, OUTBOX_SECONDS, Poller
 from crossline.api.routes import (
     borrowers,
     bureau,
@@ -26,6 +26,8 @@ from crossline.api.routes import (
     whatif,
 )
 from crossline.api.text_guard import RefuseUnstorableText
+from crossline.events.delivery import configured_channels, deliver_pending
+from crossline.events.handlers import handle_pending
 from crossline.security.pii import PiiCipher
 from crossline.store.engine import make_engine
 
@@ -42,22 +44,31 @@ def create_app(
     *,
     handle_events: bool = True,
     request_threads: int = REQUEST_THREADS,
+    deliver_every: float = 0,
 ) -> FastAPI:
     """The API over ``engine``'s book (upgraded to the latest schema by the caller);
     ``cipher`` seals and opens borrowers' identities. ``handle_events=False`` leaves the
     outbox to another process (or, in a test, to nobody). ``request_threads`` bounds
-    the requests a process works on at once (``REQUEST_THREADS``)."""
+    the requests a process works on at once (``REQUEST_THREADS``). ``deliver_every``
+    seconds, notifications go to the configured channels (0: not by this process)."""
+    channels = configured_channels() if deliver_every > 0 else []
+
+    def deliver() -> None:
+        deliver_pending(engine, channels, cipher)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         to_thread.current_default_thread_limiter().total_tokens = request_threads
-        if not handle_events:
-            yield
-            return
-        worker = OutboxWorker(engine)
-        worker.start()
+        pollers = []
+        if handle_events:
+            pollers.append(Poller("outbox", lambda: handle_pending(engine), OUTBOX_SECONDS))
+        if channels:
+            pollers.append(Poller("delivery", deliver, deliver_every))
+        for poller in pollers:
+            poller.start()
         yield
-        worker.stop()
+        for poller in pollers:
+            poller.stop()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -89,5 +100,20 @@ def create_app(
 
 def from_environment() -> FastAPI:
     """The app over ``CROSSLINE_DATABASE_URL`` (default SQLite) with the PII key in
-    ``CROSSLINE_PII_KEY``: what each ``crossline serve`` worker process runs."""
-    return create_app(make_engine(), PiiCipher.from_env())
+    ``CROSSLINE_PII_KEY``, delivering notifications every ``CROSSLINE_DELIVERY_SECONDS``
+    (default ``DELIVERY_SECONDS``): what each ``crossline serve`` worker process runs."""
+    return create_app(make_engine(), PiiCipher.from_env(), deliver_every=delivery_seconds())
+
+
+def delivery_seconds(environ: Mapping[str, str] = os.environ) -> float:
+    """``CROSSLINE_DELIVERY_SECONDS`` as a number of seconds (0 turns delivery off)."""
+    text = environ.get("CROSSLINE_DELIVERY_SECONDS", str(DELIVERY_SECONDS))
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:
+        raise ValueError(
+            f"CROSSLINE_DELIVERY_SECONDS: expected seconds from 0 to 3600, got {text!r}"
+        )
+    return seconds

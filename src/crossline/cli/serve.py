@@ -23,10 +23,20 @@ def serve(
     """Serve the API (/v1, OpenAPI at /v1/openapi.json) over an initialised book.
 
     Credentials come from ``crossline access``: API keys for providers, logins for
-    borrowers and console staff.
+    borrowers and console staff. Each process delivers notifications every
+    ``CROSSLINE_DELIVERY_SECONDS`` (default 5; 0 leaves it to ``crossline
+    notifications deliver``), to the log and, with ``CROSSLINE_SMTP_HOST``, by mail.
     """
     import uvicorn
 
+    from crossline.api.app import delivery_seconds
+    from crossline.events.delivery import configured_channels
+
+    try:
+        if delivery_seconds() > 0:
+            configured_channels()
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
     engine = existing_book(database)
     if workers > 1 and is_sqlite(engine):
         raise fail("workers: SQLite has one writer; serve it from one process, or use PostgreSQL")

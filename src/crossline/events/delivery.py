@@ -7,7 +7,10 @@ to the channel and records that in ``notification_deliveries`` in the same
 transaction. A crash between sending and committing sends that batch again on the
 next run: delivery is at least once, and a notification's id goes with it (the
 e-mail's Message-ID) so a receiver can drop a repeat; a committed delivery is never
-repeated.
+repeated. Runners may overlap (each server process delivers, and so may the CLI): on
+PostgreSQL each batch first takes a transaction-scoped advisory lock, and a runner
+that finds it taken stops, leaving the rest to the one holding it; on SQLite each
+batch takes the database's write lock before it reads (``_claimed``).
 """
 
 from __future__ import annotations
@@ -29,11 +32,14 @@ from crossline.events.rendered import Rendered, rendered_rows
 from crossline.security.pii import PiiCipher
 from crossline.store import platform
 from crossline.store.schema import notification_deliveries, notifications
+from crossline.store.schema import platform as platform_table
 
 log = logging.getLogger("crossline.notifications")
 
 BATCH = 500
 """Notifications rendered and delivered per transaction."""
+DELIVERY_LOCK = 0x636C6E74
+"""The PostgreSQL advisory lock key of a delivery batch ("clnt")."""
 
 
 class Channel(Protocol):
@@ -152,12 +158,25 @@ def deliver_pending(
         sent[channel.name] = 0
         while True:
             with engine.begin() as conn:
+                if not _claimed(conn):
+                    return sent
                 batch = _pending(conn, channel, cipher)
                 if not batch:
                     break
                 today = platform.business_date(conn)
                 sent[channel.name] += _deliver_batch(conn, channel, batch, today)
     return sent
+
+
+def _claimed(conn: sa.Connection) -> bool:
+    """Whether this runner may deliver a batch now: not while another holds the lock on
+    PostgreSQL. SQLite has one writer: a write that changes nothing takes its lock before
+    the batch is read, so a second runner waits and then reads what the first left."""
+    if conn.dialect.name == "postgresql":
+        claimed = conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(DELIVERY_LOCK)))
+        return bool(claimed.scalar())
+    conn.execute(sa.update(platform_table).values(business_date=platform_table.c.business_date))
+    return True
 
 
 def _pending(conn: sa.Connection, channel: Channel, cipher: PiiCipher | None) -> list[Rendered]:
