@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -22,9 +23,11 @@ from crossline.decisions.applications import apply
 from crossline.decisions.policies import activate_policy, upload_policy
 from crossline.eod.runner import run_eod
 from crossline.servicing.context import open_context
-from crossline.servicing.lines import register_borrower
+from crossline.servicing.errors import RefusedError
+from crossline.servicing.lines import open_line, register_borrower
 from crossline.store import platform
 from crossline.store.schema import credit_lines, decisions
+from tests.helpers import dump
 from tests.test_applications import START, _setup, _table, small_policy
 
 RICH = 30_000_000
@@ -149,3 +152,24 @@ def test_the_cap_is_the_database_catalog_s(engine: sa.Engine) -> None:
     # Huabei 50,000.00; Jiebei offered 250,000, capped at its 60,000 maximum, then at the
     # 60,000 - 50,000 the database's cap leaves.
     assert (jiebei.status, jiebei.limit_fen) == ("approved", 1_000_000)
+
+
+def test_opening_a_line_directly_is_refused_above_the_cap_and_writes_nothing(
+    engine: sa.Engine,
+) -> None:
+    _setup(engine, {"ning": RICH})
+    with engine.begin() as conn:
+        ctx = open_context(conn)
+        open_line(ctx, "ning", "jiebei", 18_000_000, Decimal("0.0004"))
+        open_line(ctx, "ning", "weilidai", 20_000_000, Decimal("0.0004"))  # webank: its own
+    before = dump(engine)
+    with (
+        pytest.raises(RefusedError, match=r"the 20000\.00 the borrower credit cap") as refused,
+        engine.begin() as conn,
+    ):
+        open_line(open_context(conn), "ning", "huabei", 2_000_001)
+    assert refused.value.code == "credit_cap_reached"
+    assert dump(engine) == before
+    with engine.begin() as conn:
+        open_line(open_context(conn), "ning", "huabei", 2_000_000)
+    assert _lines(engine)["huabei"] == 2_000_000

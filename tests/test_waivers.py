@@ -215,6 +215,43 @@ end: 2026-04-30
     assert _account(engine, "penalty_receivable") == 0
 
 
+def test_waiving_a_last_bill_installment_s_fee_leaves_a_minimum_that_paying_all_meets(
+    engine: sa.Engine,
+) -> None:
+    outcome = run_yaml(
+        engine,
+        """
+start: 2026-03-03
+borrowers: [{id: amy, monthly_income: "6000.00"}]
+steps:
+  - {date: 2026-03-03, open_line: {borrower: amy, product: huabei, limit: "5000.00"}}
+  - {date: 2026-03-20, purchase: {borrower: amy, product: huabei, amount: "300.00",
+                                  installments: 3}}
+  - {date: 2026-04-10, repay: {borrower: amy, product: huabei, amount: all_due}}
+  - {date: 2026-05-10, repay: {borrower: amy, product: huabei, amount: all_due}}
+  - date: 2026-06-20
+    waive: {borrower: amy, product: huabei, component: fee, amount: all, reason: "goodwill",
+            by: risk-li}
+  - {date: 2026-06-20, repay: {borrower: amy, product: huabei, amount: all}}
+  - {date: 2026-06-20, snapshot: paid}
+end: 2026-06-22
+""",
+    )
+    # Each month 100.00 + 300 x 2.5% / 3 = 2.50 fee; the 06-01 statement's minimum is
+    # the last installment, 102.50. With its fee waived, paying everything owed (the
+    # 100.00 and the overdue fee since 06-13) is less than that minimum.
+    june = line_of(outcome["snapshots"]["paid"], "amy", "huabei")
+    statement = next(s for s in june["statements"] if s["date"] == "2026-06-01")
+    paid = next(e for e in outcome["events"] if e["type"] == "repay" and e["date"] == "2026-06-20")
+    assert paid["allocated"]["principal"] == "100.00" and paid["allocated"]["fee"] == "0.00"
+    assert statement["minimum_payment"] == paid["amount"]
+    assert Decimal(paid["amount"]) < Decimal("102.50")
+    assert (june["dpd"], june["bucket"]) == (0, "M0")
+    final = line_of(outcome["final"], "amy", "huabei")
+    assert final["dpd"] == 0
+    assert outcome["ledger"]["balanced"]
+
+
 # --- settlement ---------------------------------------------------------------------------
 
 

@@ -9,8 +9,10 @@ next run: delivery is at least once, and a notification's id goes with it (the
 e-mail's Message-ID) so a receiver can drop a repeat; a committed delivery is never
 repeated. Runners may overlap (each server process delivers, and so may the CLI): on
 PostgreSQL each batch first takes a transaction-scoped advisory lock, and a runner
-that finds it taken stops, leaving the rest to the one holding it; on SQLite each
-batch takes the database's write lock before it reads (``_claimed``).
+that finds it taken stops, leaving the rest to the one holding it. SQLite serves one
+process, so only the CLI run beside it can overlap; holding SQLite's one write lock
+while mail goes out would stop every command for as long, so there the second runner
+may send a batch again (at least once, as after a crash) and fails to record it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from crossline.events.rendered import Rendered, rendered_rows
 from crossline.security.pii import PiiCipher
 from crossline.store import platform
 from crossline.store.schema import notification_deliveries, notifications
-from crossline.store.schema import platform as platform_table
 
 log = logging.getLogger("crossline.notifications")
 
@@ -132,7 +133,15 @@ class SmtpChannel:
                 smtp.starttls()
             if s.user is not None and s.password is not None:
                 smtp.login(s.user, s.password)
-            smtp.send_message(message)
+            try:
+                smtp.send_message(message)
+            except smtplib.SMTPRecipientsRefused:
+                # A refused address stays refused: sending the batch again would not
+                # reach it and would hold back every notification after it.
+                log.warning(
+                    "notification %d: the mail server refused the address", notice.notification_id
+                )
+                return False
         return True
 
 
@@ -170,13 +179,10 @@ def deliver_pending(
 
 def _claimed(conn: sa.Connection) -> bool:
     """Whether this runner may deliver a batch now: not while another holds the lock on
-    PostgreSQL. SQLite has one writer: a write that changes nothing takes its lock before
-    the batch is read, so a second runner waits and then reads what the first left."""
-    if conn.dialect.name == "postgresql":
-        claimed = conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(DELIVERY_LOCK)))
-        return bool(claimed.scalar())
-    conn.execute(sa.update(platform_table).values(business_date=platform_table.c.business_date))
-    return True
+    PostgreSQL (SQLite: always, see the module's docstring)."""
+    if conn.dialect.name != "postgresql":
+        return True
+    return bool(conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(DELIVERY_LOCK))).scalar())
 
 
 def _pending(conn: sa.Connection, channel: Channel, cipher: PiiCipher | None) -> list[Rendered]:

@@ -112,7 +112,28 @@ def open_line(
     _pricing(product, daily_rate, monthly_fee_rate)
     if find_line(ctx, borrower_id, product_id) is not None:
         raise RefusedError("line_exists", f"{borrower_id!r} already has a {product_id} line")
+    group = ctx.catalog.provider_of(product_id).group
+    headroom = ctx.catalog.borrower_credit_cap_fen - group_limit_fen(ctx, borrower_id, group)
+    if limit_fen > headroom:
+        raise RefusedError(
+            "credit_cap_reached",
+            f"limit: {format_fen(limit_fen)} is more than the "
+            f"{format_fen(max(0, headroom))} the borrower credit cap leaves beside the "
+            f"borrower's other {group} lines (DOMAIN §5)",
+        )
     return insert_line(ctx, borrower_id, product, limit_fen, daily_rate, monthly_fee_rate)
+
+
+def group_limit_fen(ctx: Context, borrower_id: str, group: str) -> int:
+    """The limits of the borrower's open lines with ``group`` added up: what the borrower
+    credit cap is measured against."""
+    c = credit_lines.c
+    total = ctx.conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(c.limit_fen), 0)).where(
+            c.borrower_id == borrower_id, c.lender_group == group, c.status != "closed"
+        )
+    ).scalar_one()
+    return int(total)
 
 
 _INSERT_LINE = credit_lines.insert().returning(credit_lines.c.credit_line_id)

@@ -23,6 +23,7 @@ from crossline.kernels.installments import half_up_accrual, recognition
 from crossline.ledger.accounts import Account
 from crossline.ledger.journal import Leg, post_entries, post_pairs
 from crossline.money import format_fen, rate_units
+from crossline.servicing.balances import owed
 from crossline.servicing.context import Context
 from crossline.servicing.errors import InputError, RefusedError
 from crossline.servicing.lines import Line, catalog_product, get_line, line_entry
@@ -305,6 +306,34 @@ def _restate(ctx: Context, line: Line, product: Product, statement_id: int, due:
             balance_fen=int(revolving) + int(due_installments),
             minimum_fen=int(minimum) + int(due_installments) + statements.c.past_due_fen,
         )
+    )
+
+
+def cap_unmet_minimums(ctx: Context, line: Line) -> None:
+    """After a waiver, no unmet minimum asks for more than paying everything owed now.
+
+    A statement's minimum holds each bill installment falling due in full, fee included;
+    with that fee waived and everything else paid, the minimum could never be met and
+    the line would age on with nothing owed. Only then is the minimum lowered."""
+    i, s = installments.c, statements.c
+    owed_now = (
+        sa.select(sa.func.coalesce(sa.func.sum(owed()), 0))
+        .select_from(installments.join(loans, i.loan_id == loans.c.loan_id))
+        .where(
+            loans.c.credit_line_id == line.credit_line_id,
+            loans.c.status == "active",
+            i.status == "open",
+        )
+        .scalar_subquery()
+    )
+    ctx.conn.execute(
+        sa.update(statements)
+        .where(
+            s.credit_line_id == line.credit_line_id,
+            s.paid_fen < s.minimum_fen,
+            s.minimum_fen - s.paid_fen > owed_now,
+        )
+        .values(minimum_fen=s.paid_fen + owed_now)
     )
 
 

@@ -16,9 +16,12 @@ on billed rows, revolving interest charged, bill-installment fees; a charge
 still held in grace is not owed yet. A waiver leaves the statements' minimums
 as issued: the overdue fee accrues after the statement that fell overdue, so
 its minimum never asked for it, and a minimum is 10% of a balance whose
-principal cannot be waived, so what is left owing still covers it. A
-revolving line stays late until the minimum is paid, as it would without the
-waiver; the borrower's money then goes to principal instead of the fee.
+principal cannot be waived, so what is left owing still covers it. A revolving
+line stays late until the minimum is paid, as it would without the waiver; the
+borrower's money then goes to principal instead of the fee. The exception is a
+bill installment's fee, which a minimum holds in full: where waiving it leaves
+an unmet minimum above everything still owed, the minimum is lowered to that
+(``revolving.cap_unmet_minimums``), or the line could never be brought current.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from crossline.servicing.errors import InputError, RefusedError
 from crossline.servicing.lines import get_line
 from crossline.servicing.refresh import refresh_borrower
 from crossline.servicing.repayment import RepaymentResult, close_settled, load_book, owed
+from crossline.servicing.revolving import cap_unmet_minimums
 from crossline.store.schema import waivers
 
 WAIVABLE: tuple[str, ...] = ("penalty", "interest", "fee")
@@ -117,6 +121,8 @@ def waive(
         )
     closed = RepaymentResult(amount_fen=0)
     paid_off = close_settled(book, closed)
+    if line.kind == "revolving":
+        cap_unmet_minimums(ctx, line)
     waiver_id = ctx.conn.execute(
         sa.insert(waivers)
         .values(

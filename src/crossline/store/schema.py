@@ -736,7 +736,8 @@ notification_deliveries = sa.Table(
     sa.Column("sent", sa.Boolean, nullable=False),
 )
 """Each notification a channel beyond the database is done with: sent, or not
-(``sent`` false: the channel had no address for the borrower). A delivery run skips
+(``sent`` false: the channel had no address for the borrower, or the mail server
+refused it). A delivery run skips
 what is here, so a rerun does not send twice."""
 
 plans = sa.Table(
