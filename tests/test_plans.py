@@ -504,6 +504,13 @@ def test_a_huabei_statement_overdue_goes_into_a_plan_that_breaks_back_to_its_due
     # Current from the start: the statement's unmet minimum no longer ages the line.
     assert (started["dpd"], started["bucket"], started["plan"]["status"]) == (0, "M0", "active")
     assert started["outstanding"]["principal"] == "1009.50"
+    # The statement stays as issued, its minimum unmet: the history scores read is true.
+    (april,) = started["statements"]
+    assert (april["date"], april["balance"], april["minimum_payment"]) == (
+        "2026-04-01",
+        "1000.00",
+        "100.00",
+    )
     repaid = next(e for e in outcome["events"] if e["type"] == "repay")
     assert (repaid["amount"], repaid["allocated"]["principal"]) == ("336.50", "336.50")
     tolerated = line_of(outcome["snapshots"]["last_day_of_tolerance"], "amy", "huabei")

@@ -17,7 +17,7 @@ from crossline.kernels.frames import EVENT_SCHEMA, fen_text
 from crossline.kernels.revolving import PREVIOUS_SCHEMA, cut_statements
 from crossline.money import rate_units
 from crossline.servicing.revolving_accounts import statement_after
-from crossline.servicing.rows import read_cycle_rows, read_open_rows
+from crossline.servicing.rows import carried_by_plan, read_cycle_rows, read_open_rows
 from crossline.store.bulk import insert_frame, read_frame, update_frame
 from crossline.store.schema import installments, loans, statements
 
@@ -52,7 +52,7 @@ def _previous(conn: sa.Connection, lo: int, hi: int, product: str) -> pl.DataFra
         .join(
             loans, sa.and_(loans.c.credit_line_id == s.credit_line_id, loans.c.kind == "revolving")
         )
-        .where(loans.c.product == product)
+        .where(loans.c.product == product, ~carried_by_plan())
     )
     return read_frame(conn, statement, PREVIOUS_SCHEMA)
 

@@ -18,6 +18,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from crossline.servicing.balances import owed
+from crossline.servicing.rows import carried_by_plan
 from crossline.store.bulk import read_frame, stage_ids
 from crossline.store.schema import OPEN, credit_lines, installments, loans, statements
 
@@ -120,11 +121,13 @@ def _statement_minimums(conn: sa.Connection, where: list[sa.ColumnElement[bool]]
     )
     unpaid = read_frame(
         conn,
-        sa.select(s.credit_line_id, s.minimum_fen - s.paid_fen).join(
+        sa.select(s.credit_line_id, s.minimum_fen - s.paid_fen)
+        .join(
             latest,
             (s.credit_line_id == latest.c.credit_line_id)
             & (s.statement_date == latest.c.statement_date),
-        ),
+        )
+        .where(~carried_by_plan()),
         _MINIMUM_SCHEMA,
     )
     return unpaid.with_columns(pl.col("statement_minimum_fen").clip(lower_bound=0))

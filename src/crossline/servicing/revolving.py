@@ -28,7 +28,12 @@ from crossline.servicing.context import Context
 from crossline.servicing.errors import InputError, RefusedError
 from crossline.servicing.lines import Line, catalog_product, get_line, line_entry
 from crossline.servicing.origination import LoanTerms, book_loan, check_amount
-from crossline.servicing.rows import cycle_rows_query, read_late_statements, read_open_rows
+from crossline.servicing.rows import (
+    carried_by_plan,
+    cycle_rows_query,
+    read_late_statements,
+    read_open_rows,
+)
 from crossline.servicing.schedules import bill_installment_schedule
 from crossline.store.bulk import update_frame
 from crossline.store.schema import installments, loans, statements
@@ -332,6 +337,7 @@ def cap_unmet_minimums(ctx: Context, line: Line) -> None:
             s.credit_line_id == line.credit_line_id,
             s.paid_fen < s.minimum_fen,
             s.minimum_fen - s.paid_fen > owed_now,
+            ~carried_by_plan(),
         )
         .values(minimum_fen=s.paid_fen + owed_now)
     )
@@ -357,6 +363,7 @@ def record_payment(ctx: Context, line: Line, cash_fen: int) -> None:
         .where(
             s.credit_line_id == line.credit_line_id,
             sa.or_(s.statement_date == latest, s.paid_fen < s.minimum_fen),
+            ~carried_by_plan(),
         )
         .values(paid_fen=s.paid_fen + cash_fen)
     )

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from crossline.kernels.frames import ROW_SCHEMA
 from crossline.kernels.revolving import CYCLE_SCHEMA, LATE_SCHEMA
 from crossline.store.bulk import read_frame
-from crossline.store.schema import OPEN, installments, loans, statements
+from crossline.store.schema import OPEN, installments, loans, plans, statements
 
 _LOAN_COLUMNS = {
     "product": loans.c.product,
@@ -98,6 +98,19 @@ def read_cycle_rows(conn: sa.Connection, where: sa.ColumnElement[bool]) -> pl.Da
     return read_frame(conn, cycle_rows_query(where), CYCLE_SCHEMA)
 
 
+def carried_by_plan() -> sa.ColumnElement[bool]:
+    """Whether a statement was issued by the day a personalised installment plan started
+    on its line: the plan carries what it billed, so it stops asking for its minimum
+    (no ageing, no carried past-due amount, no payments counted to it). The statement
+    itself stays as issued, unmet minimum and all, which is the line's true history."""
+    s, p = statements.c, plans.c
+    return sa.exists().where(
+        p.credit_line_id == s.credit_line_id,
+        p.started_on.is_not(None),
+        p.started_on >= s.statement_date,
+    )
+
+
 def read_late_statements(
     conn: sa.Connection, where: sa.ColumnElement[bool], day: date
 ) -> pl.DataFrame:
@@ -116,7 +129,13 @@ def read_late_statements(
                 sa.and_(loans.c.credit_line_id == s.credit_line_id, loans.c.kind == "revolving"),
             )
         )
-        .where(s.due_date < day, s.paid_fen < s.minimum_fen, loans.c.status == "active", where)
+        .where(
+            s.due_date < day,
+            s.paid_fen < s.minimum_fen,
+            ~carried_by_plan(),
+            loans.c.status == "active",
+            where,
+        )
         .group_by(loans.c.loan_id, s.credit_line_id)
     )
     return read_frame(conn, statement, LATE_SCHEMA)

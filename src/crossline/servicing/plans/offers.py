@@ -40,7 +40,7 @@ from crossline.servicing.refresh import refresh_borrower
 from crossline.servicing.revolving import cycle_of
 from crossline.servicing.rows import read_late_statements, read_open_rows
 from crossline.servicing.schedules import ScheduledInstallment
-from crossline.store.schema import credit_lines, installments, loans, plans, statements
+from crossline.store.schema import credit_lines, installments, loans, plans
 
 _CARRIED_COLUMNS = ("principal", "interest", "fee", "penalty", "penalty_waived")
 
@@ -259,20 +259,6 @@ def _close_old_rows(ctx: Context, line: Line, rows: pl.DataFrame, carried: Carri
         sa.update(loans)
         .where(loans.c.loan_id.in_(old), loans.c.kind != "revolving")
         .values(status="paid_off", closed_on=ctx.today)
-    )
-    if cycle is not None:
-        _close_statements(ctx, line)
-
-
-def _close_statements(ctx: Context, line: Line) -> None:
-    """A revolving line's statements whose minimum is unmet ask for no more: the plan
-    carries what they billed, so the line no longer ages on them (breaking the plan
-    dates its rows back to the old delinquency instead)."""
-    s = statements.c
-    ctx.conn.execute(
-        sa.update(statements)
-        .where(s.credit_line_id == line.credit_line_id, s.paid_fen < s.minimum_fen)
-        .values(minimum_fen=s.paid_fen)
     )
 
 
