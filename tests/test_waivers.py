@@ -32,6 +32,7 @@ from crossline.servicing.context import open_context
 from crossline.servicing.errors import InputError, RefusedError
 from crossline.servicing.lines import open_line, register_borrower
 from crossline.servicing.origination import draw
+from crossline.servicing.purchases import purchase
 from crossline.servicing.repayment import repay
 from crossline.servicing.settlement import settle
 from crossline.servicing.waivers import waive
@@ -313,6 +314,27 @@ end: 2026-03-23
         _scalar(engine, "SELECT payload FROM notifications WHERE kind = 'settled'")
     )
     assert payload["refunded"] == "30.00"
+
+
+def test_a_closed_revolving_line_takes_no_overpayment(engine: sa.Engine) -> None:
+    initialise(engine, START)
+    with engine.begin() as conn:
+        ctx = open_context(conn)
+        register_borrower(ctx, "amy", 600000)
+        open_line(ctx, "amy", "huabei", 500000)
+        purchase(ctx, "amy", "huabei", 10000)
+        conn.execute(sa.text("UPDATE credit_lines SET status = 'closed'"))  # a review's close
+    before = dump(engine)
+    with (
+        pytest.raises(RefusedError, match="exceeds everything owed") as refused,
+        engine.begin() as conn,
+    ):
+        repay(open_context(conn), "amy", "huabei", 10001)
+    assert refused.value.code == "exceeds_payoff"
+    assert dump(engine) == before
+    with engine.begin() as conn:
+        paid = repay(open_context(conn), "amy", "huabei", 10000)
+    assert (paid.amount_fen, paid.credit_added_fen) == (10000, 0)
 
 
 # --- write-off recoveries -----------------------------------------------------------------

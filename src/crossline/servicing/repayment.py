@@ -365,7 +365,8 @@ def _apply_credit(book: _Book) -> None:
 
 def _resolve_amount(book: _Book, amount: AmountSpec, written_off_fen: int) -> int:
     """The cash to allocate: capped at the payoff, except that a revolving line may be
-    overpaid (the rest becomes a credit balance) by at most its limit.
+    overpaid (the rest becomes a credit balance) by at most its limit, unless it is
+    closed: a closed line could never spend the credit.
 
     What was written off and not yet recovered is owed and due in full: a write-off
     does not forgive the debt (``servicing.recoveries``)."""
@@ -378,7 +379,7 @@ def _resolve_amount(book: _Book, amount: AmountSpec, written_off_fen: int) -> in
         if funds <= 0:
             raise InputError("amount", "expected a positive amount, 'all_due' or 'all'")
         payoff = payoff_fen(book) + written_off_fen
-        if _revolving_loan(book) is not None:
+        if _revolving_loan(book) is not None and book.line.status != "closed":
             payoff += book.line.limit_fen
         if funds > payoff:
             raise RefusedError(
