@@ -30,6 +30,7 @@ from crossline.events.templates import LANGUAGES, PRODUCT_NAMES, render
 from crossline.ledger.check import check_ledger
 from crossline.scenario.spec import Contact
 from crossline.scenario.state import snapshot
+from crossline.scoring.views import group_features
 from crossline.security import create_user, log_in
 from crossline.security.pii import PiiCipher
 from crossline.servicing.context import open_context
@@ -528,3 +529,16 @@ def test_a_huabei_statement_overdue_goes_into_a_plan_that_breaks_back_to_its_due
     months = [(r["month"], r["status"]) for r in outcome["final"]["borrowers"]["amy"]["bureau"]]
     # April's worst was 20 days, under the 30-day reporting threshold; the plan months N.
     assert months[:4] == [("2026-03", "N"), ("2026-04", "N"), ("2026-05", "N"), ("2026-06", "N")]
+
+
+def test_a_huabei_plan_counts_in_the_payment_ratio_and_is_no_spending(engine: sa.Engine) -> None:
+    run_example(engine, "huabei_plan_after_overdue")
+    with engine.connect() as conn:
+        (features,) = group_features(conn, "ant", date(2026, 8, 3), borrowers=["amy"]).iter_rows(
+            named=True
+        )
+    # Due in the window: the April minimum, 100.00, unpaid; the plan's 336.50 paid on
+    # 05-30, and its two unpaid 336.50 (dated back to 04-10 by the break).
+    assert features["payment_ratio_6m"] == pytest.approx(33_650 / (10_000 + 3 * 33_650), abs=1e-4)
+    # Spending: the March purchase only; the plan's loan refinances, it buys nothing.
+    assert features["spending_regularity"] == pytest.approx(1 / 6, abs=1e-4)

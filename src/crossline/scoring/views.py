@@ -63,6 +63,7 @@ from crossline.store.schema import (
     installments,
     journal,
     loans,
+    plans,
     statements,
 )
 
@@ -275,12 +276,13 @@ def _capped(paid: sa.ColumnElement[int], due: sa.ColumnElement[int]) -> sa.Colum
     return sa.func.sum(sa.case((paid < due, paid), else_=due))
 
 
-@functools.lru_cache(maxsize=8)
-def _payments_statement(by_borrower: bool, installment_products: tuple[str, ...]) -> sa.Select[Any]:
+@functools.lru_cache(maxsize=2)
+def _payments_statement(by_borrower: bool) -> sa.Select[Any]:
     """Per borrower and product, what fell due in the payment window and what was paid:
-    scheduled installments of loans on non-revolving lines, and the minimum of each
-    revolving statement (whose bill installments are part of that minimum, so they are
-    not counted twice)."""
+    scheduled installments of cash loans and installment loans (a personalised plan on a
+    Huabei line included), and the minimum of each revolving statement (whose bill
+    installments are part of that minimum, so they are not counted twice; a statement a
+    plan carries keeps its unmet minimum, which is what happened)."""
     i, ln, s, c = installments.c, loans.c, statements.c, credit_lines.c
     first: sa.BindParameter[date] = sa.bindparam("payments_from")
     last: sa.BindParameter[date] = sa.bindparam("payments_to")
@@ -291,7 +293,7 @@ def _payments_statement(by_borrower: bool, installment_products: tuple[str, ...]
         .select_from(loans.join(installments, i.loan_id == ln.loan_id))
         .where(
             _within(loans, by_borrower),
-            ln.product.in_(installment_products),
+            ln.kind.in_(SCHEDULED_KINDS),
             i.due_date >= first,
             i.due_date <= last,
         )
@@ -315,10 +317,14 @@ def _payments_statement(by_borrower: bool, installment_products: tuple[str, ...]
     return sa.select(both)
 
 
-OPENED_WITH_SPENDING = ("cash_loan", "installment")
+SCHEDULED_KINDS = ("cash_loan", "installment")
+"""Loans repaid by their own schedule (not through a revolving statement)."""
+
+OPENED_WITH_SPENDING = SCHEDULED_KINDS
 """Loans whose only spending is their own opening: a draw or an installment purchase is
 booked (``disbursement``) on the day the loan opens, so their opening date stands for
-the journal entry and their repayments and accruals need not be read."""
+the journal entry and their repayments and accruals need not be read. A personalised
+plan's loan is of these kinds but refinances old debt: it is no spending."""
 
 
 @functools.lru_cache(maxsize=2)
@@ -341,6 +347,7 @@ def _spend_statement(by_borrower: bool) -> sa.Select[Any]:
             ln.kind.in_(OPENED_WITH_SPENDING),
             ln.opened_on >= first,
             ln.opened_on <= last,
+            ~sa.exists().where(plans.c.plan_loan_id == ln.loan_id),
         )
         .group_by(ln.borrower_id, ln.product, *monthly(ln.opened_on))
     )
@@ -465,7 +472,6 @@ class _Setting:
     groups: tuple[str, ...]
     grace: dict[str, int]
     owners: dict[str, str]
-    installment_products: tuple[str, ...]
 
 
 @functools.lru_cache(maxsize=4)
@@ -475,7 +481,6 @@ def _parsed(text: str) -> _Setting:
         groups=tuple(groups(catalog)),
         grace={p.id: p.grace_days for p in catalog.products},
         owners={p.id: catalog.provider_of(p.id).group for p in catalog.products},
-        installment_products=tuple(sorted(p.id for p in catalog.products if p.kind != "revolving")),
     )
 
 
@@ -508,12 +513,7 @@ def read_view(conn: sa.Connection, as_of: date, within: Scope) -> ViewFrames:
     else:
         lines_owing = sa.and_(c.shard >= params["lo"], c.shard < params["hi"])
     owed = line_balances(conn, lines_owing, as_of)
-    payments = _read(
-        conn,
-        _payments_statement(by_borrower, setting.installment_products),
-        params,
-        _OWED_SCHEMA,
-    )
+    payments = _read(conn, _payments_statement(by_borrower), params, _OWED_SCHEMA)
     spend = _read(conn, _spend_statement(by_borrower), params, _SPENT_SCHEMA)
     return ViewFrames(
         lines=_lines(accounts, owed, setting.grace),
