@@ -14,12 +14,14 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import polars as pl
 import pytest
 import sqlalchemy as sa
 
 from crossline.catalog import CatalogError, catalog_from_data, load_catalog
 from crossline.catalog.loader import catalog_to_json
 from crossline.decisions.applications import apply
+from crossline.decisions.management import _within_cap
 from crossline.decisions.policies import activate_policy, upload_policy
 from crossline.eod.runner import run_eod
 from crossline.servicing.context import open_context
@@ -173,3 +175,36 @@ def test_opening_a_line_directly_is_refused_above_the_cap_and_writes_nothing(
     with engine.begin() as conn:
         open_line(open_context(conn), "ning", "huabei", 2_000_000)
     assert _lines(engine)["huabei"] == 2_000_000
+
+
+def test_raises_are_cut_per_borrower_and_group_counting_what_the_night_lowers_or_closes() -> None:
+    actions = pl.DataFrame(
+        {
+            "credit_line_id": [1, 2, 3, 4, 5, 6, 7],
+            "borrower_id": ["a", "a", "a", "b", "b", "c", "c"],
+            "lender_group": ["ant", "ant", "webank", "ant", "ant", "ant", "ant"],
+            "line_status": ["active"] * 7,
+            "new_status": ["active", "active", "active", "closed", "active", "active", "active"],
+            "line_limit_fen": [
+                15_000_000, 4_000_000, 20_000_000, 12_000_000, 6_000_000, 18_000_000, 5_000_000
+            ],
+            "new_limit_fen": [
+                10_000_000, 12_000_000, 20_000_000, 12_000_000, 15_000_000, 18_000_000, 8_000_000
+            ],
+        }
+    )  # fmt: skip
+    cut = _within_cap(actions, CAP_FEN).sort("credit_line_id")
+    assert cut.get_column("new_limit_fen").to_list() == [
+        # a/ant: line 1 falls to 100,000, which leaves line 2 room to 100,000 (not 120,000);
+        # a/webank is its own lender and keeps 200,000.
+        10_000_000,
+        10_000_000,
+        20_000_000,
+        # b/ant: line 4 closes, so line 5 may rise to its full 150,000.
+        12_000_000,
+        15_000_000,
+        # c/ant: already 230,000, above the cap: nothing is cut below where it stands,
+        # and the raise gets no room.
+        18_000_000,
+        5_000_000,
+    ]
