@@ -30,6 +30,8 @@ pytest_plugins = ["tests.web_support"]
 PG_URL = os.environ.get("CROSSLINE_TEST_DATABASE_URL")
 REQUIRE_PG = os.environ.get("CROSSLINE_REQUIRE_POSTGRES") == "1"
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
+POSTGRES_ONLY = [backend for backend in BACKENDS if backend == "postgresql"]
+"""For a test of PostgreSQL's own locking: no parameter (not run) without a server."""
 _postgres_passed = 0
 
 

@@ -20,7 +20,7 @@ from crossline.servicing.context import lock_borrower, open_context
 from crossline.servicing.errors import RefusedError
 from crossline.servicing.lines import register_borrower
 from crossline.store import platform
-from tests.conftest import initialise
+from tests.conftest import POSTGRES_ONLY, initialise
 from tests.helpers import dump
 
 START = date(2026, 3, 2)
@@ -105,7 +105,7 @@ def _while_x_is_held(engine: sa.Engine, work: Callable[[], object], waits_in: st
     assert not failures, failures
 
 
-@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("engine", POSTGRES_ONLY, indirect=True)
 def test_the_close_waits_for_a_command_in_flight(engine: sa.Engine) -> None:
     _borrower_with_a_loan(engine)
     handle_pending(engine)
@@ -115,7 +115,7 @@ def test_the_close_waits_for_a_command_in_flight(engine: sa.Engine) -> None:
         assert not platform.is_closing(conn)
 
 
-@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("engine", POSTGRES_ONLY, indirect=True)
 def test_the_outbox_runner_waits_for_a_command_on_a_borrower_it_handles(
     engine: sa.Engine,
 ) -> None:
@@ -127,7 +127,7 @@ def test_the_outbox_runner_waits_for_a_command_on_a_borrower_it_handles(
     assert handled and handled[0] > 0
 
 
-@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("engine", POSTGRES_ONLY, indirect=True)
 def test_a_close_while_another_process_closes_is_refused_and_changes_nothing(
     engine: sa.Engine,
 ) -> None:

@@ -19,11 +19,9 @@ from crossline.scenario.spec import Apply, Draw, Repay
 from crossline.servicing.context import open_context
 from crossline.servicing.lines import register_borrower
 from crossline.store.schema import installments
-from tests.conftest import BACKENDS, initialise
+from tests.conftest import POSTGRES_ONLY, initialise
 
-pytestmark = pytest.mark.parametrize(
-    "engine", [backend for backend in BACKENDS if backend == "postgresql"], indirect=True
-)
+pytestmark = pytest.mark.parametrize("engine", POSTGRES_ONLY, indirect=True)
 
 ROUNDS = 15
 
