@@ -770,6 +770,8 @@ plans = sa.Table(
     sa.Column("penalty_base", sa.String(12), nullable=False),
     sa.Index(None, "borrower_id"),
     sa.Index(None, "shard", "status"),
+    sa.Index(None, "credit_line_id", "started_on"),
+    sa.Index(None, "plan_loan_id"),
     sa.CheckConstraint(
         "status in ('offered','active','broken','completed','superseded')", name="status"
     ),
