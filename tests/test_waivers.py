@@ -88,6 +88,21 @@ def _line_dpd(engine: sa.Engine) -> tuple[int, str]:
     return int(row[0]), str(row[1])
 
 
+def _amy_on_huabei(engine: sa.Engine, steps_and_end: str) -> dict[str, Any]:
+    """Run a scenario for Amy (6000.00 a month) with a 5000.00 Huabei line opened on
+    2026-03-03; ``steps_and_end`` holds the steps after that and the ``end:`` line."""
+    return run_yaml(
+        engine,
+        """\
+start: 2026-03-03
+borrowers: [{id: amy, monthly_income: "6000.00"}]
+steps:
+  - {date: 2026-03-03, open_line: {borrower: amy, product: huabei, limit: "5000.00"}}
+"""
+        + steps_and_end,
+    )
+
+
 # --- waivers -------------------------------------------------------------------------------
 
 
@@ -180,13 +195,9 @@ def test_a_refused_waiver_leaves_the_database_unchanged(
 def test_a_huabei_overdue_fee_is_waived_and_the_minimum_then_goes_to_principal(
     engine: sa.Engine,
 ) -> None:
-    outcome = run_yaml(
+    outcome = _amy_on_huabei(
         engine,
-        """
-start: 2026-03-03
-borrowers: [{id: amy, monthly_income: "6000.00"}]
-steps:
-  - {date: 2026-03-03, open_line: {borrower: amy, product: huabei, limit: "5000.00"}}
+        """\
   - {date: 2026-03-05, purchase: {borrower: amy, product: huabei, amount: "1000.00"}}
   - {date: 2026-04-30, snapshot: overdue}
   - date: 2026-04-30
@@ -199,9 +210,9 @@ end: 2026-04-30
 """,
     )
     # Statement of 04-01: 1000.00, minimum 100.00, due 04-10, unpaid: 19 days late at the
-    # 04-29 close. The overdue fee,
-    # 1000.00 x 0.0005 = 0.50 a day, is held through the 3-day grace, then posted, for
-    # the end-of-days of 04-11 .. 04-29 (the 04-30 close has not run): 19 x 0.50 = 9.50.
+    # 04-29 close. The overdue fee, 1000.00 x 0.0005 = 0.50 a day, is held through the
+    # 3-day grace, then posted, for the closes of 04-11 .. 04-29 (the 04-30 close has
+    # not run): 19 x 0.50 = 9.50.
     overdue = line_of(outcome["snapshots"]["overdue"], "amy", "huabei")
     assert (overdue["dpd"], overdue["outstanding"]["penalty"]) == (19, "9.50")
     waived = line_of(outcome["snapshots"]["waived"], "amy", "huabei")
@@ -219,13 +230,9 @@ end: 2026-04-30
 def test_waiving_a_last_bill_installment_s_fee_leaves_a_minimum_that_paying_all_meets(
     engine: sa.Engine,
 ) -> None:
-    outcome = run_yaml(
+    outcome = _amy_on_huabei(
         engine,
-        """
-start: 2026-03-03
-borrowers: [{id: amy, monthly_income: "6000.00"}]
-steps:
-  - {date: 2026-03-03, open_line: {borrower: amy, product: huabei, limit: "5000.00"}}
+        """\
   - {date: 2026-03-20, purchase: {borrower: amy, product: huabei, amount: "300.00",
                                   installments: 3}}
   - {date: 2026-04-10, repay: {borrower: amy, product: huabei, amount: all_due}}
@@ -287,16 +294,12 @@ def test_a_closed_line_cannot_be_settled_again(engine: sa.Engine) -> None:
 
 
 def test_settling_a_revolving_line_in_credit_pays_the_credit_back(engine: sa.Engine) -> None:
-    outcome = run_yaml(
+    outcome = _amy_on_huabei(
         engine,
-        """
-start: 2026-03-03
-borrowers: [{id: su, monthly_income: "9000.00"}]
-steps:
-  - {date: 2026-03-03, open_line: {borrower: su, product: huabei, limit: "8000.00"}}
-  - {date: 2026-03-20, purchase: {borrower: su, product: huabei, amount: "100.00"}}
-  - {date: 2026-03-21, repay: {borrower: su, product: huabei, amount: "130.00"}}
-  - {date: 2026-03-22, settle: {borrower: su, product: huabei}}
+        """\
+  - {date: 2026-03-20, purchase: {borrower: amy, product: huabei, amount: "100.00"}}
+  - {date: 2026-03-21, repay: {borrower: amy, product: huabei, amount: "130.00"}}
+  - {date: 2026-03-22, settle: {borrower: amy, product: huabei}}
 end: 2026-03-23
 """,
     )
@@ -304,7 +307,7 @@ end: 2026-03-23
     # Nothing is owed after the 130.00 payment of a 100.00 purchase: the 30.00 left over
     # goes back to the borrower as the line closes.
     assert (settled["ok"], settled["amount"], settled["refunded"]) == (True, "0.00", "30.00")
-    line = line_of(outcome["final"], "su", "huabei")
+    line = line_of(outcome["final"], "amy", "huabei")
     assert (line["status"], line["credit_balance"]) == ("closed", "0.00")
     assert outcome["ledger"]["balanced"]
     assert _account(engine, "borrower_credit") == 0
