@@ -166,14 +166,15 @@ def _stale(
         .filter(pl.col("len") == views_per_borrower)["borrower_id"]
     )
     unscored = everyone.filter(~everyone.is_in(complete.implode()))
-    parts = [touched, unscored, *(_ids(conn, q) for q in _moved(day, lo, hi))]
-    return pl.concat(parts).unique()
+    moved = sa.union(*_moved(day, lo, hi)).subquery()
+    return pl.concat([touched, unscored, _ids(conn, sa.select(moved.c.borrower_id))]).unique()
 
 
 def _moved(day: date, lo: int, hi: int) -> list[sa.Select[tuple[str]]]:
     """Reads of the borrowers with an unhandled event, a line opened today (opening a
     line emits no event), or whose view time moves from ``day`` to the next day (a row
-    due, an anniversary, a record leaving the window)."""
+    due, an anniversary, a record leaving the window); read as one union, one round
+    trip."""
     tomorrow = day + timedelta(days=1)
     i, s, c, r, o = installments.c, statements.c, credit_lines.c, bureau_records.c, outbox.c
     ticks = monthly_days(lambda anniversary: anniversary == tomorrow, tomorrow.year, tomorrow.month)
