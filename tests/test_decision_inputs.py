@@ -11,30 +11,22 @@ in each group equals the rebuilt one, input by input.
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
-from typing import Any
 
-import pytest
 import sqlalchemy as sa
 import yaml
 
-from crossline.catalog import catalog_to_json, load_catalog
-from crossline.decisions import inputs
+from crossline.catalog import catalog_to_json
 from crossline.decisions.inputs import rebuilt_view, stored_view
 from crossline.scenario.runner import run_days
 from crossline.scenario.spec import parse_scenario
 from crossline.scoring.scorecard import default_scorecard
 from crossline.servicing.context import open_context
 from crossline.servicing.lines import register_borrower
-from crossline.sim.run import simulate
 from crossline.store import platform
-from crossline.store.engine import make_engine, upgrade
-from crossline.store.schema import current_scores, outbox
-from tests.helpers import EXAMPLES, dump, run_example
+from crossline.store.engine import upgrade
+from crossline.store.schema import outbox
+from tests.helpers import EXAMPLES, run_example
 
-START = date(2026, 1, 15)
-"""A month from mid-January: applications and purchases from the first days (several a
-day for some borrowers, in more than one group), the first bills falling due."""
 SCENARIO = EXAMPLES / "ant_overdue_45_days_reported.yaml"
 CHECKED_AFTER = {
     date(2026, 3, 31): "the March report",
@@ -127,35 +119,3 @@ def test_only_an_event_of_the_group_s_own_products_means_its_view_is_rebuilt(
         assert stored_view(conn, catalog, "lexin", "ning", card) is None
         assert stored_view(conn, catalog, "ant", "ning", card) is not None
         assert stored_view(conn, catalog, "webank", "ning", card) is not None
-
-
-_ANY_PENDING = inputs._STORED.with_only_columns(
-    *list(inputs._STORED.selected_columns)[:-1],
-    sa.exists()
-    .where(outbox.c.borrower_id == current_scores.c.borrower_id, outbox.c.handled.is_(False))
-    .label("pending"),
-)
-"""The reference: any unhandled event of the borrower means every view is rebuilt."""
-
-
-def test_serving_views_despite_other_groups_events_gives_the_same_book(
-    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    catalog = load_catalog("default")
-    rebuilt: list[str] = []
-    rebuild = inputs.rebuilt_view
-
-    def counted(*args: Any) -> inputs.View:
-        rebuilt.append(args[2])
-        return rebuild(*args)
-
-    monkeypatch.setattr(inputs, "rebuilt_view", counted)
-    simulate(engine, catalog, 40, 1, seed=4, start=START)
-    served_more = len(rebuilt)
-    monkeypatch.setattr(inputs, "_STORED", _ANY_PENDING)
-    reference = make_engine(f"sqlite:///{tmp_path / 'any_pending.db'}")
-    simulate(reference, catalog, 40, 1, seed=4, start=START)
-    assert dump(engine) == dump(reference)
-    reference.dispose()
-    # The short cut was taken: second commands of a day served, not rebuilt.
-    assert served_more < len(rebuilt) - served_more

@@ -4,7 +4,7 @@ book agreeing, the close notifying each worsening once, the API and the portal."
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from crossline.eod import runner
+from crossline.eod.early_warnings import close_warnings
 from crossline.eod.runner import run_eod
 from crossline.events.templates import render
 from crossline.kernels.early_warning import (
@@ -28,7 +29,6 @@ from crossline.scenario.runner import execute_step, run_scenario
 from crossline.scenario.spec import parse_scenario
 from crossline.servicing.early_warning import (
     borrower_scope,
-    close_warnings,
     everyone,
     thresholds,
     warnings,
@@ -195,10 +195,12 @@ def test_the_example_goes_ok_watch_act_notified_once_per_worsening(engine: sa.En
     ]
     assert payloads[1][1]["signals"] == ["dti", "products"]
     assert payloads[1][1]["advice_zh"][1].startswith("您同时在多个产品上有欠款")
-    # The row of March as the last close (03-25) left it, to the fen.
+    # The row of March as the last close (03-25) left it, to the fen, dated by the close
+    # that last changed it: the one at which Fenqile's first installment (due 04-20, a
+    # month after the purchase) entered the 30-day window of dues.
     monthly = _hand_dti_fen()
     assert monthly == 534_101
-    assert stored.as_of == date(2026, 3, 25)
+    assert stored.as_of == date(2026, 4, 20) - timedelta(days=30)
     assert stored.period_end == date(2026, 3, 31)
     assert stored.dues_30d_fen == monthly  # nothing overdue: the month's dues are the debt
     assert stored.dti_bp == monthly * 10_000 // 1_000_000
@@ -261,8 +263,10 @@ def test_a_resumed_close_notifies_a_worsening_once(
     for step in parse_scenario(_two_borrower_book()).steps[2:]:  # the draws of 03-02
         execute_step(engine, step)
 
-    def crash_after_warnings(conn: sa.Connection, day: date, lo: int, hi: int) -> int:
-        sent = close_warnings(conn, day, lo, hi)
+    def crash_after_warnings(
+        conn: sa.Connection, day: date, lo: int, hi: int, touched: pl.Series
+    ) -> int:
+        sent = close_warnings(conn, day, lo, hi, touched)
         if sent:
             raise RuntimeError("crash after the notification was written")
         return sent

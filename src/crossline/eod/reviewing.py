@@ -49,7 +49,7 @@ def to_review(
     the close of ``day`` must review; the others' reviews would keep every line."""
     if (day + timedelta(days=1)).day == 1 or _policy_activated(conn, day):
         return scored
-    changed = read_frame(conn, _moved(day, lo, hi), _IDS)["borrower_id"]
+    changed = read_frame(conn, moved_since(day, lo, hi), _IDS)["borrower_id"]
     moved = pl.concat([touched.cast(pl.String), changed]).unique()
     return scored.filter(pl.col("borrower_id").is_in(moved.implode()))
 
@@ -61,7 +61,7 @@ def _policy_activated(conn: sa.Connection, day: date) -> bool:
     return found is not None
 
 
-def _moved(day: date, lo: int, hi: int) -> sa.Select[str]:
+def moved_since(day: date, lo: int, hi: int) -> sa.Select[str]:
     """Borrowers of shards [lo, hi) with a view rewritten or a line changed since the last
     close scored (see the module's docstring)."""
     s, c = current_scores.c, credit_lines.c

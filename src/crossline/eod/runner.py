@@ -22,6 +22,7 @@ from crossline.bureau.cycle import close_bureau
 from crossline.catalog import Catalog, catalog_from_json
 from crossline.collections.promises import close_promises
 from crossline.decisions.management import review
+from crossline.eod.early_warnings import close_warnings
 from crossline.eod.reminders import send_due_reminders, send_overdue_notices
 from crossline.eod.rescoring import close_scores
 from crossline.eod.reviewing import to_review
@@ -38,7 +39,6 @@ from crossline.servicing.delinquency import (
     read_loan_dpd,
     read_partition_lines,
 )
-from crossline.servicing.early_warning import close_warnings
 from crossline.servicing.errors import RefusedError
 from crossline.servicing.plans import break_plans
 from crossline.servicing.rows import (
@@ -79,7 +79,7 @@ def close_partition(
     group's review of the lines whose inputs can have moved (``eod.reviewing``). Auto-debits
     due today run first (``servicing.autodebit``); promises to pay are kept or broken once
     the day's repayments are in (``collections.promises``); each borrower's early warning
-    comes last."""
+    comes last, for the borrowers whose results can have moved (``eod.early_warnings``)."""
     debited = debit_due_lines(conn, catalog, day, lo, hi)
     postings, events, touched = _close_servicing(conn, catalog, day, lo, hi)
     close_promises(conn, day, lo, hi)
@@ -96,7 +96,7 @@ def close_partition(
     reviewed = to_review(conn, day, lo, hi, touched_ids, scored)
     if not reviewed.is_empty():
         review(conn, catalog, reviewed, tomorrow, "nightly", shards=(lo, hi))
-    close_warnings(conn, day, lo, hi)
+    close_warnings(conn, day, lo, hi, touched_ids)
     return PartitionResult(postings=postings, events=written)
 
 

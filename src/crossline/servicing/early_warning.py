@@ -3,7 +3,8 @@ a partition for end-of-day, through the one kernel (``kernels.early_warning``).
 
 End-of-day stores each borrower's result in their month's ``early_warnings`` row (so
 last month's row is the month-end utilisation the trend compares with) and sends an
-``early_warning`` notification when the level worsens. The row and the notification
+``early_warning`` notification when the level worsens (``store_warnings``; which
+borrowers a close recomputes is ``eod.early_warnings``'s). The row and the notification
 are written in the partition's transaction: a resumed close recomputes both from the
 same book, so a worsening is notified once.
 """
@@ -34,7 +35,7 @@ from crossline.kernels.early_warning import (
 )
 from crossline.money import format_fen
 from crossline.servicing.balances import owed
-from crossline.store.bulk import insert_frame, read_frame
+from crossline.store.bulk import insert_frame, read_frame, stage_ids
 from crossline.store.schema import (
     OPEN,
     borrowers,
@@ -84,6 +85,14 @@ def month_end(day: date) -> date:
 def shard_scope(lo: int, hi: int) -> Scope:
     """Every borrower in shards [lo, hi): an end-of-day partition."""
     return lambda table: sa.and_(table.c.shard >= lo, table.c.shard < hi)
+
+
+def staged_scope(lo: int, hi: int, staged: sa.Table) -> Scope:
+    """The borrowers of shards [lo, hi) listed in a staged table of ids
+    (``store.bulk.stage_ids``): the few a close recomputes."""
+    return lambda table: sa.and_(
+        table.c.shard >= lo, table.c.shard < hi, table.c.borrower_id.in_(sa.select(staged.c.id))
+    )
 
 
 def everyone(table: sa.Table) -> sa.ColumnElement[bool]:
@@ -187,18 +196,41 @@ def borrower_warning(conn: sa.Connection, borrower_id: str, day: date) -> dict[s
     return None if frame.is_empty() else warning_view(frame.row(0, named=True), day)
 
 
-def _stored_levels(conn: sa.Connection, scope: Scope, day: date) -> pl.DataFrame:
-    """Each borrower's newest stored level before this close: this month's row if a close
-    this month wrote one, else last month's."""
+_STORED_COLUMNS = (
+    "level",
+    "signals",
+    "dti_bp",
+    "dues_30d_fen",
+    "products_with_balance",
+    "utilisation_bp",
+)
+"""A stored row's values: a result that leaves all of them as they are is not written."""
+
+_STORED_SCHEMA = pl.Schema(
+    {
+        "borrower_id": pl.String(),
+        "period_end": pl.Date(),
+        "level": pl.String(),
+        "signals": pl.String(),
+        "dti_bp": pl.Int64(),
+        "dues_30d_fen": pl.Int64(),
+        "products_with_balance": pl.Int64(),
+        "utilisation_bp": pl.Int64(),
+    }
+)
+
+
+def _stored(conn: sa.Connection, scope: Scope, day: date) -> pl.DataFrame:
+    """The borrowers' rows of this month and the last: this month's to compare the new
+    results with, the newest of each borrower for the level a result may worsen from."""
     e = early_warnings.c
-    stored = read_frame(
+    return read_frame(
         conn,
-        sa.select(e.borrower_id, e.period_end, e.level).where(
+        sa.select(e.borrower_id, e.period_end, *(e[c] for c in _STORED_COLUMNS)).where(
             scope(early_warnings), e.period_end >= previous_month_end(day)
         ),
-        pl.Schema({"borrower_id": pl.String(), "period_end": pl.Date(), "previous": pl.String()}),
+        _STORED_SCHEMA,
     )
-    return stored.sort("period_end").group_by("borrower_id").agg(pl.col("previous").last())
 
 
 def _notices(worsened: pl.DataFrame, day: date) -> pl.DataFrame:
@@ -226,42 +258,88 @@ def _notices(worsened: pl.DataFrame, day: date) -> pl.DataFrame:
     ).cast(NOTIFICATION_SCHEMA)
 
 
-def close_warnings(conn: sa.Connection, day: date, lo: int, hi: int) -> int:
-    """End-of-day for shards [lo, hi): every borrower's level as of the end of ``day``,
-    stored in their month's row; an ``early_warning`` notification for each whose level
-    worsened since the newest stored one (a first result worsens from ok). Returns the
-    notifications sent."""
-    scope = shard_scope(lo, hi)
+def store_warnings(conn: sa.Connection, day: date, scope: Scope) -> int:
+    """Each borrower's level in ``scope`` as of the end of ``day``, stored in their month's
+    row where it differs from the stored one (``as_of``: the close that found it so); an
+    ``early_warning`` notification for each whose level worsened since the newest stored
+    one (a first result worsens from ok). Returns the notifications sent.
+
+    Only changed rows are written: on an ordinary night most borrowers' results are what
+    their row already says, and a row rewritten to the same values costs the close a
+    delete and an insert per borrower."""
     people, rows, lines, previous, shards = _inputs(conn, scope, day)
     if people.is_empty():
         return 0
+    period = month_end(day)
     result = early_warning(people, rows, lines, previous, day, thresholds()).join(
         shards.select("borrower_id", "shard"), on="borrower_id"
     )
-    rank = {level: n for n, level in enumerate(LEVELS)}
-    compared = result.join(_stored_levels(conn, scope, day), on="borrower_id", how="left")
-    worsened = compared.filter(
-        pl.col("level").replace_strict(rank, return_dtype=pl.Int8)
-        > pl.col("previous").fill_null("ok").replace_strict(rank, return_dtype=pl.Int8)
-    ).with_columns(pl.col("previous").fill_null("ok"))
-    period = month_end(day)
-    e = early_warnings.c
-    conn.execute(sa.delete(early_warnings).where(scope(early_warnings), e.period_end == period))
+    stored = _stored(conn, scope, day)
+    this_month = stored.filter(pl.col("period_end") == period).drop("period_end")
+    changed = _as_stored(result).join(
+        this_month, on=["borrower_id", *_STORED_COLUMNS], how="anti", nulls_equal=True
+    )
+    if changed.is_empty():
+        return 0
+    _replace(conn, changed, this_month, period, day)
+    newest = stored.sort("period_end").group_by("borrower_id").agg(pl.col("level").last())
+    return _notify_worsened(conn, result, changed, newest, day)
+
+
+def _as_stored(result: pl.DataFrame) -> pl.DataFrame:
+    """The kernel's results as a row stores them."""
+    return result.select(
+        "borrower_id",
+        "shard",
+        "level",
+        pl.col("signals").list.join(",").alias("signals"),
+        pl.when(pl.col("income_fen") > 0).then(pl.col("dti_bp")).alias("dti_bp"),
+        "dues_30d_fen",
+        "products_with_balance",
+        "utilisation_bp",
+    )
+
+
+def _replace(
+    conn: sa.Connection, changed: pl.DataFrame, this_month: pl.DataFrame, period: date, day: date
+) -> None:
+    """Write the changed rows of ``period`` over the stored ones."""
+    replaced = changed.join(this_month, on="borrower_id", how="semi")["borrower_id"]
+    if not replaced.is_empty():
+        staged = stage_ids(conn, "warned_borrowers", replaced)
+        e = early_warnings.c
+        conn.execute(
+            sa.delete(early_warnings).where(
+                e.period_end == period, e.borrower_id.in_(sa.select(staged.c.id))
+            )
+        )
     insert_frame(
         conn,
         early_warnings,
-        result.select(
-            "borrower_id",
-            "shard",
-            pl.lit(period, pl.Date).alias("period_end"),
-            pl.lit(day, pl.Date).alias("as_of"),
-            "level",
-            pl.col("signals").list.join(",").alias("signals"),
-            pl.when(pl.col("income_fen") > 0).then(pl.col("dti_bp")).alias("dti_bp"),
-            "dues_30d_fen",
-            "products_with_balance",
-            "utilisation_bp",
+        changed.with_columns(
+            pl.lit(period, pl.Date).alias("period_end"), pl.lit(day, pl.Date).alias("as_of")
         ),
+    )
+
+
+def _notify_worsened(
+    conn: sa.Connection,
+    result: pl.DataFrame,
+    changed: pl.DataFrame,
+    newest: pl.DataFrame,
+    day: date,
+) -> int:
+    """Notify the changed borrowers whose level is above the newest stored one (ok when
+    there is none)."""
+    rank = {level: n for n, level in enumerate(LEVELS)}
+    compared = (
+        result.join(changed, on="borrower_id", how="semi")
+        .join(newest.rename({"level": "previous"}), on="borrower_id", how="left")
+        .with_columns(pl.col("previous").fill_null("ok"))
+    )
+    worsened = compared.filter(
+        pl.col("level").replace_strict(rank, return_dtype=pl.Int8)
+        > pl.col("previous").replace_strict(rank, return_dtype=pl.Int8)
     )
     if worsened.is_empty():
         return 0
