@@ -87,14 +87,6 @@ def shard_scope(lo: int, hi: int) -> Scope:
     return lambda table: sa.and_(table.c.shard >= lo, table.c.shard < hi)
 
 
-def staged_scope(lo: int, hi: int, staged: sa.Table) -> Scope:
-    """The borrowers of shards [lo, hi) listed in a staged table of ids
-    (``store.bulk.stage_ids``): the few a close recomputes."""
-    return lambda table: sa.and_(
-        table.c.shard >= lo, table.c.shard < hi, table.c.borrower_id.in_(sa.select(staged.c.id))
-    )
-
-
 def everyone(table: sa.Table) -> sa.ColumnElement[bool]:
     """Every borrower: the scenario's STATE."""
     return sa.true()
