@@ -42,7 +42,7 @@ from crossline.kernels.features import GROUP_FEATURE_SCHEMA
 from crossline.scoring.scorecard import default_scorecard
 from crossline.scoring.service import rescore
 from crossline.scoring.views import groups, hidden_until
-from crossline.store.bulk import read_frame, stage_ids
+from crossline.store.bulk import empty_frame, read_frame, stage_ids
 from crossline.store.schema import (
     borrowers,
     bureau_records,
@@ -81,13 +81,22 @@ then cheaper than a list of ids."""
 
 
 def close_scores(
-    conn: sa.Connection, catalog: Catalog, day: date, lo: int, hi: int, touched: pl.Series
+    conn: sa.Connection,
+    catalog: Catalog,
+    day: date,
+    lo: int,
+    hi: int,
+    touched: pl.Series,
+    reviewed: pl.Series | None,
 ) -> pl.DataFrame:
     """Score shards [lo, hi) as of ``day + 1`` for the close of ``day``, storing what
-    changed; the features with ``score`` and ``band`` of every borrower and group, which
-    account management reviews the lines with (as ``scoring.service.rescore`` returns).
+    changed; the features with ``score`` and ``band`` (as ``scoring.service.rescore``
+    returns them) of every borrower and group account management reviews tonight: those
+    recomputed and the stored views of ``reviewed`` (``None``: every borrower's).
 
-    ``touched``: the borrowers the close changed or wrote an event about."""
+    ``touched``: the borrowers the close changed or wrote an event about. Only the
+    reviewed borrowers' stored views are read: on an ordinary night that is a few rows,
+    not the partition's every view with its features decoded."""
     tomorrow = day + timedelta(days=1)
     if tomorrow.day == 1:
         return rescore(conn, tomorrow, "eod", shards=(lo, hi), snapshot=day)
@@ -95,8 +104,12 @@ def close_scores(
     everyone = _ids(conn, sa.select(borrowers.c.borrower_id).where(_in(borrowers, lo, hi)))
     stale = _stale(conn, day, lo, hi, touched, versions, everyone, len(groups(catalog)))
     if stale.len() > _FULL_SHARE * everyone.len():
-        return rescore(conn, tomorrow, "eod", shards=(lo, hi))
-    kept = _served(_kept(conn, lo, hi, stale))
+        fresh = rescore(conn, tomorrow, "eod", shards=(lo, hi))
+        if reviewed is None:
+            return fresh
+        wanted = pl.concat([reviewed, stale]).implode()
+        return fresh.filter(pl.col("borrower_id").is_in(wanted))
+    kept = _served(_kept(conn, lo, hi, stale, reviewed))
     if stale.is_empty():
         return kept
     fresh = rescore(conn, tomorrow, "eod", borrowers=stale.sort().to_list())
@@ -121,12 +134,21 @@ def _versions(conn: sa.Connection, lo: int, hi: int) -> pl.DataFrame:
     return read_frame(conn, statement, _VERSIONS_SCHEMA)
 
 
-def _kept(conn: sa.Connection, lo: int, hi: int, stale: pl.Series) -> pl.DataFrame:
-    """The stored rows, features included, of the partition's borrowers that are not
-    stale; the stale ones are staged to join with rather than listed."""
+def _kept(
+    conn: sa.Connection, lo: int, hi: int, stale: pl.Series, reviewed: pl.Series | None
+) -> pl.DataFrame:
+    """The stored rows, features included, of the reviewed borrowers of the partition (all
+    of them when ``reviewed`` is ``None``) that are not stale; the borrowers are staged to
+    join with rather than listed."""
     s = current_scores.c
     scope = _in(current_scores, lo, hi)
-    if not stale.is_empty():
+    if reviewed is not None:
+        wanted = reviewed.filter(~reviewed.is_in(stale.implode()))
+        if wanted.is_empty():
+            return empty_frame(_STORED_SCHEMA)
+        staged = stage_ids(conn, "reviewed_borrowers", wanted)
+        scope = sa.and_(scope, s.borrower_id.in_(sa.select(staged.c.id)))
+    elif not stale.is_empty():
         staged = stage_ids(conn, "stale_borrowers", stale)
         scope = sa.and_(scope, s.borrower_id.not_in(sa.select(staged.c.id)))
     statement = sa.select(

@@ -16,7 +16,7 @@ moved since the close of ``day - 1``:
   about them (``touched``: accrual, ageing, write-off, statements, reports);
 * a stored view of theirs was written since that close scored (the current row
   is dated the day it was scored for: ``day`` by that close and the handlers
-  of ``day``, ``day + 1`` by this close) — a view that was not rewritten is
+  of ``day``) or is recomputed by this close — a view that was not rewritten is
   the one that review read;
 * a line of theirs opened, was acted on by a review (``managed_on``) or was
   cured by a payment on ``day`` or later: the line changes that are not the
@@ -43,15 +43,16 @@ _IDS = pl.Schema({"borrower_id": pl.String()})
 
 
 def to_review(
-    conn: sa.Connection, day: date, lo: int, hi: int, touched: pl.Series, scored: pl.DataFrame
-) -> pl.DataFrame:
-    """The rows of ``scored`` (the close's views of shards [lo, hi)) whose borrowers' lines
-    the close of ``day`` must review; the others' reviews would keep every line."""
+    conn: sa.Connection, day: date, lo: int, hi: int, touched: pl.Series
+) -> pl.Series | None:
+    """The borrowers of shards [lo, hi) whose lines the close of ``day`` must review, read
+    before the close scores (``None``: every borrower). The views the close recomputes
+    tonight are reviewed too (``eod.rescoring.close_scores`` adds them): the others'
+    reviews would keep every line."""
     if (day + timedelta(days=1)).day == 1 or _policy_activated(conn, day):
-        return scored
+        return None
     changed = read_frame(conn, moved_since(day, lo, hi), _IDS)["borrower_id"]
-    moved = pl.concat([touched.cast(pl.String), changed]).unique()
-    return scored.filter(pl.col("borrower_id").is_in(moved.implode()))
+    return pl.concat([touched.cast(pl.String), changed]).unique()
 
 
 def _policy_activated(conn: sa.Connection, day: date) -> bool:

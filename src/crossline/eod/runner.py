@@ -92,10 +92,10 @@ def close_partition(
     touched.append(emitted["borrower_id"])
     tomorrow = day + timedelta(days=1)
     touched_ids = pl.concat(touched)
-    scored = close_scores(conn, catalog, day, lo, hi, touched_ids)
-    reviewed = to_review(conn, day, lo, hi, touched_ids, scored)
-    if not reviewed.is_empty():
-        review(conn, catalog, reviewed, tomorrow, "nightly", shards=(lo, hi))
+    reviewed = to_review(conn, day, lo, hi, touched_ids)
+    scored = close_scores(conn, catalog, day, lo, hi, touched_ids, reviewed)
+    if not scored.is_empty():
+        review(conn, catalog, scored, tomorrow, "nightly", shards=(lo, hi))
     close_warnings(conn, day, lo, hi, touched_ids)
     return PartitionResult(postings=postings, events=written)
 
