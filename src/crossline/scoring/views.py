@@ -150,13 +150,11 @@ def _within(table: sa.Table | sa.Alias, by_borrower: bool) -> sa.ColumnElement[b
 
 
 @functools.lru_cache(maxsize=8)
-@functools.lru_cache(maxsize=64)
 def hidden_until(as_of: date) -> date:
     """The latest delinquency end whose negative records are no longer shown on ``as_of``.
 
     Found by asking :func:`crossline.kernels.bureau.visible` about the days
-    around five years before, so that the database filter and the rule agree. Cached:
-    every close asks it twice, and the probe frame costs a millisecond.
+    around five years before, so that the database filter and the rule agree.
     """
     first = as_of.replace(year=as_of.year - 5, day=1) - timedelta(days=1)
     days = [first + timedelta(days=k) for k in range(40)]
