@@ -25,7 +25,7 @@ from crossline.decisions.policies import activate_policy, arm_of, upload_policy
 from crossline.policy.errors import PolicyError
 from crossline.servicing.context import open_context
 from crossline.servicing.errors import InputError, RefusedError
-from crossline.servicing.lines import register_borrower
+from crossline.servicing.lines import open_line, register_borrower
 from crossline.store.schema import (
     applications,
     borrowers,
@@ -204,6 +204,7 @@ def test_bad_input_and_refusals_leave_the_database_unchanged(engine: sa.Engine) 
     _setup(engine, {"ming": 400_000}, small_policy())
     with engine.begin() as conn:
         referred = apply(open_context(conn), "ming", "jiebei")
+        open_line(open_context(conn), "ming", "huabei", 100_000)
     before = dump(engine)
     attempts: list[tuple[Any, type[Exception], str]] = [
         (lambda ctx: apply(ctx, "ming", "mortgage"), InputError, "product"),
@@ -214,6 +215,7 @@ def test_bad_input_and_refusals_leave_the_database_unchanged(engine: sa.Engine) 
         ),
         (lambda ctx: apply(ctx, "nobody", "huabei"), RefusedError, "unknown_borrower"),
         (lambda ctx: apply(ctx, "ming", "jiebei"), RefusedError, "application_pending"),
+        (lambda ctx: apply(ctx, "ming", "huabei"), RefusedError, "line_exists"),
         (lambda ctx: submit_document(ctx, referred.application_id, "passport"), InputError, "kind"),
         (
             lambda ctx: submit_document(ctx, referred.application_id, "income_proof"),

@@ -58,10 +58,16 @@ _INSERT = bureau_inquiries.insert().returning(bureau_inquiries.c.inquiry_id)
 
 
 def write_inquiry(
-    ctx: Context, borrower_id: str, inquirer: str, reason: str, charged: bool = False
+    ctx: Context,
+    borrower_id: str,
+    inquirer: str,
+    reason: str,
+    charged: bool = False,
+    event_id: int | None = None,
 ) -> int:
     """Write an inquiry its caller has checked, and its event; returns its id. A decision
-    that has just read the borrower calls this, not ``record_inquiry``."""
+    that has just read the borrower calls this, not ``record_inquiry``; ``event_id``: the
+    event's id if the caller reserved it with its other ids (``store.ids.allocate_many``)."""
     inquiry_id = ctx.conn.execute(
         _INSERT,
         {
@@ -78,5 +84,6 @@ def write_inquiry(
     emit(
         ctx.conn,
         [Event(borrower_id, ctx.shard(borrower_id), ctx.today, "inquiry", payload=payload)],
+        event_id,
     )
     return int(inquiry_id)

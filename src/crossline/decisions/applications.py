@@ -30,7 +30,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from crossline.bureau.inquiries import write_inquiry
 from crossline.catalog import Product
 from crossline.catalog.apr import tier_apr
-from crossline.decisions.inputs import View, borrower_view, group_lines
+from crossline.decisions.inputs import (
+    GROUP_LINES,
+    View,
+    borrower_view,
+    group_lines,
+    group_lines_of,
+)
 from crossline.decisions.policies import policy_for
 from crossline.decisions.records import MAX_REASONS, DecisionRecord, Reason, record_decision
 from crossline.events.notifications import Notice, notify
@@ -39,11 +45,17 @@ from crossline.money import format_fen
 from crossline.policy.bundle import Bundle
 from crossline.policy.evaluate import Result, evaluate
 from crossline.scoring.scorecard import Scorecard, default_scorecard
-from crossline.servicing.context import Context, require_borrower
+from crossline.servicing.context import BORROWER, Context, unknown_borrower
 from crossline.servicing.errors import InputError, RefusedError
-from crossline.servicing.lines import catalog_product, find_line, insert_line
+from crossline.servicing.lines import LINE, catalog_product, insert_line
 from crossline.store.ids import allocate_many
-from crossline.store.schema import applications, borrower_limits, borrowers, documents
+from crossline.store.schema import (
+    applications,
+    borrower_limits,
+    borrowers,
+    credit_lines,
+    documents,
+)
 
 STATUS = {"approve": "approved", "refer": "referred", "decline": "declined"}
 MIN_LIMIT_FEN = 10_000
@@ -250,8 +262,16 @@ def _notify(
     notify(ctx.conn, [notice], notification_id)
 
 
-def _decide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResult:
+def _decide(
+    ctx: Context, request: _Request, card: Scorecard, lines: dict[str, int] | None = None
+) -> ApplicationResult:
+    """Decide ``request`` and write what the decision makes: its decision, line, borrower
+    limit and notification, and for a new application (no ``application_id`` yet) the
+    bureau pull it made. ``lines``: the group's lines (``inputs.GROUP_LINES``) if the
+    caller has read them already. The ids are reserved together, one round trip."""
     view = borrower_view(ctx.conn, ctx.catalog, request.group, request.borrower_id, ctx.today, card)
+    if lines is None:
+        lines = group_lines(ctx.conn, request.borrower_id, request.group)
     income = view.inputs["verified_income_fen"] or view.inputs["declared_income_fen"]
     inputs = (
         view.inputs
@@ -262,7 +282,7 @@ def _decide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResu
             "monthly_income_fen": income,
             "income_proof": request.income_proof,
         }
-        | group_lines(ctx.conn, request.borrower_id, request.group)
+        | lines
     )
     bundle, arm = policy_for(ctx, request.group, request.borrower_id)
     result = evaluate(bundle.graphs["application"], inputs)
@@ -273,7 +293,7 @@ def _decide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResu
     rate = _price(bundle, request.product, outcome.tier) if outcome.status == "approved" else None
     wanted = {"decision": 1, "notification": 1}
     if request.application_id is None:
-        wanted["application"] = 1
+        wanted |= {"application": 1, "outbox": 1}
     ids = allocate_many(ctx.conn, wanted)
     application_id = ids.get("application", request.application_id)
     assert application_id is not None
@@ -326,6 +346,10 @@ def _decide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResu
         credit_line_id=line_id,
     )
     _notify(ctx, request, decided, line_id, ids["notification"])
+    if request.application_id is None:
+        write_inquiry(
+            ctx, request.borrower_id, request.group, "loan_approval", event_id=ids["outbox"]
+        )
     return decided
 
 
@@ -393,25 +417,27 @@ def apply(
     product = catalog_product(ctx, product_id)
     if requested_limit_fen is not None and requested_limit_fen <= 0:
         raise InputError("requested_limit", "expected a positive amount")
-    require_borrower(ctx, borrower_id)
-    if find_line(ctx, borrower_id, product_id) is not None:
+    group = ctx.catalog.group_of(product_id)
+    keys = {"borrower_id": borrower_id, "product": product_id, "group": group}
+    checked = ctx.conn.execute(_BEFORE_APPLYING, keys).mappings().one()
+    if not checked["known"]:
+        raise unknown_borrower(borrower_id)
+    if checked["line"] is not None:
         raise RefusedError("line_exists", f"{borrower_id!r} already has a {product_id} line")
-    pending = _referred(ctx, borrower_id, product_id)
-    if pending is not None:
+    if checked["pending"] is not None:
         raise RefusedError(
             "application_pending",
-            f"application {pending} for {product_id} is waiting for documents",
+            f"application {checked['pending']} for {product_id} is waiting for documents",
         )
     request = _Request(
         application_id=None,
         borrower_id=borrower_id,
         product=product,
-        group=ctx.catalog.group_of(product_id),
+        group=group,
         requested_limit_fen=requested_limit_fen,
         income_proof="none",
     )
-    decided = _decide(ctx, request, card or default_scorecard())
-    write_inquiry(ctx, borrower_id, request.group, "loan_approval")
+    decided = _decide(ctx, request, card or default_scorecard(), group_lines_of(checked))
     _store(ctx, replace(request, application_id=decided.application_id), decided, True)
     return decided
 
@@ -455,6 +481,18 @@ _REFERRED = sa.select(applications.c.application_id).where(
     applications.c.product == sa.bindparam("product"),
     applications.c.status == "referred",
 )
+
+
+_GROUP = GROUP_LINES.subquery("group_lines")
+_BEFORE_APPLYING = sa.select(
+    BORROWER.exists().label("known"),
+    LINE.with_only_columns(credit_lines.c.credit_line_id).scalar_subquery().label("line"),
+    _REFERRED.scalar_subquery().label("pending"),
+    *_GROUP.c,
+)
+"""What an application is checked against, read in one round trip: whether the borrower
+is known, their line of the product and their application waiting for documents, if any,
+and their lines with the product's group (bound: ``borrower_id``, ``product``, ``group``)."""
 
 
 def _referred(ctx: Context, borrower_id: str, product_id: str) -> int | None:

@@ -113,25 +113,33 @@ def borrower_view(
     return served if served is not None else rebuilt_view(conn, group, borrower_id, as_of, card)
 
 
-_GROUP_LINES = sa.select(
-    sa.func.count(),
-    sa.func.coalesce(sa.func.sum(sa.case((credit_lines.c.status == "paused", 1), else_=0)), 0),
-    sa.func.coalesce(sa.func.sum(sa.case((credit_lines.c.status == "frozen", 1), else_=0)), 0),
-    sa.func.coalesce(sa.func.sum(credit_lines.c.limit_fen), 0),
+GROUP_LINES = sa.select(
+    sa.func.count().label("group_lines"),
+    sa.func.coalesce(
+        sa.func.sum(sa.case((credit_lines.c.status == "paused", 1), else_=0)), 0
+    ).label("group_paused_lines"),
+    sa.func.coalesce(
+        sa.func.sum(sa.case((credit_lines.c.status == "frozen", 1), else_=0)), 0
+    ).label("group_frozen_lines"),
+    sa.func.coalesce(sa.func.sum(credit_lines.c.limit_fen), 0).label("group_limit_fen"),
 ).where(
     credit_lines.c.borrower_id == sa.bindparam("borrower_id"),
     credit_lines.c.lender_group == sa.bindparam("group"),
     credit_lines.c.status != "closed",
 )
+"""The borrower's open lines with a group: how many, how many paused or frozen, and their
+limits added up (the exposure a group-wide borrower limit is measured by). Its columns are
+named as the policy inputs they become, so that a caller can read them inside a larger
+statement (``decisions.applications`` reads them with its checks) and pass the row to
+:func:`group_lines_of`."""
+
+
+def group_lines_of(row: sa.RowMapping) -> dict[str, int]:
+    """The policy inputs of a row holding ``GROUP_LINES``' columns."""
+    return {column.name: int(row[column.name]) for column in GROUP_LINES.selected_columns}
 
 
 def group_lines(conn: sa.Connection, borrower_id: str, group: str) -> dict[str, int]:
-    """The borrower's open lines with ``group``: how many, how many paused or frozen, and
-    their limits added up (the exposure a group-wide borrower limit is measured by)."""
-    row = conn.execute(_GROUP_LINES, {"borrower_id": borrower_id, "group": group}).one()
-    return {
-        "group_lines": int(row[0]),
-        "group_paused_lines": int(row[1]),
-        "group_frozen_lines": int(row[2]),
-        "group_limit_fen": int(row[3]),
-    }
+    """``GROUP_LINES`` of one borrower and group, on their own."""
+    row = conn.execute(GROUP_LINES, {"borrower_id": borrower_id, "group": group}).mappings()
+    return group_lines_of(row.one())

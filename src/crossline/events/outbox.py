@@ -41,13 +41,14 @@ def write_events(conn: sa.Connection, events: pl.DataFrame) -> int:
     return append_frame(conn, outbox, "outbox", events.with_columns(handled=pl.lit(False)))
 
 
-def emit(conn: sa.Connection, events: list[Event]) -> int:
-    """Append events built by a command, numbered as ``write_events`` numbers a batch's."""
+def emit(conn: sa.Connection, events: list[Event], first: int | None = None) -> int:
+    """Append events built by a command, numbered as ``write_events`` numbers a batch's
+    (``first``: as for ``store.numbered.append_rows``)."""
     rows = [
         asdict(e) | {"payload": json.dumps(e.payload, sort_keys=True), "handled": False}
         for e in events
     ]
-    return append_rows(conn, outbox, "outbox", rows)
+    return append_rows(conn, outbox, "outbox", rows, first)
 
 
 def read_events(conn: sa.Connection, since_id: int = 0) -> list[dict[str, Any]]:

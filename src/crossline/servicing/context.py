@@ -15,9 +15,10 @@ from crossline.store import platform
 from crossline.store.schema import borrowers
 from crossline.store.schema import platform as platform_table
 
-_BORROWER = sa.select(borrowers.c.borrower_id).where(
+BORROWER = sa.select(borrowers.c.borrower_id).where(
     borrowers.c.borrower_id == sa.bindparam("borrower_id")
 )
+"""The borrower's row, if registered (bound: ``borrower_id``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +52,14 @@ def open_context(conn: sa.Connection) -> Context:
 
 def require_borrower(ctx: Context, borrower_id: str) -> None:
     """Refuse a command for a borrower the platform does not know."""
-    found = ctx.conn.execute(_BORROWER, {"borrower_id": borrower_id}).first()
+    found = ctx.conn.execute(BORROWER, {"borrower_id": borrower_id}).first()
     if found is None:
-        raise RefusedError("unknown_borrower", f"borrower {borrower_id!r} is not registered")
+        raise unknown_borrower(borrower_id)
+
+
+def unknown_borrower(borrower_id: str) -> RefusedError:
+    """The refusal of a command for a borrower the platform does not know."""
+    return RefusedError("unknown_borrower", f"borrower {borrower_id!r} is not registered")
 
 
 def lock_borrowers(conn: sa.Connection, borrower_ids: Iterable[str]) -> bool:

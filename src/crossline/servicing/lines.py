@@ -177,7 +177,7 @@ def insert_line(
     return line_id
 
 
-_LINE = sa.select(
+LINE = sa.select(
     credit_lines.c.credit_line_id,
     credit_lines.c.borrower_id,
     credit_lines.c.shard,
@@ -191,11 +191,12 @@ _LINE = sa.select(
     credit_lines.c.borrower_id == sa.bindparam("borrower_id"),
     credit_lines.c.product == sa.bindparam("product"),
 )
+"""The borrower's line of a product, if any (bound: ``borrower_id``, ``product``)."""
 
 
 def find_line(ctx: Context, borrower_id: str, product_id: str) -> Line | None:
     """The borrower's line for a product, if any."""
-    row = ctx.conn.execute(_LINE, {"borrower_id": borrower_id, "product": product_id}).first()
+    row = ctx.conn.execute(LINE, {"borrower_id": borrower_id, "product": product_id}).first()
     return None if row is None else Line(*row)
 
 
