@@ -28,7 +28,7 @@ import pytest
 import sqlalchemy as sa
 
 from crossline.catalog import Catalog, load_catalog
-from crossline.decisions import inputs
+from crossline.decisions import applications, inputs
 from crossline.eod import early_warnings, rescoring, reviewing, runner
 from crossline.scoring.service import rescore
 from crossline.servicing.early_warning import shard_scope, store_warnings
@@ -71,8 +71,8 @@ def _warn_everyone(conn: sa.Connection, day: date, lo: int, hi: int, touched: pl
     return store_warnings(conn, day, shard_scope(lo, hi))
 
 
-_ANY_PENDING = inputs._STORED.with_only_columns(
-    *list(inputs._STORED.selected_columns)[:-1],
+_ANY_PENDING = inputs.STORED.with_only_columns(
+    *list(inputs.STORED.selected_columns)[:-1],
     sa.exists()
     .where(outbox.c.borrower_id == current_scores.c.borrower_id, outbox.c.handled.is_(False))
     .label("pending"),
@@ -129,6 +129,7 @@ def _counted(monkeypatch: pytest.MonkeyPatch) -> _Counts:
     monkeypatch.setattr(runner, "close_warnings", closed)
     monkeypatch.setattr(early_warnings, "store_warnings", warn)
     monkeypatch.setattr(inputs, "rebuilt_view", rebuilt)
+    monkeypatch.setattr(applications, "rebuilt_view", rebuilt)
     return counts
 
 
@@ -141,7 +142,9 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[s
         monkeypatch.setattr(runner, "close_scores", _score_everyone)
         monkeypatch.setattr(runner, "to_review", _review_everyone)
         monkeypatch.setattr(runner, "close_warnings", _warn_everyone)
-        monkeypatch.setattr(inputs, "_STORED", _ANY_PENDING)
+        monkeypatch.setattr(inputs, "STORED", _ANY_PENDING)
+        before_applying = applications._before_applying(_ANY_PENDING)
+        monkeypatch.setattr(applications, "_BEFORE_APPLYING", before_applying)
         simulate(engine, load_catalog("default"), BORROWERS, MONTHS, seed=SEED, start=START)
     yield dump(engine), counts.rebuilt
     engine.dispose()

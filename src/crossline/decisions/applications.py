@@ -32,10 +32,14 @@ from crossline.catalog import Product
 from crossline.catalog.apr import tier_apr
 from crossline.decisions.inputs import (
     GROUP_LINES,
+    STORED,
     View,
     borrower_view,
     group_lines,
     group_lines_of,
+    rebuilt_view,
+    served_view,
+    stored_keys,
 )
 from crossline.decisions.policies import policy_for
 from crossline.decisions.records import MAX_REASONS, DecisionRecord, Reason, record_decision
@@ -263,13 +267,21 @@ def _notify(
 
 
 def _decide(
-    ctx: Context, request: _Request, card: Scorecard, lines: dict[str, int] | None = None
+    ctx: Context,
+    request: _Request,
+    card: Scorecard,
+    lines: dict[str, int] | None = None,
+    view: View | None = None,
 ) -> ApplicationResult:
     """Decide ``request`` and write what the decision makes: its decision, line, borrower
     limit and notification, and for a new application (no ``application_id`` yet) the
-    bureau pull it made. ``lines``: the group's lines (``inputs.GROUP_LINES``) if the
-    caller has read them already. The ids are reserved together, one round trip."""
-    view = borrower_view(ctx.conn, ctx.catalog, request.group, request.borrower_id, ctx.today, card)
+    bureau pull it made. ``lines``: the group's lines (``inputs.GROUP_LINES``) and
+    ``view``: the group's view of the borrower, if the caller has them already. The ids are
+    reserved together, one round trip."""
+    if view is None:
+        view = borrower_view(
+            ctx.conn, ctx.catalog, request.group, request.borrower_id, ctx.today, card
+        )
     if lines is None:
         lines = group_lines(ctx.conn, request.borrower_id, request.group)
     income = view.inputs["verified_income_fen"] or view.inputs["declared_income_fen"]
@@ -418,16 +430,16 @@ def apply(
     if requested_limit_fen is not None and requested_limit_fen <= 0:
         raise InputError("requested_limit", "expected a positive amount")
     group = ctx.catalog.group_of(product_id)
-    keys = {"borrower_id": borrower_id, "product": product_id, "group": group}
+    keys = stored_keys(ctx.catalog, group, borrower_id) | {"product": product_id}
     checked = ctx.conn.execute(_BEFORE_APPLYING, keys).mappings().one()
     if not checked["known"]:
         raise unknown_borrower(borrower_id)
     if checked["line"] is not None:
         raise RefusedError("line_exists", f"{borrower_id!r} already has a {product_id} line")
-    if checked["pending"] is not None:
+    if checked["referral"] is not None:
         raise RefusedError(
             "application_pending",
-            f"application {checked['pending']} for {product_id} is waiting for documents",
+            f"application {checked['referral']} for {product_id} is waiting for documents",
         )
     request = _Request(
         application_id=None,
@@ -437,7 +449,9 @@ def apply(
         requested_limit_fen=requested_limit_fen,
         income_proof="none",
     )
-    decided = _decide(ctx, request, card or default_scorecard(), group_lines_of(checked))
+    card = card or default_scorecard()
+    view = served_view(checked, card) or rebuilt_view(ctx.conn, group, borrower_id, ctx.today, card)
+    decided = _decide(ctx, request, card, group_lines_of(checked), view)
     _store(ctx, replace(request, application_id=decided.application_id), decided, True)
     return decided
 
@@ -483,16 +497,24 @@ _REFERRED = sa.select(applications.c.application_id).where(
 )
 
 
-_GROUP = GROUP_LINES.subquery("group_lines")
-_BEFORE_APPLYING = sa.select(
-    BORROWER.exists().label("known"),
-    LINE.with_only_columns(credit_lines.c.credit_line_id).scalar_subquery().label("line"),
-    _REFERRED.scalar_subquery().label("pending"),
-    *_GROUP.c,
-)
-"""What an application is checked against, read in one round trip: whether the borrower
-is known, their line of the product and their application waiting for documents, if any,
-and their lines with the product's group (bound: ``borrower_id``, ``product``, ``group``)."""
+def _before_applying(stored: sa.Select[Any]) -> sa.Select[Any]:
+    """What an application is checked against and decided on, read in one round trip:
+    whether the borrower is known, their line of the product and their application waiting
+    for documents, if any, their lines with the product's group, and ``stored``, the
+    group's stored view of them (``inputs.STORED``; nulls if there is none). Bound:
+    ``inputs.stored_keys`` and ``product``."""
+    group = GROUP_LINES.subquery("group_lines")
+    view = stored.subquery("stored")
+    return sa.select(
+        BORROWER.exists().label("known"),
+        LINE.with_only_columns(credit_lines.c.credit_line_id).scalar_subquery().label("line"),
+        _REFERRED.scalar_subquery().label("referral"),
+        *group.c,
+        *view.c,
+    ).select_from(group.outerjoin(view, sa.true()))
+
+
+_BEFORE_APPLYING = _before_applying(STORED)
 
 
 def _referred(ctx: Context, borrower_id: str, product_id: str) -> int | None:

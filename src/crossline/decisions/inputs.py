@@ -52,7 +52,7 @@ class View:
     """Whether the view was read from the stored current row rather than rebuilt."""
 
 
-_STORED = sa.select(
+STORED = sa.select(
     current_scores.c.score,
     current_scores.c.band,
     current_scores.c.reasons,
@@ -69,21 +69,38 @@ _STORED = sa.select(
     current_scores.c.borrower_id == sa.bindparam("borrower_id"),
     current_scores.c.lender_group == sa.bindparam("group"),
 )
+"""The stored row of a borrower in a group's view, and whether an event that concerns the
+group is pending (bound as :func:`stored_keys` says). A caller may read it inside a larger
+statement (``decisions.applications`` joins it to its checks) and pass the row to
+:func:`served_view`."""
+
+
+def stored_keys(catalog: Catalog, group: str, borrower_id: str) -> dict[str, Any]:
+    """The values ``STORED`` is bound to."""
+    products = [p.id for p in catalog.products_in_group(group)]
+    return {"borrower_id": borrower_id, "group": group, "products": products}
+
+
+def served_view(row: sa.RowMapping | None, card: Scorecard) -> View | None:
+    """The view a row of ``STORED``'s columns holds, if it is current (see above); an
+    absent row, or one of nulls from an outer join, is not."""
+    if row is None or row["features"] is None:
+        return None
+    if row["model_version"] != card.version or row["pending"]:
+        return None
+    features = json.loads(row["features"])
+    inputs = {name: features[name] for name in VIEW_INPUTS if name in features}
+    reasons = tuple(Reason(r["code"], r["text"]) for r in json.loads(row["reasons"]))
+    score, band = row["score"], row["band"]
+    return View(inputs | {"score": score, "band": band}, score, band, reasons, True)
 
 
 def stored_view(
     conn: sa.Connection, catalog: Catalog, group: str, borrower_id: str, card: Scorecard
 ) -> View | None:
     """The stored current view of the borrower in ``group``, if it is current (see above)."""
-    products = [p.id for p in catalog.products_in_group(group)]
-    keys = {"borrower_id": borrower_id, "group": group, "products": products}
-    row = conn.execute(_STORED, keys).first()
-    if row is None or row.features is None or row.model_version != card.version or row.pending:
-        return None
-    features = json.loads(row.features)
-    inputs = {name: features[name] for name in VIEW_INPUTS if name in features}
-    reasons = tuple(Reason(r["code"], r["text"]) for r in json.loads(row.reasons))
-    return View(inputs | {"score": row.score, "band": row.band}, row.score, row.band, reasons, True)
+    row = conn.execute(STORED, stored_keys(catalog, group, borrower_id)).mappings().first()
+    return served_view(row, card)
 
 
 def rebuilt_view(
