@@ -465,11 +465,11 @@ def reset_database(url: str, sqlite_connect: Callable[..., None] | None = None) 
         if sqlite_connect is not None:
             sa.event.listen(engine, "connect", sqlite_connect)
     else:
-        existing = sa.MetaData()
-        existing.reflect(engine)
-        existing.drop_all(engine)
+        # The whole schema, not the tables one by one: the migrations also create
+        # functions and triggers, which a rebuild must not find already there.
         with engine.begin() as conn:
-            conn.exec_driver_sql("DROP FUNCTION IF EXISTS crossline_refuse_change() CASCADE")
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
     upgrade(engine)
     return engine
 

@@ -22,7 +22,9 @@ Figures, printed as one JSON line on stdout (progress goes to stderr):
   its own ``engine.begin()`` transaction with ``open_context``, timed from the
   checkout to the commit included (the group's view, the inquiry, the score,
   the policy, the stored decision, the line if approved), one process after 20
-  untimed; then ``applications_per_second_parallel``: as many other borrowers
+  untimed; ``application_statements``: the statements an application sends (the
+  commit not counted), the mean over the 20 untimed; then
+  ``applications_per_second_parallel``: as many other borrowers
   shared by ``--workers`` processes, wall time (each warms up on 20 first).
   Goal: p99 ≤ 10 ms and ≥ 500 a second on 2 cores. ``approved``, ``referred``
   and ``declined`` count the outcomes of all of them (the policy ran). The
@@ -249,10 +251,19 @@ def _decide_one(engine: sa.Engine, borrower: str, product: str) -> str:
 def _applications(
     barrier: Any, url: str, warm: list[Application], timed: list[Application]
 ) -> dict[str, Any]:
-    """Decide ``warm`` untimed, wait for the others, then decide ``timed`` one by one."""
+    """Decide ``warm`` untimed, counting the statements they send, wait for the others, then
+    decide ``timed`` one by one."""
     engine = make_engine(url)
+    sent = 0
+
+    def count(*_: Any) -> None:
+        nonlocal sent
+        sent += 1
+
+    sa.event.listen(engine, "before_cursor_execute", count)
     for borrower, product in warm:
         _decide_one(engine, borrower, product)
+    sa.event.remove(engine, "before_cursor_execute", count)
     barrier.wait()
     started = time.perf_counter()
     timings: list[float] = []
@@ -263,7 +274,12 @@ def _applications(
         timings.append(time.perf_counter() - began)
     ended = time.perf_counter()
     engine.dispose()
-    return {"decide": (started, ended), "timings": timings, "outcomes": dict(outcomes)}
+    return {
+        "decide": (started, ended),
+        "timings": timings,
+        "outcomes": dict(outcomes),
+        "statements": sent / len(warm),
+    }
 
 
 def applications_figures(
@@ -298,6 +314,7 @@ def applications_figures(
         "applications": count,
         "application_p50_ms": round(_percentile(timings, 0.5) * 1000, 3),
         "application_p99_ms": round(_percentile(timings, 0.99) * 1000, 3),
+        "application_statements": round(alone["statements"], 1),
         "applications_per_second": round(count / seconds, 1),
         "applications_parallel": len(timed_parallel),
         "applications_per_second_parallel": round(len(timed_parallel) / parallel_seconds, 1),

@@ -8,12 +8,14 @@ may look at their own report, free twice a calendar year (Art. 17).
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 
 from crossline.events.outbox import Event, emit
 from crossline.servicing.context import Context, require_borrower
 from crossline.servicing.errors import InputError
+from crossline.store.inserts import Inserts
 from crossline.store.schema import bureau_inquiries
 
 REASONS = ("loan_approval", "post_loan_management", "self_query")
@@ -54,36 +56,44 @@ def record_inquiry(ctx: Context, borrower_id: str, inquirer: str, reason: str) -
     return {"inquiry_id": inquiry_id, "charged": charged}
 
 
-_INSERT = bureau_inquiries.insert().returning(bureau_inquiries.c.inquiry_id)
+_INSERT = bureau_inquiries.insert()
+_INSERT_RETURNING_ID = _INSERT.returning(bureau_inquiries.c.inquiry_id)
+
+
+def _inquiry(
+    ctx: Context, borrower_id: str, inquirer: str, reason: str, charged: bool
+) -> tuple[dict[str, Any], Event]:
+    """An inquiry's row and its event."""
+    row = {
+        "borrower_id": borrower_id,
+        "shard": ctx.shard(borrower_id),
+        "inquired_on": ctx.today,
+        "inquirer": inquirer,
+        "reason": reason,
+        "hard": reason in HARD_REASONS,
+        "charged": charged,
+    }
+    payload = {"inquirer": inquirer, "reason": reason, "charged": charged}
+    event = Event(borrower_id, ctx.shard(borrower_id), ctx.today, "inquiry", payload=payload)
+    return row, event
 
 
 def write_inquiry(
-    ctx: Context,
-    borrower_id: str,
-    inquirer: str,
-    reason: str,
-    charged: bool = False,
-    event_id: int | None = None,
+    ctx: Context, borrower_id: str, inquirer: str, reason: str, charged: bool = False
 ) -> int:
-    """Write an inquiry its caller has checked, and its event; returns its id. A decision
-    that has just read the borrower calls this, not ``record_inquiry``; ``event_id``: the
-    event's id if the caller reserved it with its other ids (``store.ids.allocate_many``)."""
-    inquiry_id = ctx.conn.execute(
-        _INSERT,
-        {
-            "borrower_id": borrower_id,
-            "shard": ctx.shard(borrower_id),
-            "inquired_on": ctx.today,
-            "inquirer": inquirer,
-            "reason": reason,
-            "hard": reason in HARD_REASONS,
-            "charged": charged,
-        },
-    ).scalar_one()
-    payload = {"inquirer": inquirer, "reason": reason, "charged": charged}
-    emit(
-        ctx.conn,
-        [Event(borrower_id, ctx.shard(borrower_id), ctx.today, "inquiry", payload=payload)],
-        event_id,
-    )
+    """Write an inquiry its caller has checked, and its event; returns its id."""
+    row, event = _inquiry(ctx, borrower_id, inquirer, reason, charged)
+    inquiry_id = ctx.conn.execute(_INSERT_RETURNING_ID, row).scalar_one()
+    emit(ctx.conn, [event])
     return int(inquiry_id)
+
+
+def queue_inquiry(
+    ctx: Context, borrower_id: str, inquirer: str, reason: str, event_id: int, later: Inserts
+) -> None:
+    """A decision's pull of the borrower it has just read: the inquiry and its event join
+    the decision's inserts (``later``; the inquiry's id is not needed), the event numbered
+    ``event_id``, reserved with the decision's other ids (``store.ids.allocate_many``)."""
+    row, event = _inquiry(ctx, borrower_id, inquirer, reason, charged=False)
+    later.add(_INSERT, [row])
+    emit(ctx.conn, [event], event_id, later)

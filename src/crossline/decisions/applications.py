@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from crossline.bureau.inquiries import write_inquiry
+from crossline.bureau.inquiries import queue_inquiry
 from crossline.catalog import Product
 from crossline.catalog.apr import tier_apr
 from crossline.decisions.inputs import (
@@ -53,6 +53,7 @@ from crossline.servicing.context import BORROWER, Context, unknown_borrower
 from crossline.servicing.errors import InputError, RefusedError
 from crossline.servicing.lines import LINE, catalog_product, insert_line
 from crossline.store.ids import allocate_many
+from crossline.store.inserts import Inserts, insert_rows
 from crossline.store.schema import (
     applications,
     borrower_limits,
@@ -245,6 +246,7 @@ def _notify(
     result: ApplicationResult,
     line_id: int | None,
     notification_id: int,
+    later: Inserts,
 ) -> None:
     payload = {
         "application_id": result.application_id,
@@ -263,21 +265,23 @@ def _notify(
         product=request.product.id,
         credit_line_id=line_id,
     )
-    notify(ctx.conn, [notice], notification_id)
+    notify(ctx.conn, [notice], notification_id, later)
 
 
 def _decide(
     ctx: Context,
     request: _Request,
     card: Scorecard,
+    later: Inserts,
     lines: dict[str, int] | None = None,
     view: View | None = None,
 ) -> ApplicationResult:
-    """Decide ``request`` and write what the decision makes: its decision, line, borrower
-    limit and notification, and for a new application (no ``application_id`` yet) the
-    bureau pull it made. ``lines``: the group's lines (``inputs.GROUP_LINES``) and
-    ``view``: the group's view of the borrower, if the caller has them already. The ids are
-    reserved together, one round trip."""
+    """Decide ``request`` and write what the decision makes: its line at once (its id is
+    needed), then into ``later``, which the caller sends with the application's own row,
+    the borrower limit, the decision and its notification, and for a new application (no
+    ``application_id`` yet) the bureau pull it made. ``lines``: the group's lines
+    (``inputs.GROUP_LINES``) and ``view``: the group's view of the borrower, if the caller
+    has them already. The ids are reserved together, one round trip."""
     if view is None:
         view = borrower_view(
             ctx.conn, ctx.catalog, request.group, request.borrower_id, ctx.today, card
@@ -318,7 +322,8 @@ def _decide(
             ctx, request.borrower_id, request.product, outcome.limit_fen, daily, fee
         )
         if outcome.borrower_limit_fen is not None:
-            set_borrower_limit(ctx, request.borrower_id, request.group, outcome.borrower_limit_fen)
+            limit = outcome.borrower_limit_fen
+            set_borrower_limit(ctx, request.borrower_id, request.group, limit, later)
     decision_id = record_decision(
         ctx.conn,
         DecisionRecord(
@@ -339,6 +344,7 @@ def _decide(
             outputs=result,
         ),
         ids["decision"],
+        later,
     )
     decided = ApplicationResult(
         application_id=application_id,
@@ -357,16 +363,18 @@ def _decide(
         apr=tier_apr(request.product, rate) if outcome.status == "approved" else None,
         credit_line_id=line_id,
     )
-    _notify(ctx, request, decided, line_id, ids["notification"])
+    _notify(ctx, request, decided, line_id, ids["notification"], later)
     if request.application_id is None:
-        write_inquiry(
-            ctx, request.borrower_id, request.group, "loan_approval", event_id=ids["outbox"]
-        )
+        pull = ("loan_approval", ids["outbox"], later)
+        queue_inquiry(ctx, request.borrower_id, request.group, *pull)
     return decided
 
 
-def set_borrower_limit(ctx: Context, borrower_id: str, group: str, limit_fen: int) -> None:
-    """Set the group's borrower-level limit (the latest assessment replaces the last)."""
+def set_borrower_limit(
+    ctx: Context, borrower_id: str, group: str, limit_fen: int, later: Inserts | None = None
+) -> None:
+    """Set the group's borrower-level limit (the latest assessment replaces the last);
+    ``later``: as for ``store.numbered.append_rows``."""
     row = {
         "borrower_id": borrower_id,
         "shard": ctx.shard(borrower_id),
@@ -374,7 +382,7 @@ def set_borrower_limit(ctx: Context, borrower_id: str, group: str, limit_fen: in
         "limit_fen": limit_fen,
         "set_on": ctx.today,
     }
-    ctx.conn.execute(_SET_BORROWER_LIMIT[ctx.conn.dialect.name], row)
+    insert_rows(ctx.conn, _SET_BORROWER_LIMIT[ctx.conn.dialect.name], [row], later)
 
 
 def _upsert_borrower_limit(insert: Any) -> sa.Insert:
@@ -391,7 +399,11 @@ _SET_BORROWER_LIMIT = {
 }
 
 
-def _store(ctx: Context, request: _Request, decided: ApplicationResult, new: bool) -> None:
+def _store(
+    ctx: Context, request: _Request, decided: ApplicationResult, new: bool, later: Inserts
+) -> None:
+    """The application's row: a new one joins the decision's inserts (``later``); a
+    re-decided one is updated at once."""
     values = {
         "status": decided.status,
         "decided_on": ctx.today,
@@ -409,7 +421,7 @@ def _store(ctx: Context, request: _Request, decided: ApplicationResult, new: boo
             "requested_limit_fen": request.requested_limit_fen,
             "applied_on": ctx.today,
         }
-        ctx.conn.execute(_INSERT_APPLICATION, row | values)
+        later.add(_INSERT_APPLICATION, [row | values])
         return
     ctx.conn.execute(
         sa.update(applications)
@@ -451,8 +463,19 @@ def apply(
     )
     card = card or default_scorecard()
     view = served_view(checked, card) or rebuilt_view(ctx.conn, group, borrower_id, ctx.today, card)
-    decided = _decide(ctx, request, card, group_lines_of(checked), view)
-    _store(ctx, replace(request, application_id=decided.application_id), decided, True)
+    later = Inserts()
+    decided = _decide(ctx, request, card, later, group_lines_of(checked), view)
+    _store(ctx, replace(request, application_id=decided.application_id), decided, True, later)
+    later.send(ctx.conn)
+    return decided
+
+
+def _redecide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResult:
+    """Decide a referred application again, now with its documents, and store the outcome."""
+    later = Inserts()
+    decided = _decide(ctx, request, card, later)
+    _store(ctx, request, decided, False, later)
+    later.send(ctx.conn)
     return decided
 
 
@@ -575,9 +598,7 @@ def submit_document(
             submitted_on=ctx.today,
         )
     )
-    decided = _decide(ctx, request, card or default_scorecard())
-    _store(ctx, request, decided, new=False)
-    return decided
+    return _redecide(ctx, request, card or default_scorecard())
 
 
 def verify_document(
@@ -613,6 +634,4 @@ def verify_document(
         )
         shard = ctx.shard(row.borrower_id)
         emit(ctx.conn, [Event(row.borrower_id, shard, ctx.today, "income_verified", payload={})])
-    decided = _decide(ctx, request, card or default_scorecard())
-    _store(ctx, request, decided, new=False)
-    return decided
+    return _redecide(ctx, request, card or default_scorecard())

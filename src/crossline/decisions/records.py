@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from crossline.store.ids import allocate_ids
+from crossline.store.inserts import Inserts, insert_rows
 from crossline.store.schema import decisions
 
 MAX_REASONS = 4
@@ -71,31 +72,33 @@ _INSERT = decisions.insert()
 
 
 def record_decision(
-    conn: sa.Connection, record: DecisionRecord, decision_id: int | None = None
+    conn: sa.Connection,
+    record: DecisionRecord,
+    decision_id: int | None = None,
+    later: Inserts | None = None,
 ) -> int:
     """Append the decision; returns its id: ``decision_id`` when the command reserved it
-    with its other ids (``store.ids.allocate_many``), else one taken here."""
+    with its other ids (``store.ids.allocate_many``), else one taken here; ``later``: as
+    for ``store.numbered.append_rows``."""
     if decision_id is None:
         decision_id = allocate_ids(conn, "decision", 1)
-    conn.execute(
-        _INSERT,
-        {
-            "decision_id": decision_id,
-            "borrower_id": record.borrower_id,
-            "shard": record.shard,
-            "lender_group": record.lender_group,
-            "product": record.product,
-            "credit_line_id": record.credit_line_id,
-            "application_id": record.application_id,
-            "kind": record.kind,
-            "business_date": record.business_date,
-            "policy_version": record.policy_version,
-            "arm": record.arm,
-            "outcome": record.outcome,
-            "score": record.score,
-            "reasons": reasons_json(record.reasons[:MAX_REASONS]),
-            "inputs": as_json(record.inputs),
-            "outputs": as_json(record.outputs),
-        },
-    )
+    row = {
+        "decision_id": decision_id,
+        "borrower_id": record.borrower_id,
+        "shard": record.shard,
+        "lender_group": record.lender_group,
+        "product": record.product,
+        "credit_line_id": record.credit_line_id,
+        "application_id": record.application_id,
+        "kind": record.kind,
+        "business_date": record.business_date,
+        "policy_version": record.policy_version,
+        "arm": record.arm,
+        "outcome": record.outcome,
+        "score": record.score,
+        "reasons": reasons_json(record.reasons[:MAX_REASONS]),
+        "inputs": as_json(record.inputs),
+        "outputs": as_json(record.outputs),
+    }
+    insert_rows(conn, _INSERT, [row], later)
     return decision_id

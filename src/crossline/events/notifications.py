@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
+from crossline.store.inserts import Inserts
 from crossline.store.numbered import append_frame, append_rows
 from crossline.store.schema import notifications
 
@@ -69,12 +70,17 @@ def write_notifications(conn: sa.Connection, frame: pl.DataFrame) -> int:
     return append_frame(conn, notifications, "notification", frame.with_columns(channel))
 
 
-def notify(conn: sa.Connection, notices: list[Notice], first: int | None = None) -> int:
-    """Append notifications sent by a command, numbered as a batch's are (``first``: as
-    for ``store.numbered.append_rows``)."""
+def notify(
+    conn: sa.Connection,
+    notices: list[Notice],
+    first: int | None = None,
+    later: Inserts | None = None,
+) -> int:
+    """Append notifications sent by a command, numbered as a batch's are (``first`` and
+    ``later``: as for ``store.numbered.append_rows``)."""
     rows = [
         asdict(n)
         | {"payload": json.dumps(n.payload, ensure_ascii=False), "channel": DEFAULT_CHANNEL}
         for n in notices
     ]
-    return append_rows(conn, notifications, "notification", rows, first)
+    return append_rows(conn, notifications, "notification", rows, first, later)

@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
+from crossline.store.inserts import Inserts
 from crossline.store.numbered import append_frame, append_rows
 from crossline.store.schema import outbox
 
@@ -41,14 +42,19 @@ def write_events(conn: sa.Connection, events: pl.DataFrame) -> int:
     return append_frame(conn, outbox, "outbox", events.with_columns(handled=pl.lit(False)))
 
 
-def emit(conn: sa.Connection, events: list[Event], first: int | None = None) -> int:
+def emit(
+    conn: sa.Connection,
+    events: list[Event],
+    first: int | None = None,
+    later: Inserts | None = None,
+) -> int:
     """Append events built by a command, numbered as ``write_events`` numbers a batch's
-    (``first``: as for ``store.numbered.append_rows``)."""
+    (``first`` and ``later``: as for ``store.numbered.append_rows``)."""
     rows = [
         asdict(e) | {"payload": json.dumps(e.payload, sort_keys=True), "handled": False}
         for e in events
     ]
-    return append_rows(conn, outbox, "outbox", rows, first)
+    return append_rows(conn, outbox, "outbox", rows, first, later)
 
 
 def read_events(conn: sa.Connection, since_id: int = 0) -> list[dict[str, Any]]:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from crossline.store.bulk import insert_frame
 from crossline.store.ids import allocate_ids
+from crossline.store.inserts import Inserts, insert_rows
 
 ORDER = ("borrower_id", "credit_line_id")
 """Numbering order; a row without a line comes before the borrower's lines' rows."""
@@ -52,17 +53,20 @@ def append_rows(
     counter: str,
     rows: Sequence[Mapping[str, Any]],
     first: int | None = None,
+    later: Inserts | None = None,
 ) -> int:
     """``append_frame`` for a command's few rows, given as dicts of the table's columns;
     ``first``: the first of the ids the command reserved for them with its other ids
-    (``store.ids.allocate_many``), else they are taken here."""
+    (``store.ids.allocate_many``), else they are taken here; ``later``: the command's
+    inserts sent together (``store.inserts``), else the rows are inserted now."""
     if not rows:
         return 0
     ordered = sorted(rows, key=_order_key)
     if first is None:
         first = allocate_ids(conn, counter, len(ordered))
     id_column = _id_column(table)
-    conn.execute(_insert(table), [{**row, id_column: first + i} for i, row in enumerate(ordered)])
+    numbered = [{**row, id_column: first + i} for i, row in enumerate(ordered)]
+    insert_rows(conn, _insert(table), numbered, later)
     return len(ordered)
 
 
