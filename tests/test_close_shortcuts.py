@@ -129,7 +129,6 @@ def _counted(monkeypatch: pytest.MonkeyPatch) -> _Counts:
     monkeypatch.setattr(runner, "close_warnings", closed)
     monkeypatch.setattr(early_warnings, "store_warnings", warn)
     monkeypatch.setattr(inputs, "rebuilt_view", rebuilt)
-    monkeypatch.setattr(applications, "rebuilt_view", rebuilt)
     return counts
 
 

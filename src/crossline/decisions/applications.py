@@ -37,8 +37,6 @@ from crossline.decisions.inputs import (
     borrower_view,
     group_lines,
     group_lines_of,
-    rebuilt_view,
-    served_view,
     stored_keys,
 )
 from crossline.decisions.policies import policy_for
@@ -365,8 +363,9 @@ def _decide(
     )
     _notify(ctx, request, decided, line_id, ids["notification"], later)
     if request.application_id is None:
-        pull = ("loan_approval", ids["outbox"], later)
-        queue_inquiry(ctx, request.borrower_id, request.group, *pull)
+        queue_inquiry(
+            ctx, request.borrower_id, request.group, "loan_approval", ids["outbox"], later
+        )
     return decided
 
 
@@ -462,7 +461,7 @@ def apply(
         income_proof="none",
     )
     card = card or default_scorecard()
-    view = served_view(checked, card) or rebuilt_view(ctx.conn, group, borrower_id, ctx.today, card)
+    view = borrower_view(ctx.conn, ctx.catalog, group, borrower_id, ctx.today, card, checked)
     later = Inserts()
     decided = _decide(ctx, request, card, later, group_lines_of(checked), view)
     _store(ctx, replace(request, application_id=decided.application_id), decided, True, later)

@@ -123,10 +123,15 @@ def borrower_view(
     borrower_id: str,
     as_of: date,
     card: Scorecard,
+    stored: sa.RowMapping | None = None,
 ) -> View:
     """The borrower in ``group``'s view as of ``as_of``, the business date: served when
-    current, else rebuilt."""
-    served = stored_view(conn, catalog, group, borrower_id, card)
+    current, else rebuilt. ``stored``: the row of ``STORED``'s columns if the caller has
+    read it inside a larger statement (nulls if there was none), else it is read here."""
+    if stored is None:
+        served = stored_view(conn, catalog, group, borrower_id, card)
+    else:
+        served = served_view(stored, card)
     return served if served is not None else rebuilt_view(conn, group, borrower_id, as_of, card)
 
 

@@ -188,20 +188,8 @@ def borrower_warning(conn: sa.Connection, borrower_id: str, day: date) -> dict[s
     return None if frame.is_empty() else warning_view(frame.row(0, named=True), day)
 
 
-_STORED_COLUMNS = (
-    "level",
-    "signals",
-    "dti_bp",
-    "dues_30d_fen",
-    "products_with_balance",
-    "utilisation_bp",
-)
-"""A stored row's values: a result that leaves all of them as they are is not written."""
-
-_STORED_SCHEMA = pl.Schema(
+_STORED_VALUES = pl.Schema(
     {
-        "borrower_id": pl.String(),
-        "period_end": pl.Date(),
         "level": pl.String(),
         "signals": pl.String(),
         "dti_bp": pl.Int64(),
@@ -210,6 +198,9 @@ _STORED_SCHEMA = pl.Schema(
         "utilisation_bp": pl.Int64(),
     }
 )
+"""A stored row's values: a result that leaves all of them as they are is not written."""
+_STORED_COLUMNS = tuple(_STORED_VALUES)
+_STORED_SCHEMA = pl.Schema({"borrower_id": pl.String(), "period_end": pl.Date(), **_STORED_VALUES})
 
 
 def _stored(conn: sa.Connection, scope: Scope, day: date) -> pl.DataFrame:
