@@ -40,7 +40,7 @@ import polars as pl
 import psutil
 import sqlalchemy as sa
 
-from book import reset_database
+from book import as_autovacuum_leaves_it, reset_database
 from crossline.catalog import Catalog, catalog_to_json, load_catalog
 from crossline.eod.runner import close_day
 from crossline.kernels.delinquency import classify
@@ -793,19 +793,6 @@ def load_book(engine: sa.Engine, book: Book, partitions: int, catalog: Catalog) 
     return written
 
 
-def settle(engine: sa.Engine) -> None:
-    """VACUUM ANALYZE on PostgreSQL, as autovacuum would have done between two closes.
-
-    Without it the timed close would pay for hint bits and stale statistics of
-    a bulk load that no production database would still carry. SQLite is left
-    as the application leaves it (crossline does not run ANALYZE there).
-    """
-    if is_sqlite(engine):
-        return
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("VACUUM ANALYZE")
-
-
 # --------------------------------------------------------------------------- the measured close
 
 
@@ -912,7 +899,7 @@ def main(argv: list[str] | None = None) -> None:
     engine = reset_database(args.database, _bulk_load_pragmas)
     database = engine.dialect.name
     load_book(engine, book, args.partitions, catalog)
-    settle(engine)
+    as_autovacuum_leaves_it(engine)
     build_seconds = time.perf_counter() - started
     book_balanced = None
     if args.verify:
@@ -934,7 +921,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     engine = make_engine(args.database)
     close_day(engine)
-    settle(engine)
+    as_autovacuum_leaves_it(engine)
     engine.dispose()
     log(f"warm-up close in {time.perf_counter() - started:.1f}s; timed close")
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
