@@ -144,6 +144,8 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[s
         monkeypatch.setattr(inputs, "STORED", _ANY_PENDING)
         before_applying = applications._before_applying(_ANY_PENDING)
         monkeypatch.setattr(applications, "_BEFORE_APPLYING", before_applying)
+        before_deciding = applications._before_deciding(_ANY_PENDING)
+        monkeypatch.setattr(applications, "_BEFORE_DECIDING", before_deciding)
         simulate(engine, load_catalog("default"), BORROWERS, MONTHS, seed=SEED, start=START)
     yield dump(engine), counts.rebuilt
     engine.dispose()

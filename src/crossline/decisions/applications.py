@@ -35,11 +35,10 @@ from crossline.decisions.inputs import (
     STORED,
     View,
     borrower_view,
-    group_lines,
     group_lines_of,
     stored_keys,
 )
-from crossline.decisions.policies import policy_for
+from crossline.decisions.policies import IN_FORCE, policy_for
 from crossline.decisions.records import MAX_REASONS, DecisionRecord, Reason, record_decision
 from crossline.events.notifications import Notice, notify
 from crossline.events.outbox import Event, emit
@@ -267,25 +266,17 @@ def _notify(
 
 
 def _decide(
-    ctx: Context,
-    request: _Request,
-    card: Scorecard,
-    later: Inserts,
-    lines: dict[str, int] | None = None,
-    view: View | None = None,
+    ctx: Context, request: _Request, card: Scorecard, later: Inserts, checked: sa.RowMapping
 ) -> ApplicationResult:
-    """Decide ``request`` and write what the decision makes: its line at once (its id is
-    needed), then into ``later``, which the caller sends with the application's own row,
-    the borrower limit, the decision and its notification, and for a new application (no
-    ``application_id`` yet) the bureau pull it made. ``lines``: the group's lines
-    (``inputs.GROUP_LINES``) and ``view``: the group's view of the borrower, if the caller
-    has them already. The ids are reserved together, one round trip."""
-    if view is None:
-        view = borrower_view(
-            ctx.conn, ctx.catalog, request.group, request.borrower_id, ctx.today, card
-        )
-    if lines is None:
-        lines = group_lines(ctx.conn, request.borrower_id, request.group)
+    """Decide ``request`` on ``checked``, the row of ``_before_deciding``'s columns, and
+    write what the decision makes: its line at once (its id is needed), then into
+    ``later``, which the caller sends with the application's own row, the borrower limit,
+    the decision and its notification, and for a new application (no ``application_id``
+    yet) the bureau pull it made. The ids are reserved together, one round trip."""
+    view = borrower_view(
+        ctx.conn, ctx.catalog, request.group, request.borrower_id, ctx.today, card, checked
+    )
+    lines = group_lines_of(checked)
     income = view.inputs["verified_income_fen"] or view.inputs["declared_income_fen"]
     inputs = (
         view.inputs
@@ -298,7 +289,7 @@ def _decide(
         }
         | lines
     )
-    bundle, arm = policy_for(ctx, request.group, request.borrower_id)
+    bundle, arm = policy_for(ctx, request.group, request.borrower_id, checked)
     result = evaluate(bundle.graphs["application"], inputs)
     cap_fen = ctx.catalog.borrower_credit_cap_fen
     outcome = _interpret(
@@ -460,10 +451,8 @@ def apply(
         requested_limit_fen=requested_limit_fen,
         income_proof="none",
     )
-    card = card or default_scorecard()
-    view = borrower_view(ctx.conn, ctx.catalog, group, borrower_id, ctx.today, card, checked)
     later = Inserts()
-    decided = _decide(ctx, request, card, later, group_lines_of(checked), view)
+    decided = _decide(ctx, request, card or default_scorecard(), later, checked)
     _store(ctx, replace(request, application_id=decided.application_id), decided, True, later)
     later.send(ctx.conn)
     return decided
@@ -471,8 +460,10 @@ def apply(
 
 def _redecide(ctx: Context, request: _Request, card: Scorecard) -> ApplicationResult:
     """Decide a referred application again, now with its documents, and store the outcome."""
+    keys = stored_keys(ctx.catalog, request.group, request.borrower_id)
+    checked = ctx.conn.execute(_BEFORE_DECIDING, keys).mappings().one()
     later = Inserts()
-    decided = _decide(ctx, request, card, later)
+    decided = _decide(ctx, request, card, later, checked)
     _store(ctx, request, decided, False, later)
     later.send(ctx.conn)
     return decided
@@ -519,23 +510,28 @@ _REFERRED = sa.select(applications.c.application_id).where(
 )
 
 
-def _before_applying(stored: sa.Select[Any]) -> sa.Select[Any]:
-    """What an application is checked against and decided on, read in one round trip:
-    whether the borrower is known, their line of the product and their application waiting
-    for documents, if any, their lines with the product's group, and ``stored``, the
-    group's stored view of them (``inputs.STORED``; nulls if there is none). Bound:
-    ``inputs.stored_keys`` and ``product``."""
+def _before_deciding(stored: sa.Select[Any]) -> sa.Select[Any]:
+    """What a decision reads, in one round trip: the borrower's lines with the group
+    (``inputs.GROUP_LINES``), ``stored``, the group's stored view of them
+    (``inputs.STORED``; nulls if there is none), and the group's policies in force
+    (``policies.IN_FORCE``). Bound: ``inputs.stored_keys``."""
     group = GROUP_LINES.subquery("group_lines")
     view = stored.subquery("stored")
-    return sa.select(
+    return sa.select(*group.c, *view.c, *IN_FORCE).select_from(group.outerjoin(view, sa.true()))
+
+
+def _before_applying(stored: sa.Select[Any]) -> sa.Select[Any]:
+    """``_before_deciding``'s read, and what a new application is checked against: whether
+    the borrower is known, their line of the product and their application waiting for
+    documents, if any. Bound: ``inputs.stored_keys`` and ``product``."""
+    return _before_deciding(stored).add_columns(
         BORROWER.exists().label("known"),
         LINE.with_only_columns(credit_lines.c.credit_line_id).scalar_subquery().label("line"),
         _REFERRED.scalar_subquery().label("referral"),
-        *group.c,
-        *view.c,
-    ).select_from(group.outerjoin(view, sa.true()))
+    )
 
 
+_BEFORE_DECIDING = _before_deciding(STORED)
 _BEFORE_APPLYING = _before_applying(STORED)
 
 

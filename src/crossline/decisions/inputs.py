@@ -159,9 +159,3 @@ statement (``decisions.applications`` reads them with its checks) and pass the r
 def group_lines_of(row: sa.RowMapping) -> dict[str, int]:
     """The policy inputs of a row holding ``GROUP_LINES``' columns."""
     return {column.name: int(row[column.name]) for column in GROUP_LINES.selected_columns}
-
-
-def group_lines(conn: sa.Connection, borrower_id: str, group: str) -> dict[str, int]:
-    """``GROUP_LINES`` of one borrower and group, on their own."""
-    row = conn.execute(GROUP_LINES, {"borrower_id": borrower_id, "group": group}).mappings()
-    return group_lines_of(row.one())

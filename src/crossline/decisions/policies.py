@@ -17,7 +17,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
@@ -171,23 +171,61 @@ class Arms:
     share: int
 
 
-_IN_FORCE = sa.select(policies.c.role, policies.c.document, policies.c.challenger_share).where(
-    policies.c.lender_group == sa.bindparam("group"),
-    policies.c.role.in_(("champion", "challenger")),
+def _in_force(role: Arm, column: sa.Column[Any]) -> sa.ScalarSelect[Any]:
+    p = policies.c
+    return (
+        sa.select(column)
+        .where(p.lender_group == sa.bindparam("group"), p.role == role)
+        .scalar_subquery()
+    )
+
+
+IN_FORCE = (
+    _in_force("champion", policies.c.digest).label("champion_digest"),
+    _in_force("challenger", policies.c.digest).label("challenger_digest"),
+    _in_force("challenger", policies.c.challenger_share).label("challenger_share"),
 )
+"""The columns that name a group's policies in force (bound: ``group``), by digest: a
+decision reads them inside the statement that reads its other inputs, and a document
+(30 KB) is read only the first time its digest is met (``arms_in``)."""
 
 
 def policies_in_force(conn: sa.Connection, group: str, catalog_json: str) -> Arms:
     """The group's champion and challenger, checked against the catalog (``catalog_json``,
-    as stored; checking is cached per file and catalog, so a decision pays one read)."""
-    by_role = {row.role: row for row in conn.execute(_IN_FORCE, {"group": group})}
-    champion = by_role.get("champion")
-    challenger = by_role.get("challenger")
+    as stored)."""
+    row = conn.execute(sa.select(*IN_FORCE), {"group": group}).mappings().one()
+    return arms_in(conn, group, row, catalog_json)
+
+
+def arms_in(conn: sa.Connection, group: str, in_force: sa.RowMapping, catalog_json: str) -> Arms:
+    """The arms a row of ``IN_FORCE``'s columns names; a group with no stored champion
+    decides with its shipped default. Checking is cached per document and catalog."""
+    champion = in_force["champion_digest"]
+    challenger = in_force["challenger_digest"]
     return Arms(
-        champion=_load(champion.document if champion else default_policy_text(group), catalog_json),
-        challenger=_load(challenger.document, catalog_json) if challenger else None,
-        share=int(challenger.challenger_share) if challenger else 0,
+        champion=_load(
+            _document(conn, champion) if champion else default_policy_text(group), catalog_json
+        ),
+        challenger=_load(_document(conn, challenger), catalog_json) if challenger else None,
+        share=int(in_force["challenger_share"]) if challenger else 0,
     )
+
+
+_DOCUMENTS: dict[str, str] = {}
+"""Policy documents by digest: a digest names one text (it is the text's SHA-256), so a
+document read once never needs reading again."""
+_DOCUMENTS_KEPT = 32
+
+
+def _document(conn: sa.Connection, digest: str) -> str:
+    text = _DOCUMENTS.get(digest)
+    if text is None:
+        p = policies.c
+        text = conn.execute(sa.select(p.document).where(p.digest == digest).limit(1)).scalar_one()
+        if len(_DOCUMENTS) >= _DOCUMENTS_KEPT:
+            _DOCUMENTS.pop(next(iter(_DOCUMENTS)), None)
+        _DOCUMENTS[digest] = text
+    return text
 
 
 def arm_of(borrower_id: str, group: str, share: int) -> Arm:
@@ -197,9 +235,15 @@ def arm_of(borrower_id: str, group: str, share: int) -> Arm:
     return "challenger" if bucket < share else "champion"
 
 
-def policy_for(ctx: Context, group: str, borrower_id: str) -> tuple[Bundle, Arm]:
-    """The policy that decides for this borrower in this group, and which arm it is."""
-    arms = policies_in_force(ctx.conn, group, ctx.catalog_json)
+def policy_for(
+    ctx: Context, group: str, borrower_id: str, in_force: sa.RowMapping | None = None
+) -> tuple[Bundle, Arm]:
+    """The policy that decides for this borrower in this group, and which arm it is;
+    ``in_force``: the row of ``IN_FORCE``'s columns if the caller has read it."""
+    if in_force is None:
+        arms = policies_in_force(ctx.conn, group, ctx.catalog_json)
+    else:
+        arms = arms_in(ctx.conn, group, in_force, ctx.catalog_json)
     arm = arm_of(borrower_id, group, arms.share)
     if arm == "challenger" and arms.challenger is not None:
         return arms.challenger, arm
