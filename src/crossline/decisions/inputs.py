@@ -62,7 +62,7 @@ STORED = sa.select(
     .where(
         outbox.c.borrower_id == current_scores.c.borrower_id,
         outbox.c.handled.is_(False),
-        concerns(sa.bindparam("products", expanding=True)),
+        concerns("products"),
     )
     .label("pending"),
 ).where(

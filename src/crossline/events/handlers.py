@@ -22,7 +22,6 @@ API serves it from one process.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
@@ -34,6 +33,7 @@ from crossline.scoring.views import all_group_features
 from crossline.servicing.context import lock_borrowers
 from crossline.store import platform
 from crossline.store.bulk import read_frame
+from crossline.store.membership import one_of
 from crossline.store.schema import outbox
 
 EVERY_GROUP = frozenset({"reported", "dispute_resolved", "inquiry", "income_verified"})
@@ -41,14 +41,16 @@ EVERY_GROUP = frozenset({"reported", "dispute_resolved", "inquiry", "income_veri
 report too), or about the borrower rather than a line (a verified income)."""
 
 
-def concerns(group_products: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
-    """Whether an outbox row concerns a group whose products are ``group_products``: it
-    is one of the group's products' or an event every group re-scores for; the SQL
-    form of :func:`affected_groups`, which decisions ask of a borrower's pending
-    events."""
+def concerns(group_products: str) -> sa.ColumnElement[bool]:
+    """Whether an outbox row concerns a group whose products are the list bound as
+    ``group_products``: it is one of the group's products' or an event every group
+    re-scores for; the SQL form of :func:`affected_groups`, which decisions ask of a
+    borrower's pending events."""
     o = outbox.c
     return sa.or_(
-        o.type.in_(sorted(EVERY_GROUP)), o.product.is_(None), o.product.in_(group_products)
+        o.type.in_([sa.literal(kind) for kind in sorted(EVERY_GROUP)]),
+        o.product.is_(None),
+        one_of(o.product, group_products),
     )
 
 

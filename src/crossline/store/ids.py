@@ -72,7 +72,11 @@ def _reserve_all(names: tuple[str, ...]) -> sa.Update:
     the rows are locked in name order first, then each moves by its count."""
     c = id_counters.c
     locked = (
-        sa.select(c.name).where(c.name.in_(names)).order_by(c.name).with_for_update().cte("locked")
+        sa.select(c.name)
+        .where(c.name.in_([sa.literal(name) for name in names]))
+        .order_by(c.name)
+        .with_for_update()
+        .cte("locked")
     )
     step = sa.case(
         {name: sa.bindparam(f"count_{i}", type_=sa.BigInteger) for i, name in enumerate(names)},
