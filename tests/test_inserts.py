@@ -66,6 +66,51 @@ def test_inserts_sent_together_write_every_row(engine: sa.Engine) -> None:
     assert limit == 900_000
 
 
+def test_every_value_is_read_back_as_it_was_given(engine: sa.Engine) -> None:
+    """Integers at the edge of a bigint, a boolean, dates, nulls, JSON held as text and
+    text that JSON must escape come back as given, whichever way the batch was sent."""
+    initialise(engine, DAY)
+    with engine.begin() as conn:
+        register_borrower(open_context(conn), "amy", 500_000)
+    given = [
+        {
+            "event_id": 2**63 - 1,
+            "borrower_id": "amy",
+            "shard": 7,
+            "business_date": date(2024, 2, 29),
+            "type": "inquiry",
+            "product": None,
+            "credit_line_id": None,
+            "loan_id": 2**31 - 1,
+            "payload": json.dumps({"text": 'a "quoted" \\ back\nslash, 借呗'}),
+            "handled": True,
+        },
+        {
+            "event_id": 12,
+            "borrower_id": "amy",
+            "shard": 7,
+            "business_date": DAY,
+            "type": "repaid",
+            "product": "jiebei",
+            "credit_line_id": 3,
+            "loan_id": None,
+            "payload": "{}",
+            "handled": False,
+        },
+    ]
+    limit = {"borrower_id": "amy", "shard": 7, "lender_group": "ant", "limit_fen": 1}
+    with engine.begin() as conn:
+        later = Inserts()
+        later.add(outbox.insert(), given)
+        later.add(borrower_limits.insert(), [limit | {"set_on": date(1999, 12, 31)}])
+        later.send(conn)
+    with engine.connect() as conn:
+        written = conn.execute(sa.select(outbox).order_by(outbox.c.event_id)).mappings().all()
+        limits = conn.execute(sa.select(borrower_limits)).mappings().all()
+    assert [dict(row) for row in written] == sorted(given, key=lambda row: row["event_id"])
+    assert [dict(row) for row in limits] == [limit | {"set_on": date(1999, 12, 31)}]
+
+
 def test_a_refused_batch_writes_nothing(engine: sa.Engine) -> None:
     initialise(engine, DAY)
     with engine.begin() as conn:
