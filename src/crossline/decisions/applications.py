@@ -272,7 +272,9 @@ def _decide(
     write what the decision makes: its line at once (its id is needed), then into
     ``later``, which the caller sends with the application's own row, the borrower limit,
     the decision and its notification, and for a new application (no ``application_id``
-    yet) the bureau pull it made. The ids are reserved together, one round trip."""
+    yet) the bureau pull it made. The ids are reserved together, one round trip, after
+    the line: the counter rows stay locked until commit, and every other application
+    waits for them."""
     view = borrower_view(
         ctx.conn, ctx.catalog, request.group, request.borrower_id, ctx.today, card, checked
     )
@@ -296,12 +298,6 @@ def _decide(
         bundle, result, request, view, cap_fen, cap_fen - inputs["group_limit_fen"]
     )
     rate = _price(bundle, request.product, outcome.tier) if outcome.status == "approved" else None
-    wanted = {"decision": 1, "notification": 1}
-    if request.application_id is None:
-        wanted |= {"application": 1, "outbox": 1}
-    ids = allocate_many(ctx.conn, wanted)
-    application_id = ids.get("application", request.application_id)
-    assert application_id is not None
     line_id = None
     if outcome.status == "approved":
         assert outcome.limit_fen is not None
@@ -313,6 +309,12 @@ def _decide(
         if outcome.borrower_limit_fen is not None:
             limit = outcome.borrower_limit_fen
             set_borrower_limit(ctx, request.borrower_id, request.group, limit, later)
+    wanted = {"decision": 1, "notification": 1}
+    if request.application_id is None:
+        wanted |= {"application": 1, "outbox": 1}
+    ids = allocate_many(ctx.conn, wanted)
+    application_id = ids.get("application", request.application_id)
+    assert application_id is not None
     decision_id = record_decision(
         ctx.conn,
         DecisionRecord(
