@@ -9,14 +9,14 @@ other channels deliver what is written here.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
 
-from crossline.store.inserts import Inserts
+from crossline.store.inserts import Inserts, row_of
 from crossline.store.numbered import append_frame, append_rows
 from crossline.store.schema import notifications
 
@@ -79,7 +79,7 @@ def notify(
     """Append notifications sent by a command, numbered as a batch's are (``first`` and
     ``later``: as for ``store.numbered.append_rows``)."""
     rows = [
-        asdict(n)
+        row_of(n)
         | {"payload": json.dumps(n.payload, ensure_ascii=False), "channel": DEFAULT_CHANNEL}
         for n in notices
     ]

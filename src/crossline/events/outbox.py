@@ -8,14 +8,14 @@ change. Ids come from the transactional counter to stay reproducible.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
 
-from crossline.store.inserts import Inserts
+from crossline.store.inserts import Inserts, row_of
 from crossline.store.numbered import append_frame, append_rows
 from crossline.store.schema import outbox
 
@@ -51,7 +51,7 @@ def emit(
     """Append events built by a command, numbered as ``write_events`` numbers a batch's
     (``first`` and ``later``: as for ``store.numbered.append_rows``)."""
     rows = [
-        asdict(e) | {"payload": json.dumps(e.payload, sort_keys=True), "handled": False}
+        row_of(e) | {"payload": json.dumps(e.payload, sort_keys=True), "handled": False}
         for e in events
     ]
     return append_rows(conn, outbox, "outbox", rows, first, later)
