@@ -93,6 +93,7 @@ from crossline.scoring.scorecard import band
 from crossline.scoring.service import rescore
 from crossline.servicing.context import open_context
 from crossline.store import platform
+from crossline.store.checkpoints import Checkpointer
 from crossline.store.engine import make_engine
 from crossline.store.schema import SHARDS, applications, credit_lines, current_scores
 
@@ -274,11 +275,12 @@ def _applications(
     started = time.perf_counter()
     timings: list[float] = []
     outcomes: Counter[str] = Counter()
-    for borrower, product in timed:
-        began = time.perf_counter()
-        outcomes[_decide_one(engine, borrower, product)] += 1
-        timings.append(time.perf_counter() - began)
-    ended = time.perf_counter()
+    with Checkpointer(engine):
+        for borrower, product in timed:
+            began = time.perf_counter()
+            outcomes[_decide_one(engine, borrower, product)] += 1
+            timings.append(time.perf_counter() - began)
+        ended = time.perf_counter()
     engine.dispose()
     return {
         "decide": (started, ended),

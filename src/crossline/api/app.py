@@ -29,6 +29,7 @@ from crossline.api.text_guard import RefuseUnstorableText
 from crossline.events.delivery import configured_channels, deliver_pending
 from crossline.events.handlers import handle_pending
 from crossline.security.pii import PiiCipher
+from crossline.store.checkpoints import Checkpointer
 from crossline.store.engine import make_engine
 
 API_PREFIX = "/v1"
@@ -66,7 +67,8 @@ def create_app(
             pollers.append(Poller("delivery", deliver, deliver_every))
         for poller in pollers:
             poller.start()
-        yield
+        with Checkpointer(engine):
+            yield
         for poller in pollers:
             poller.stop()
 

@@ -36,6 +36,7 @@ from crossline.sim.behaviour import Holdings, People, observe, plan_applications
 from crossline.sim.traits import CALIBRATED_SHOCKS, Shocks, draw_traits
 from crossline.store import platform
 from crossline.store.bulk import empty_frame, read_frame
+from crossline.store.checkpoints import Checkpointer
 from crossline.store.engine import upgrade
 from crossline.store.schema import bureau_records, credit_lines, loans
 
@@ -153,14 +154,15 @@ def simulate(
     counts: Counter[str] = Counter()
     number = 1
     day = start
-    while day <= end:
-        before = number
-        number = _run_day(engine, people, day, seed, counts, number)
-        close_day(engine)
-        handle_pending(engine)
-        if day_done is not None:
-            day_done(day, number - before)
-        day += timedelta(days=1)
+    with Checkpointer(engine):
+        while day <= end:
+            before = number
+            number = _run_day(engine, people, day, seed, counts, number)
+            close_day(engine)
+            handle_pending(engine)
+            if day_done is not None:
+                day_done(day, number - before)
+            day += timedelta(days=1)
     with engine.connect() as conn:
         ledger = check_ledger(conn)
     return Simulation(
