@@ -5,6 +5,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ def _wait_for_round(checkpointer: Checkpointer, after: int) -> None:
 
 
 @pytest.fixture
-def sqlite_engine(tmp_path: Path) -> Any:
+def sqlite_engine(tmp_path: Path) -> Iterator[tuple[sa.Engine, Path]]:
     engine = make_engine(f"sqlite:///{tmp_path / 'log.db'}")
     sa.event.listen(engine, "connect", _no_automatic_checkpoints)
     with engine.begin() as conn:
@@ -46,7 +47,9 @@ def sqlite_engine(tmp_path: Path) -> Any:
     engine.dispose()
 
 
-def test_without_checkpoints_the_log_grows_with_every_commit(sqlite_engine: Any) -> None:
+def test_without_checkpoints_the_log_grows_with_every_commit(
+    sqlite_engine: tuple[sa.Engine, Path],
+) -> None:
     engine, log = sqlite_engine
     _commit_rows(engine)
     first = log.stat().st_size
@@ -54,7 +57,9 @@ def test_without_checkpoints_the_log_grows_with_every_commit(sqlite_engine: Any)
     assert log.stat().st_size > first * 1.8
 
 
-def test_a_checkpointer_lets_the_next_commits_reuse_the_log(sqlite_engine: Any) -> None:
+def test_a_checkpointer_lets_the_next_commits_reuse_the_log(
+    sqlite_engine: tuple[sa.Engine, Path],
+) -> None:
     engine, log = sqlite_engine
     _commit_rows(engine)
     first = log.stat().st_size

@@ -188,12 +188,13 @@ IN_FORCE = (
 """The columns that name a group's policies in force (bound: ``group``), by digest: a
 decision reads them inside the statement that reads its other inputs, and a document
 (30 KB) is read only the first time its digest is met (``arms_in``)."""
+_IN_FORCE = sa.select(*IN_FORCE)
 
 
 def policies_in_force(conn: sa.Connection, group: str, catalog_json: str) -> Arms:
     """The group's champion and challenger, checked against the catalog (``catalog_json``,
     as stored)."""
-    row = conn.execute(sa.select(*IN_FORCE), {"group": group}).mappings().one()
+    row = conn.execute(_IN_FORCE, {"group": group}).mappings().one()
     return arms_in(conn, group, row, catalog_json)
 
 
