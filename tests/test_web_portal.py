@@ -31,6 +31,21 @@ def test_a_page_without_a_session_sends_the_browser_to_log_in(site: Site) -> Non
     assert answer.headers["location"] == "/login?next=/portal"
 
 
+def test_pages_carry_the_security_headers_and_the_api_s_json_does_not(site: Site) -> None:
+    site.log_in("ning")
+    page = site.client.get("/portal")
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    api = site.client.get("/v1/business-date")
+    assert api.headers["content-type"] == "application/json"
+    assert "content-security-policy" not in api.headers
+    assert "x-frame-options" not in api.headers
+
+
 def test_the_home_page_shows_each_group_s_score_and_every_line(site: Site) -> None:
     site.log_in("ning")
     text = site.client.get("/portal").text
