@@ -22,13 +22,14 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from crossline.api import create_app
+from crossline.api.app import BACKGROUND_CONNECTIONS, REQUEST_THREADS, from_environment
 from crossline.catalog import load_catalog
 from crossline.cli import app
 from crossline.cli.serve import log_config
 from crossline.events.handlers import HANDLER_LOCK, handle_pending
 from crossline.scenario.state import snapshot
 from crossline.security import audit, create_api_key, create_user, log_in
-from crossline.security.pii import PiiCipher
+from crossline.security.pii import KEY_VARIABLE, PiiCipher, generate_key
 from crossline.security.throttle import MAX_FAILURES, WINDOW
 from crossline.servicing.context import open_context
 from crossline.servicing.lines import register_borrower
@@ -307,6 +308,22 @@ def test_every_write_is_in_the_audit_log_with_who_and_from_where(api: Api) -> No
     assert rows[0][0] == "alice" and rows[2][0] != "alice"
     assert all(r[4] == "testclient" for r in rows)
     assert check.ok and check.entries == 3
+
+
+def test_a_server_process_keeps_a_connection_open_for_every_request_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connections lent beyond the pool's size are closed on return; on PostgreSQL each
+    new one is a new backend, so a busy server must not lend beyond it."""
+    monkeypatch.setenv("CROSSLINE_DATABASE_URL", f"sqlite:///{tmp_path / 'pool.db'}")
+    monkeypatch.setenv(KEY_VARIABLE, generate_key())
+    engine = from_environment().state.engine
+    busy = REQUEST_THREADS + BACKGROUND_CONNECTIONS
+    lent = [engine.connect() for _ in range(busy)]
+    for conn in lent:
+        conn.close()
+    assert engine.pool.checkedin() == busy  # type: ignore[attr-defined]
+    engine.dispose()
 
 
 def test_the_openapi_document_lists_every_endpoint(api: Api) -> None:

@@ -34,9 +34,10 @@ from crossline.store.engine import make_engine
 
 API_PREFIX = "/v1"
 REQUEST_THREADS = int(os.environ.get("CROSSLINE_REQUEST_THREADS", "15"))
-"""Requests a process works on at once: SQLAlchemy's pool holds 5 connections and lends
-10 more, so a thread beyond 15 would only queue for a connection inside the request it
-already holds (docs/decisions.md, "Request threads")."""
+"""Requests a process works on at once; its connection pool keeps one connection open
+for each, and one for each background round (docs/decisions.md, "Request threads")."""
+BACKGROUND_CONNECTIONS = 2
+"""The outbox and delivery rounds' connections, beside the requests'."""
 
 
 def create_app(
@@ -104,7 +105,8 @@ def from_environment() -> FastAPI:
     """The app over ``CROSSLINE_DATABASE_URL`` (default SQLite) with the PII key in
     ``CROSSLINE_PII_KEY``, delivering notifications every ``CROSSLINE_DELIVERY_SECONDS``
     (default ``DELIVERY_SECONDS``): what each ``crossline serve`` worker process runs."""
-    return create_app(make_engine(), PiiCipher.from_env(), deliver_every=delivery_seconds())
+    engine = make_engine(pool_size=REQUEST_THREADS + BACKGROUND_CONNECTIONS)
+    return create_app(engine, PiiCipher.from_env(), deliver_every=delivery_seconds())
 
 
 def delivery_seconds(environ: Mapping[str, str] = os.environ) -> float:
