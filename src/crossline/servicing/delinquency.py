@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from crossline.kernels.delinquency import classify
 from crossline.kernels.frames import EVENT_SCHEMA, LINE_SCHEMA
+from crossline.servicing.rows import KEY
 from crossline.store.bulk import empty_frame, read_frame, stage_ids, update_frame
 from crossline.store.schema import credit_lines, loans
 
@@ -152,9 +153,16 @@ def _loan_changes(ages: pl.DataFrame, old_loan_dpd: pl.DataFrame) -> pl.DataFram
 
 def read_lines(conn: sa.Connection, where: sa.ColumnElement[bool]) -> pl.DataFrame:
     """Stored delinquency state of the lines matching ``where``."""
-    c = credit_lines.c
-    statement = sa.select(*(c[name] for name in LINE_SCHEMA)).where(where)
-    return read_frame(conn, statement, LINE_SCHEMA)
+    return read_frame(conn, _LINES.where(where), LINE_SCHEMA)
+
+
+_LINES = sa.select(*(credit_lines.c[name] for name in LINE_SCHEMA))
+_BORROWER_LINES = _LINES.where(credit_lines.c.borrower_id == KEY)
+
+
+def borrower_lines(conn: sa.Connection, borrower_id: str) -> pl.DataFrame:
+    """``read_lines`` for one borrower, from a statement built once (``rows.KEY``)."""
+    return read_frame(conn, _BORROWER_LINES, LINE_SCHEMA, {"key": borrower_id})
 
 
 def has_live_late_lines(conn: sa.Connection, lo: int, hi: int) -> bool:
@@ -192,7 +200,16 @@ def read_partition_lines(conn: sa.Connection, lo: int, hi: int, ages: pl.DataFra
 
 def read_loan_dpd(conn: sa.Connection, where: sa.ColumnElement[bool]) -> pl.DataFrame:
     """Stored DPD of the active loans matching ``where`` that are currently late."""
-    statement = sa.select(loans.c.loan_id, loans.c.dpd).where(
-        where, loans.c.dpd > 0, loans.c.status == "active"
-    )
-    return read_frame(conn, statement, pl.Schema({"loan_id": pl.Int64(), "dpd": pl.Int32()}))
+    return read_frame(conn, _LATE_LOANS.where(where), _LOAN_DPD)
+
+
+_LATE_LOANS = sa.select(loans.c.loan_id, loans.c.dpd).where(
+    loans.c.dpd > 0, loans.c.status == "active"
+)
+_BORROWER_LATE_LOANS = _LATE_LOANS.where(loans.c.borrower_id == KEY)
+_LOAN_DPD = pl.Schema({"loan_id": pl.Int64(), "dpd": pl.Int32()})
+
+
+def borrower_loan_dpd(conn: sa.Connection, borrower_id: str) -> pl.DataFrame:
+    """``read_loan_dpd`` for one borrower, from a statement built once (``rows.KEY``)."""
+    return read_frame(conn, _BORROWER_LATE_LOANS, _LOAN_DPD, {"key": borrower_id})

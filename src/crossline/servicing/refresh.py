@@ -7,9 +7,9 @@ import polars as pl
 from crossline.kernels.installments import loan_ageing
 from crossline.kernels.revolving import revolving_ages
 from crossline.servicing.context import Context
-from crossline.servicing.delinquency import apply_ageing, read_lines, read_loan_dpd
-from crossline.servicing.rows import borrower_rows, read_late_statements
-from crossline.store.schema import credit_lines, loans
+from crossline.servicing.delinquency import apply_ageing, borrower_lines, borrower_loan_dpd
+from crossline.servicing.rows import borrower_rows, late_statements_of
+from crossline.store.schema import loans
 
 
 def refresh_borrower(ctx: Context, borrower_id: str) -> pl.DataFrame:
@@ -21,8 +21,8 @@ def refresh_borrower(ctx: Context, borrower_id: str) -> pl.DataFrame:
     confirm — and lets a cure be known (and acted on) the moment it happens.
     """
     rows = borrower_rows(ctx.conn, borrower_id)
-    late = read_late_statements(ctx.conn, loans.c.borrower_id == borrower_id, ctx.today)
+    late = late_statements_of(ctx.conn, loans.c.borrower_id, borrower_id, ctx.today)
     ages = pl.concat([loan_ageing(rows, ctx.today), revolving_ages(late, ctx.today)])
-    lines = read_lines(ctx.conn, credit_lines.c.borrower_id == borrower_id)
-    old = read_loan_dpd(ctx.conn, loans.c.borrower_id == borrower_id)
+    lines = borrower_lines(ctx.conn, borrower_id)
+    old = borrower_loan_dpd(ctx.conn, borrower_id)
     return apply_ageing(ctx.conn, ages, lines, old, ctx.today)

@@ -34,7 +34,7 @@ from crossline.servicing.prepayment import reshape_cash_loan
 from crossline.servicing.recoveries import book_recovery, open_recovery
 from crossline.servicing.refresh import refresh_borrower
 from crossline.servicing.revolving import record_payment
-from crossline.servicing.rows import read_open_rows
+from crossline.servicing.rows import open_rows_of
 from crossline.servicing.schedules import split_evenly
 from crossline.store.bulk import update_frame
 from crossline.store.schema import installments, journal, loans
@@ -323,7 +323,7 @@ def all_due_fen(book: _Book) -> int:
 def load_book(ctx: Context, line: Line) -> _Book:
     """The line's open installments and active loans: what a payment, or a waiver
     (``servicing.waivers``), changes in memory before ``close_settled`` writes them."""
-    rows = read_open_rows(ctx.conn, loans.c.credit_line_id == line.credit_line_id).sort(
+    rows = open_rows_of(ctx.conn, loans.c.credit_line_id, line.credit_line_id).sort(
         "due_date", "loan_id", "seq"
     )
     loan_rows = ctx.conn.execute(

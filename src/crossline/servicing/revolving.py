@@ -31,8 +31,8 @@ from crossline.servicing.origination import LoanTerms, book_loan, check_amount
 from crossline.servicing.rows import (
     carried_by_plan,
     cycle_rows_query,
-    read_late_statements,
-    read_open_rows,
+    late_statements_of,
+    open_rows_of,
 )
 from crossline.servicing.schedules import bill_installment_schedule
 from crossline.store.bulk import update_frame
@@ -256,7 +256,7 @@ def _recognise_due_today(ctx: Context, loan_id: int) -> None:
     date: yesterday's close recognised what falls due today, before this loan existed,
     and no later close would, so the fee the restated minimum asks for would never be
     owed and its payment would leave the minimum short."""
-    rows = read_open_rows(ctx.conn, installments.c.loan_id == loan_id)
+    rows = open_rows_of(ctx.conn, installments.c.loan_id, loan_id)
     pairs, updates = recognition(rows, ctx.today)
     post_pairs(ctx.conn, pairs)
     update_frame(ctx.conn, installments, "installment_id", updates)
@@ -355,9 +355,7 @@ def record_payment(ctx: Context, line: Line, cash_fen: int) -> None:
     ).scalar_one_or_none()
     if latest is None:
         return
-    before = read_late_statements(
-        ctx.conn, loans.c.credit_line_id == line.credit_line_id, ctx.today
-    )
+    before = late_statements_of(ctx.conn, loans.c.credit_line_id, line.credit_line_id, ctx.today)
     ctx.conn.execute(
         sa.update(statements)
         .where(
@@ -367,7 +365,7 @@ def record_payment(ctx: Context, line: Line, cash_fen: int) -> None:
         )
         .values(paid_fen=s.paid_fen + cash_fen)
     )
-    after = read_late_statements(ctx.conn, loans.c.credit_line_id == line.credit_line_id, ctx.today)
+    after = late_statements_of(ctx.conn, loans.c.credit_line_id, line.credit_line_id, ctx.today)
     if not before.is_empty() and after.is_empty():
         _cure(ctx, line, before.row(0, named=True))
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
@@ -40,13 +42,32 @@ def read_open_rows(conn: sa.Connection, where: sa.ColumnElement[bool]) -> pl.Dat
     return read_frame(conn, open_rows_query(where), ROW_SCHEMA)
 
 
+KEY: sa.BindParameter[Any] = sa.bindparam("key")
+"""The value a keyed reader (``…_of``) compares its column with.
+
+A command reads one borrower's, line's or loan's rows several times a request.
+Building such a SELECT and its cache key costs about 0.2 ms of a 0.55 ms read
+(PostgreSQL, one borrower's open installments), so a keyed reader builds its
+statement once per column and binds the key."""
+
+
+@functools.cache
+def _open_rows_of(column: sa.Column[Any]) -> sa.Select[tuple[object, ...]]:
+    return open_rows_query(column == KEY)
+
+
+def open_rows_of(conn: sa.Connection, column: sa.Column[Any], key: object) -> pl.DataFrame:
+    """Open installment rows whose ``column`` (of loans or installments) equals ``key``."""
+    return read_frame(conn, _open_rows_of(column), ROW_SCHEMA, {"key": key})
+
+
 def borrower_rows(conn: sa.Connection, borrower_id: str) -> pl.DataFrame:
     """Every open installment of one borrower, due or not.
 
     Found through the loans' borrower index and each loan's installments: named on the
     installments alone, the borrower made the database scan every open installment of
     the book on each repayment."""
-    return read_open_rows(conn, loans.c.borrower_id == borrower_id)
+    return open_rows_of(conn, loans.c.borrower_id, borrower_id)
 
 
 def partition_rows(conn: sa.Connection, lo: int, hi: int, through: date) -> pl.DataFrame:
@@ -111,12 +132,13 @@ def carried_by_plan() -> sa.ColumnElement[bool]:
     )
 
 
-def read_late_statements(
-    conn: sa.Connection, where: sa.ColumnElement[bool], day: date
-) -> pl.DataFrame:
-    """Per revolving loan, the due date of its oldest matured statement with the minimum unmet."""
+def late_statements_query(
+    where: sa.ColumnElement[bool], day: date | sa.BindParameter[date]
+) -> sa.Select[tuple[object, ...]]:
+    """Per revolving loan matching ``where``, the due date of its oldest statement matured
+    before ``day`` with the minimum unmet, in ``LATE_SCHEMA`` order."""
     s = statements.c
-    statement = (
+    return (
         sa.select(
             loans.c.loan_id,
             s.credit_line_id,
@@ -138,4 +160,22 @@ def read_late_statements(
         )
         .group_by(loans.c.loan_id, s.credit_line_id)
     )
-    return read_frame(conn, statement, LATE_SCHEMA)
+
+
+def read_late_statements(
+    conn: sa.Connection, where: sa.ColumnElement[bool], day: date
+) -> pl.DataFrame:
+    """Per revolving loan, the due date of its oldest matured statement with the minimum unmet."""
+    return read_frame(conn, late_statements_query(where, day), LATE_SCHEMA)
+
+
+@functools.cache
+def _late_statements_of(column: sa.Column[Any]) -> sa.Select[tuple[object, ...]]:
+    return late_statements_query(column == KEY, sa.bindparam("day", type_=sa.Date()))
+
+
+def late_statements_of(
+    conn: sa.Connection, column: sa.Column[Any], key: object, day: date
+) -> pl.DataFrame:
+    """``read_late_statements`` for the loans whose ``column`` equals ``key`` (``KEY``)."""
+    return read_frame(conn, _late_statements_of(column), LATE_SCHEMA, {"key": key, "day": day})

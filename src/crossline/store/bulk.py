@@ -103,9 +103,15 @@ def update_frame(conn: sa.Connection, table: sa.Table, key: str, frame: pl.DataF
     return frame.height
 
 
-def read_frame(conn: sa.Connection, statement: sa.Select[Any], schema: pl.Schema) -> pl.DataFrame:
-    """Run a SELECT and return its rows as a frame with the given column types."""
-    result = conn.execute(statement)
+def read_frame(
+    conn: sa.Connection,
+    statement: sa.Select[Any],
+    schema: pl.Schema,
+    parameters: Mapping[str, Any] | None = None,
+) -> pl.DataFrame:
+    """Run a SELECT (with values for its bound ``parameters``) and return its rows as a
+    frame with the given column types."""
+    result = conn.execute(statement, parameters)
     return frame_of_rows(result.fetchall(), schema)
 
 

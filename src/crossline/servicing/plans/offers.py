@@ -38,7 +38,7 @@ from crossline.servicing.plans.terms import (
 )
 from crossline.servicing.refresh import refresh_borrower
 from crossline.servicing.revolving import cycle_of
-from crossline.servicing.rows import read_late_statements, read_open_rows
+from crossline.servicing.rows import late_statements_of, open_rows_of
 from crossline.servicing.schedules import ScheduledInstallment
 from crossline.store.schema import credit_lines, installments, loans, plans
 
@@ -189,15 +189,13 @@ def _penalty_policy(ctx: Context, line: Line) -> PenaltyPolicy:
 def _line_rows(ctx: Context, line: Line) -> pl.DataFrame:
     """Every open row of the line's active loans: a revolving line's billed rows and its
     open cycle too, so that its whole balance moves into the plan."""
-    return read_open_rows(ctx.conn, loans.c.credit_line_id == line.credit_line_id)
+    return open_rows_of(ctx.conn, loans.c.credit_line_id, line.credit_line_id)
 
 
 def _carried(ctx: Context, line: Line, rows: pl.DataFrame | None = None) -> Carried:
     since = None
     if line.kind == "revolving":
-        late = read_late_statements(
-            ctx.conn, loans.c.credit_line_id == line.credit_line_id, ctx.today
-        )
+        late = late_statements_of(ctx.conn, loans.c.credit_line_id, line.credit_line_id, ctx.today)
         since = late.get_column("delinquent_from").min() if not late.is_empty() else None
     return carried_balance(
         _line_rows(ctx, line) if rows is None else rows,
