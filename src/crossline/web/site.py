@@ -35,8 +35,8 @@ class PageHeaders:
     """ASGI middleware: ``PAGE_HEADERS`` on every HTML response, nothing on the API's JSON.
 
     Plain ASGI rather than ``app.middleware("http")``: Starlette's ``BaseHTTPMiddleware``
-    runs each request through a task group and memory streams, which cost about a
-    tenth of a JSON read's server time for a header only pages need."""
+    runs every request, the API's JSON included, through a task group and memory
+    streams, for headers only pages need."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
