@@ -151,13 +151,13 @@ def _loan_changes(ages: pl.DataFrame, old_loan_dpd: pl.DataFrame) -> pl.DataFram
     )
 
 
+_LINES = sa.select(*(credit_lines.c[name] for name in LINE_SCHEMA))
+_BORROWER_LINES = _LINES.where(credit_lines.c.borrower_id == KEY)
+
+
 def read_lines(conn: sa.Connection, where: sa.ColumnElement[bool]) -> pl.DataFrame:
     """Stored delinquency state of the lines matching ``where``."""
     return read_frame(conn, _LINES.where(where), LINE_SCHEMA)
-
-
-_LINES = sa.select(*(credit_lines.c[name] for name in LINE_SCHEMA))
-_BORROWER_LINES = _LINES.where(credit_lines.c.borrower_id == KEY)
 
 
 def borrower_lines(conn: sa.Connection, borrower_id: str) -> pl.DataFrame:
@@ -198,16 +198,16 @@ def read_partition_lines(conn: sa.Connection, lo: int, hi: int, ages: pl.DataFra
     return pl.concat([was_late, read_lines(conn, c.credit_line_id.in_(sa.select(staged.c.id)))])
 
 
-def read_loan_dpd(conn: sa.Connection, where: sa.ColumnElement[bool]) -> pl.DataFrame:
-    """Stored DPD of the active loans matching ``where`` that are currently late."""
-    return read_frame(conn, _LATE_LOANS.where(where), _LOAN_DPD)
-
-
 _LATE_LOANS = sa.select(loans.c.loan_id, loans.c.dpd).where(
     loans.c.dpd > 0, loans.c.status == "active"
 )
 _BORROWER_LATE_LOANS = _LATE_LOANS.where(loans.c.borrower_id == KEY)
 _LOAN_DPD = pl.Schema({"loan_id": pl.Int64(), "dpd": pl.Int32()})
+
+
+def read_loan_dpd(conn: sa.Connection, where: sa.ColumnElement[bool]) -> pl.DataFrame:
+    """Stored DPD of the active loans matching ``where`` that are currently late."""
+    return read_frame(conn, _LATE_LOANS.where(where), _LOAN_DPD)
 
 
 def borrower_loan_dpd(conn: sa.Connection, borrower_id: str) -> pl.DataFrame:
